@@ -33,7 +33,7 @@ class UsageError(ValueError):
 
 class _Parser(argparse.ArgumentParser):
     def error(self, message: str) -> None:  # type: ignore[override]
-        raise UsageError(f"{self.prog}: {message}")
+        raise UsageError(f"{self.prog}: error: {message}")
 
 
 class _Formatter(argparse.RawDescriptionHelpFormatter, argparse.ArgumentDefaultsHelpFormatter):
@@ -133,8 +133,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         result = args.func(args)
         return int(result or 0)
     except (ValueError, OverflowError) as exc:  # bad input: one line, exit 2
-        msg = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        print(f"fltheory: error: {msg}", file=sys.stderr)
+        msg = " ".join(str(exc).split()) or type(exc).__name__
+        if not isinstance(exc, UsageError):
+            msg = f"fltheory: error: {msg}"
+        print(msg, file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         return 130

@@ -22,3 +22,5 @@ __all__ = [
     "calibrate_steps",
     "calibrate_sampling_rate",
 ]
+
+from fltheory.accounting import scenarios  # noqa: E402,F401  (registers the built-in scenarios)

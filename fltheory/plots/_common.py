@@ -1,0 +1,73 @@
+"""Shared figure style and atomic saving for every fltheory figure."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from contextlib import contextmanager
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg", force=False)
+import matplotlib.pyplot as plt  # noqa: E402
+
+__all__ = ["paper_style", "save_figure", "new_figure"]
+
+_STYLE = {
+    "figure.dpi": 150,
+    "savefig.dpi": 150,
+    "font.size": 9,
+    "axes.labelsize": 9,
+    "axes.titlesize": 9,
+    "legend.fontsize": 8,
+    "xtick.labelsize": 8,
+    "ytick.labelsize": 8,
+    "lines.linewidth": 1.5,
+    "axes.grid": True,
+    "grid.alpha": 0.3,
+    "axes.spines.top": False,
+    "axes.spines.right": False,
+    "pdf.fonttype": 42,
+    "savefig.bbox": "tight",
+}
+
+
+@contextmanager
+def paper_style():
+    """Context manager applying fltheory's paper style to matplotlib."""
+    with plt.rc_context(_STYLE):
+        yield
+
+
+def new_figure(width: float = 4.2, height: float = 3.0):
+    """A new (figure, axes) pair in paper size (inches)."""
+    with paper_style():
+        fig, ax = plt.subplots(figsize=(width, height))
+    return fig, ax
+
+
+def _atomic_savefig(fig, path: Path, fmt: str) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=f".{fmt}", dir=path.parent)
+    os.close(fd)
+    try:
+        with paper_style():
+            fig.savefig(tmp, format=fmt)
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+
+
+def save_figure(fig, stem, formats=("pdf", "png")) -> list[str]:
+    """Write ``stem.pdf`` and ``stem.png`` atomically (temp file + rename); return the paths."""
+    stem = Path(stem)
+    out = []
+    for fmt in formats:
+        p = stem.with_suffix(f".{fmt}")
+        _atomic_savefig(fig, p, fmt)
+        out.append(str(p))
+    plt.close(fig)
+    return out

@@ -1,0 +1,146 @@
+"""``fltheory report``: the main job — guarantees of the built-in default scenario.
+
+The report is a list of sections; each section is a function ``section(out_dir) -> dict`` with
+keys ``title``, ``lines`` (human-readable text), ``data`` (JSON-friendly) and ``figures``.
+"""
+
+from __future__ import annotations
+
+import importlib
+import time
+from pathlib import Path
+
+import numpy as np
+
+from fltheory._io import write_json_atomic
+
+__all__ = ["DEFAULT_SCENARIO", "build_report", "privacy_section", "SECTIONS"]
+
+#: the built-in default scenario: MNIST-style DP-SGD (batch 256 of 60,000 records, 60 epochs)
+DEFAULT_SCENARIO = {
+    "name": "MNIST-style DP-SGD: batch 256 of 60,000 records, 60 epochs, Poisson sampling",
+    "sampling_rate": 256 / 60000,
+    "noise_multiplier": 1.1,
+    "steps": 14062,
+    "delta": 1e-5,
+    "target_epsilons": (1.0, 3.0, 8.0),
+}
+
+
+def _fmt(x) -> str:
+    if x is None:
+        return "n/a"
+    x = float(x)
+    if x == 0:
+        return "0"
+    return f"{x:.4e}" if abs(x) < 1e-3 or abs(x) >= 1e5 else f"{x:.5f}"
+
+
+def privacy_section(out_dir, scenario: dict | None = None) -> dict:
+    """DP-SGD budget: PLD two-sided (both relations), RDP, σ for target ε, ε-vs-steps figure.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> sec = privacy_section(tempfile.mkdtemp(), {**DEFAULT_SCENARIO, "steps": 500,
+    ...                                            "target_epsilons": (3.0,)})
+    >>> sec["data"]["pld_add_remove"]["epsilon_lower"] <= sec["data"]["pld_add_remove"]["epsilon"]
+    True
+    """
+    from fltheory.accounting import calibrate_noise, dp_sgd, epsilon
+    from fltheory.plots.privacy import plot_epsilon_vs_steps
+
+    sc = dict(DEFAULT_SCENARIO if scenario is None else scenario)
+    q, z, T, d = sc["sampling_rate"], sc["noise_multiplier"], sc["steps"], sc["delta"]
+    ev = dp_sgd(q, z, T)
+    data: dict = {"scenario": sc}
+    rows = []
+    for rel in ("add_remove", "replace_one"):
+        t0 = time.perf_counter()
+        g = epsilon(ev, d, neighboring=rel)
+        dt = time.perf_counter() - t0
+        data[f"pld_{rel}"] = {**g.to_dict(), "seconds": dt}
+        rows.append((f"PLD, {rel.replace('_', '/')}", g.epsilon, g.epsilon_lower, dt))
+    for rel in ("add_remove", "replace_one"):
+        t0 = time.perf_counter()
+        g = epsilon(ev, d, method="rdp", neighboring=rel)
+        dt = time.perf_counter() - t0
+        data[f"rdp_{rel}"] = {**g.to_dict(), "seconds": dt}
+        rows.append((f"RDP, {rel.replace('_', '/')}", g.epsilon, None, dt))
+    cal = []
+    for tgt in sc["target_epsilons"]:
+        zz = calibrate_noise(lambda s: dp_sgd(q, s, T), tgt, d)
+        cal.append({"target_epsilon": tgt, "noise_multiplier": zz})
+    data["calibration"] = cal
+    steps = np.unique(np.geomspace(max(1, T // 200), T, 40).astype(int))
+    fig = plot_epsilon_vs_steps(lambda t: dp_sgd(q, z, t), steps, d,
+                                Path(out_dir) / "epsilon_vs_steps",
+                                title=f"DP-SGD, q={q:.3g}, z={z:g}")
+    data["curve"] = {"steps": fig["steps"], "epsilon": fig["epsilon"],
+                     "epsilon_lower": fig["epsilon_lower"], "epsilon_rdp": fig["epsilon_rdp"]}
+    lines = [f"scenario: {sc['name']}",
+             f"  q = {q:.6g}, z = {z:g}, T = {T}, delta = {d:g}", "",
+             f"  {'method':<22}{'epsilon (upper)':>16}{'lower bound':>14}{'time [s]':>10}"]
+    for name, up, lo, dt in rows:
+        lines.append(f"  {name:<22}{_fmt(up):>16}{_fmt(lo):>14}{dt:>10.3f}")
+    ar = data["pld_add_remove"]
+    rdp_ar = data["rdp_add_remove"]["epsilon"]
+    lines.append(f"  RDP / PLD upper (add/remove): {float(rdp_ar) / float(ar['epsilon']):.3f}")
+    lines.append("")
+    lines.append("  noise multiplier for a target epsilon (certified PLD, add/remove):")
+    for c in cal:
+        lines.append(f"    epsilon = {c['target_epsilon']:<5g} -> z = {c['noise_multiplier']:.4f}")
+    return {"title": "Privacy budget (DP-SGD)", "lines": lines, "data": data,
+            "figures": fig["files"]}
+
+
+#: (key, "module:function") — later issues add their sections here
+SECTIONS = [
+    ("privacy", "fltheory.report:privacy_section"),
+    ("robustness", "fltheory.bounds.report:report_section"),
+]
+
+
+def _load(spec: str):
+    mod, fn = spec.split(":")
+    return getattr(importlib.import_module(mod), fn)
+
+
+def build_report(out_dir="fltheory-report", sections=None) -> dict:
+    """Run every section for the default scenario; write ``report.json`` and the figures.
+
+    Parameters
+    ----------
+    out_dir : str or pathlib.Path
+        Output directory (created).
+    sections : list of str, optional
+        Keys of :data:`SECTIONS` to run (default: all).
+
+    Returns
+    -------
+    dict
+        ``{"sections": {key: section}, "files": [...]}``.
+    """
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    result = {"sections": {}, "files": []}
+    for key, spec in SECTIONS:
+        if sections is not None and key not in sections:
+            continue
+        t0 = time.perf_counter()
+        try:
+            fn = _load(spec)
+        except ModuleNotFoundError as exc:  # a section whose module is not installed
+            if exc.name and spec.startswith(exc.name):
+                continue
+            raise
+        sec = fn(out)
+        sec["seconds"] = time.perf_counter() - t0
+        result["sections"][key] = sec
+        result["files"].extend(sec.get("figures", []))
+    path = write_json_atomic(out / "report.json",
+                             {k: {"title": s["title"], "data": s["data"],
+                                  "figures": s.get("figures", []), "seconds": s["seconds"]}
+                              for k, s in result["sections"].items()})
+    result["files"].append(path)
+    return result
