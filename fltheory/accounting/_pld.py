@@ -81,7 +81,7 @@ __all__ = [
 ]
 
 _EPS_MACH = np.finfo(float).eps
-_MAX_FFT = 1 << 23  # 8.4M lattice points: ~130 MB of complex spectra at worst
+_MAX_FFT = 1 << 22  # 4.2M lattice points per composed law (~70 MB of spectra per law)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -238,8 +238,12 @@ class GaussianMixturePair(DominatingPair):
         xl, xr = self._x_range(tail)
         l_l, l_r = float(self.loss(np.array([xl]))[0]), float(self.loss(np.array([xr]))[0])
         lmin, lmax = min(l_l, l_r), max(l_l, l_r)
-        k_lo, k_hi = math.ceil(lmin / h), math.floor(lmax / h)
-        levels = np.arange(k_lo, k_hi + 1, dtype=float) * h
+        if math.floor(lmax / h) - math.ceil(lmin / h) <= _MAX_CELLS:
+            levels = np.arange(math.ceil(lmin / h), math.floor(lmax / h) + 1, dtype=float) * h
+        else:
+            xs = np.linspace(xl, xr, 20001)
+            levels = _lattice_levels(self.loss(xs),
+                                     _interval_prob(self.pm, self.pw, self.sigma, xs), h)
         xin = self._inverse_table(levels, xl, xr)
         xin = xin[np.isfinite(xin) & (xin > xl) & (xin < xr)]
         edges = np.unique(np.concatenate([[xl], xin, [xr]]))
@@ -253,6 +257,51 @@ class GaussianMixturePair(DominatingPair):
         lo = np.minimum(left, right)
         hi = np.maximum(left, right)
         return Cells(p=p, q=q, lo=lo, hi=hi)
+
+
+_MAX_CELLS = 30_000   # cells per step before widths adapt to the mass
+
+
+def _lattice_levels(ls: np.ndarray, ms: np.ndarray, h: float,
+                    max_cells: int = _MAX_CELLS) -> np.ndarray:
+    """Lattice points (multiples of h) used as cell edges in loss space.
+
+    ``ls`` is the (monotone) loss on a fine grid of outputs and ``ms`` the P-mass between
+    consecutive grid points.  All lattice points are used if there are at most ``max_cells``;
+    otherwise cell widths adapt to the mass: a cell of width ``w`` (lattice units) holding mass
+    ``p`` adds at most ``p w^2 / 4`` to the variance, and ``w(k) = max(1, (beta / g(k))^{1/3})``
+    with ``g`` the mass per lattice unit equalises that cost; ``beta`` is set so that about
+    ``max_cells`` cells are used.  Any edges are valid; this choice only keeps the bounds tight.
+    """
+    if ls[0] > ls[-1]:
+        ls, ms = ls[::-1], ms[::-1]
+    ls = np.maximum.accumulate(ls)
+    k_lo, k_hi = math.ceil(ls[0] / h), math.floor(ls[-1] / h)
+    if k_hi - k_lo <= max_cells:
+        return np.arange(k_lo, k_hi + 1, dtype=float) * h
+    kk = ls / h
+    seg = np.diff(kk)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        g = np.where(seg > 0, ms / np.where(seg > 0, seg, 1.0), np.inf)
+
+    def count(log_beta: float) -> np.ndarray:
+        with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+            inv_w = np.minimum(1.0, np.cbrt(g / math.exp(log_beta)))
+        return seg * np.nan_to_num(inv_w, nan=1.0)
+
+    lo_b, hi_b = -700.0, 50.0
+    for _ in range(60):
+        mid = 0.5 * (lo_b + hi_b)
+        if count(mid).sum() > max_cells:
+            lo_b = mid
+        else:
+            hi_b = mid
+    cum = np.concatenate([[0.0], np.cumsum(count(hi_b))])
+    js = np.arange(1.0, math.floor(cum[-1]) + 1.0)
+    k_edges = np.interp(js, cum, kk)
+    k = np.unique(np.concatenate([[k_lo, k_hi], np.rint(k_edges)]))
+    k = k[(k >= k_lo) & (k <= k_hi)]
+    return k * h
 
 
 def subsampled_gaussian_pairs(q: float, z: float, relation: str) -> dict[str, DominatingPair]:
@@ -345,18 +394,48 @@ class DiscretePair(DominatingPair):
 # ---------------------------------------------------------------------------------------------
 @dataclass
 class StepPmfs:
-    """One mechanism step on the lattice: pessimistic pmf and the two label pmfs."""
+    """One mechanism step on the lattice (sparse): pessimistic pmf and the two label pmfs.
+
+    ``upper_idx``/``upper``: lattice indices and P-masses of the pessimistic
+    (connect-the-dots) loss; ``p_inf``: P-mass sent to +inf; ``lab_idx``, ``lab_p``, ``lab_q``:
+    label indices with their P- and Q-masses.
+    """
 
     h: float
-    k0: int                 # lattice index of entry 0
-    upper: np.ndarray       # P-law of the pessimistic (connect-the-dots) loss
-    p_inf: float            # P-mass sent to +inf by the upper construction
-    lab_p: np.ndarray       # P-law of the label
-    lab_q: np.ndarray       # Q-law of the label
+    upper_idx: np.ndarray
+    upper: np.ndarray
+    p_inf: float
+    lab_idx: np.ndarray
+    lab_p: np.ndarray
+    lab_q: np.ndarray
+
+    @property
+    def k_min(self) -> int:
+        return int(min(self.upper_idx.min(initial=0), self.lab_idx.min(initial=0)))
+
+    @property
+    def k_max(self) -> int:
+        return int(max(self.upper_idx.max(initial=0), self.lab_idx.max(initial=0)))
+
+
+def _merge(idx: np.ndarray, *vals: np.ndarray):
+    """Sum values sharing an index (sparse pmf normal form)."""
+    if idx.size == 0:
+        return (idx.astype(np.int64),) + tuple(v.astype(float) for v in vals)
+    u, inv = np.unique(idx, return_inverse=True)
+    return (u,) + tuple(np.bincount(inv, weights=v, minlength=u.size) for v in vals)
 
 
 def discretize(pair: DominatingPair, h: float, tail: float) -> StepPmfs:
-    """Lattice representation of one step of ``pair`` (see the module docstring)."""
+    """Lattice representation of one step of ``pair`` (see the module docstring).
+
+    A pair may build its lattice laws itself by defining ``step_pmfs(h, tail) -> StepPmfs``
+    (used by composite pairs: revealed mixtures, truncated atom sets, envelopes); the upper and
+    label laws it returns must each satisfy the guarantees stated in the module docstring.
+    """
+    own = getattr(pair, "step_pmfs", None)
+    if own is not None:
+        return own(h, tail)
     c = pair.cells(h, tail)
     p, q, lo, hi = c.p, c.q, c.lo, c.hi
     keep = p > 0
@@ -388,44 +467,44 @@ def discretize(pair: DominatingPair, h: float, tail: float) -> StepPmfs:
         t = np.clip(np.nan_to_num(t, nan=0.0), 0.0, 1.0)
         wa[spread] = ps * t
         wb[spread] = ps - wa[spread]
+    up_idx, up_val = _merge(np.concatenate([b_i, a_i[spread]]),
+                            np.concatenate([wb, wa[spread]]))
+    nzu = up_val > 0
+    up_idx, up_val = up_idx[nzu], up_val[nzu]
 
-    # ---- labels: (roughly) the loss rounded down, any choice is a valid test
+    # ---- labels: the loss rounded down to the lattice; any choice is a valid test (the label
+    #      laws get their own FFT window, so the -h/2 bias per step costs nothing)
     with np.errstate(invalid="ignore"):
         mid = np.where(np.isfinite(lo) & np.isfinite(hi), 0.5 * (lo + hi),
                        np.where(np.isfinite(lo), lo, hi))
     lab = np.floor(mid / h + 1e-9)
-
-    idx_all = [a_i[spread], b_i]
-    finite_lab = lab[np.isfinite(lab)]
-    if finite_lab.size:
-        idx_all.append(finite_lab.astype(np.int64))
-    allidx = np.concatenate([i for i in idx_all if i.size]) if any(i.size for i in idx_all) \
-        else np.array([0], dtype=np.int64)
-    kmin, kmax = int(allidx.min()), int(allidx.max())
+    fl = lab[np.isfinite(lab)]
+    ref = np.concatenate([up_idx.astype(float), fl]) if fl.size or up_idx.size else np.zeros(1)
+    kmin, kmax = float(ref.min()), float(ref.max())
     lab_i = np.clip(np.nan_to_num(lab, nan=kmin, posinf=kmax, neginf=kmin), kmin, kmax)
     lab_i = lab_i.astype(np.int64)
-    n = kmax - kmin + 1
-    upper = np.bincount(b_i - kmin, weights=wb, minlength=n)
-    upper += np.bincount(a_i[spread] - kmin, weights=wa[spread], minlength=n)
-    lab_p = np.bincount(lab_i - kmin, weights=p, minlength=n)
-    lab_q = np.bincount(lab_i - kmin, weights=q, minlength=n)
+    extra_i, extra_p, extra_q = [], [], []
     if c.p_inf > 0:
-        lab_p[-1] += c.p_inf
+        extra_i.append(int(kmax)); extra_p.append(c.p_inf); extra_q.append(0.0)
     if c.q_only > 0:
-        lab_q[0] += c.q_only
-    return StepPmfs(h=h, k0=kmin, upper=upper, p_inf=p_inf, lab_p=lab_p, lab_q=lab_q)
+        extra_i.append(int(kmin)); extra_p.append(0.0); extra_q.append(c.q_only)
+    li, lp, lq = _merge(np.concatenate([lab_i, np.asarray(extra_i, np.int64)]),
+                        np.concatenate([p, np.asarray(extra_p, float)]),
+                        np.concatenate([q, np.asarray(extra_q, float)]))
+    return StepPmfs(h=h, upper_idx=up_idx, upper=up_val, p_inf=p_inf,
+                    lab_idx=li, lab_p=lp, lab_q=lq)
 
 
 # ---------------------------------------------------------------------------------------------
 # Composition
 # ---------------------------------------------------------------------------------------------
-def _log_mgf(pmf: np.ndarray, k0: int, lam: np.ndarray) -> np.ndarray:
-    """log sum_j pmf_j exp(lam (k0 + j)) for each lam (log-space, no overflow)."""
-    nz = pmf > 0
+def _log_mgf(idx: np.ndarray, val: np.ndarray, lam: np.ndarray) -> np.ndarray:
+    """log sum_j val_j exp(lam idx_j) for each lam (sparse pmf, log-space, no overflow)."""
+    nz = val > 0
     if not np.any(nz):
         return np.full(lam.shape, -np.inf)
-    j = np.nonzero(nz)[0].astype(float) + k0
-    lp = np.log(pmf[nz])
+    j = idx[nz].astype(float)
+    lp = np.log(val[nz])
     out = np.empty(lam.shape)
     step = max(1, int(4_000_000 // max(j.size, 1)))
     for s in range(0, lam.size, step):
@@ -435,27 +514,23 @@ def _log_mgf(pmf: np.ndarray, k0: int, lam: np.ndarray) -> np.ndarray:
     return out
 
 
-def _window(logm: Sequence[np.ndarray], counts: Sequence[np.ndarray], lam: np.ndarray,
+def _window(logm: Sequence[np.ndarray], counts: np.ndarray, lam: np.ndarray,
             log_tau: float) -> tuple[int, int]:
     """Chernoff window [J_lo, J_hi] outside which the composed mass is <= tau on each side.
 
-    ``counts[i]`` is an array of composition counts (one per curve point); the window covers
-    every point.
+    ``counts`` has shape (n_pairs, n_points); the window covers every curve point.
     """
     pos = lam > 0
     neg = lam < 0
-    hi_all, lo_all = -np.inf, np.inf
-    cnt = np.stack([np.asarray(c, float) for c in counts], axis=0)   # (m, npts)
     lm = np.stack(logm, axis=0)                                        # (m, nlam)
-    tot = cnt.T @ lm                                                   # (npts, nlam)
+    with np.errstate(invalid="ignore"):
+        tot = counts.T @ np.where(np.isfinite(lm), lm, 0.0)            # (npts, nlam)
     with np.errstate(invalid="ignore", divide="ignore"):
         j_hi = (tot[:, pos] - log_tau) / lam[pos]
         j_lo = (tot[:, neg] - log_tau) / lam[neg]
     j_hi = np.where(np.isfinite(j_hi), j_hi, np.inf).min(axis=1)
     j_lo = np.where(np.isfinite(j_lo), j_lo, -np.inf).max(axis=1)
-    hi_all = float(np.max(j_hi))
-    lo_all = float(np.min(j_lo))
-    return int(math.floor(lo_all)), int(math.ceil(hi_all))
+    return int(math.floor(float(np.min(j_lo)))), int(math.ceil(float(np.max(j_hi))))
 
 
 @dataclass
@@ -463,7 +538,8 @@ class ComposedLattice:
     """Composed laws on the lattice window ``J_lo .. J_lo + len - 1`` (loss = J h)."""
 
     h: float
-    j_lo: int
+    j_lo: int               # window start of the upper law
+    j_lo_lab: int           # window start of the two label laws
     upper: np.ndarray
     upper_extra: float      # +inf mass + out-of-window mass + FFT allowance (upper side)
     lab_p: np.ndarray
@@ -483,76 +559,85 @@ class TwoSided:
     notes: list[str] = field(default_factory=list)
 
 
-class _Prepared:
-    """Per-step lattice pmfs of several pairs, ready for FFT composition."""
-
-    def __init__(self, pairs: Sequence[DominatingPair], h: float, tail_step: float):
-        self.h = h
-        self.steps = [discretize(p, h, tail_step) for p in pairs]
+def _fold(idx: np.ndarray, val: np.ndarray, n: int) -> np.ndarray:
+    """Sparse pmf folded modulo n onto a dense array."""
+    return np.bincount(np.mod(idx, n), weights=val, minlength=n)
 
 
-def _fold(pmf: np.ndarray, k0: int, n: int) -> np.ndarray:
-    """pmf placed at lattice indices k0.. folded modulo n."""
-    idx = (np.arange(pmf.size, dtype=np.int64) + k0) % n
-    return np.bincount(idx, weights=pmf, minlength=n)
+def _sparse_var(idx: np.ndarray, val: np.ndarray) -> float:
+    tot = val.sum()
+    if tot <= 0:
+        return 1.0
+    j = idx.astype(float)
+    m = float(np.sum(val * j) / tot)
+    return float(np.sum(val * (j - m) ** 2) / tot) + 1.0
 
 
-def _compose_many(prep: _Prepared, counts: np.ndarray, tau: float) -> list[ComposedLattice]:
-    """Compose prepared steps; ``counts`` has shape (m_pairs, n_points)."""
-    h = prep.h
-    steps = prep.steps
-    counts = np.asarray(counts, dtype=float)
-    # tilted Q-label pmfs
-    tilted, logz = [], []
-    for s in steps:
-        kk = (np.arange(s.lab_q.size) + s.k0) * h
-        nz = s.lab_q > 0
-        if np.any(nz):
-            lw = np.full(s.lab_q.size, -np.inf)
-            lw[nz] = np.log(s.lab_q[nz]) + kk[nz]
-            mx = lw.max()
-            w = np.exp(lw - mx)
-            zsum = w.sum()
-            tilted.append(w / zsum)
-            logz.append(mx + math.log(zsum))
-        else:
-            tilted.append(np.zeros_like(s.lab_q))
-            logz.append(-np.inf)
-    # Chernoff windows (lattice units)
-    sd = math.sqrt(max(sum(float(c.max()) * _pmf_var(s.lab_p) for s, c in zip(steps, counts)),
-                       1.0))
-    lam = np.concatenate([-np.geomspace(1e-4, 50.0, 48), np.geomspace(1e-4, 50.0, 48)]) / sd
+def _tilt(s: StepPmfs) -> tuple[np.ndarray, float]:
+    """Q-label masses times exp(loss), normalised; returns (values, log normaliser)."""
+    nz = s.lab_q > 0
+    if not np.any(nz):
+        return np.zeros_like(s.lab_q), -np.inf
+    lw = np.full(s.lab_q.size, -np.inf)
+    lw[nz] = np.log(s.lab_q[nz]) + s.lab_idx[nz] * s.h
+    mx = lw.max()
+    w = np.exp(lw - mx)
+    zsum = w.sum()
+    return w / zsum, float(mx + math.log(zsum))
+
+
+def _plan(steps: Sequence[StepPmfs], counts: np.ndarray, tau: float):
+    """Window of the composition (lattice indices) and the FFT length."""
+    tilted = [_tilt(s) for s in steps]
+    sd = math.sqrt(max(sum(float(c.max()) * _sparse_var(s.lab_idx, s.lab_p)
+                           for s, c in zip(steps, counts)), 1.0))
+    lam = np.concatenate([-np.geomspace(1e-4, 50.0, 40), np.geomspace(1e-4, 50.0, 40)]) / sd
     log_tau = math.log(tau)
-    lo, hi = np.inf, -np.inf
-    for getter in (lambda s, i: s.upper, lambda s, i: s.lab_p, lambda s, i: tilted[i]):
-        lms = [_log_mgf(getter(s, i), s.k0, lam) for i, s in enumerate(steps)]
-        a, b = _window(lms, list(counts), lam, log_tau)
-        lo, hi = min(lo, a), max(hi, b)
-    # absolute support limits
-    sup_lo = int(np.min(counts.T @ np.array([s.k0 for s in steps], float)))
-    sup_hi = int(np.max(counts.T @ np.array([s.k0 + s.upper.size - 1 for s in steps], float)))
-    lo, hi = max(lo, sup_lo), min(hi, sup_hi)
-    if hi < lo:
-        hi = lo
-    n = sfft.next_fast_len(hi - lo + 1, real=True)
-    if n > _MAX_FFT:
-        raise _TooFine(n)
-    spectra = []
-    for which in ("upper", "lab_p", "tilt"):
+    wins = []
+    for ks in ((0,), (1, 2)):          # the upper law; the two label laws (one shared window)
+        lo, hi = math.inf, -math.inf
+        for k in ks:
+            lms = []
+            for s, (tv, _) in zip(steps, tilted):
+                idx, val = ((s.upper_idx, s.upper), (s.lab_idx, s.lab_p), (s.lab_idx, tv))[k]
+                lms.append(_log_mgf(idx, val, lam))
+            a, b = _window(lms, counts, lam, log_tau)
+            lo, hi = min(lo, a), max(hi, b)
+        kmins = np.array([s.k_min for s in steps], float)
+        kmaxs = np.array([s.k_max for s in steps], float)
+        lo = max(lo, int(np.min(counts.T @ kmins)))
+        hi = min(hi, int(np.max(counts.T @ kmaxs)))
+        wins.append((lo, max(hi, lo)))
+    return wins, tilted
+
+
+def _compose_many(steps: Sequence[StepPmfs], counts: np.ndarray, tau: float,
+                  wins, tilted) -> list[ComposedLattice]:
+    """Compose lattice steps by FFT; ``counts`` has shape (n_pairs, n_points)."""
+    h = steps[0].h
+    ns = [sfft.next_fast_len(hi - lo + 1, real=True) for lo, hi in wins]
+    logspec = []
+    for k in range(3):
+        n = ns[0 if k == 0 else 1]
         sp = []
-        for i, s in enumerate(steps):
-            arr = s.upper if which == "upper" else s.lab_p if which == "lab_p" else tilted[i]
+        for s, (tv, _) in zip(steps, tilted):
+            idx, val = ((s.upper_idx, s.upper), (s.lab_idx, s.lab_p), (s.lab_idx, tv))[k]
             with np.errstate(divide="ignore"):
-                sp.append(np.log(sfft.rfft(_fold(arr, s.k0, n)).astype(complex)))
-        spectra.append(sp)
+                sp.append(np.log(sfft.rfft(_fold(idx, val, n)).astype(complex)))
+        logspec.append(sp)
+    logz = [lz for _, lz in tilted]
+    pnorm = max(float(np.sqrt(np.sum(v ** 2))) for s in steps
+                for v in (s.upper, s.lab_p, s.lab_q))
     out = []
-    shift = (-lo) % n
-    logn = math.log2(max(n, 2))
     for col in range(counts.shape[1]):
         c = counts[:, col]
         ttot = float(c.sum())
         res = []
-        for sp in spectra:
+        for k, sp in enumerate(logspec):
+            lo, _ = wins[0 if k == 0 else 1]
+            n = ns[0 if k == 0 else 1]
+            shift = (-lo) % n
+            logn = math.log2(max(n, 2))
             with np.errstate(divide="ignore", invalid="ignore", under="ignore", over="ignore"):
                 acc = np.zeros(n // 2 + 1, dtype=complex)
                 for spi, ci in zip(sp, c):
@@ -560,34 +645,22 @@ def _compose_many(prep: _Prepared, counts: np.ndarray, tau: float) -> list[Compo
                         acc += ci * spi
                 phi = np.exp(acc)
                 phi[~np.isfinite(phi)] = 0.0
-            arr = sfft.irfft(phi, n)
-            arr = np.roll(arr, shift)
-            mag = np.abs(phi)
-            # floating-point allowance for sums of entries over any set
-            fp = 8.0 * _EPS_MACH * (ttot + logn) * (2.0 * mag.sum()) + 8.0 * _EPS_MACH * logn
+            arr = np.roll(sfft.irfft(phi, n), shift)
+            # floating-point allowance for the sum of entries over any set S: by Parseval,
+            # |sum_S err| <= ||coefficient errors||_2, and the relative error of phi^T is at
+            # most T times the per-step FFT error (eps * ||p||_2 * log n), plus the inverse FFT.
+            fp = 4.0 * _EPS_MACH * (ttot * pnorm + logn) * math.sqrt(
+                2.0 * float(np.sum(np.abs(phi) ** 2))) + 4.0 * _EPS_MACH * logn
             res.append((arr, fp))
         (up, fp_u), (lp, fp_p), (lq, fp_q) = res
-        pinf_tot = 1.0 - math.prod((1.0 - s.p_inf) ** ci for s, ci in zip(steps, c))
+        pinf_tot = -math.expm1(sum(ci * math.log1p(-min(s.p_inf, 1.0 - 1e-300))
+                                   for s, ci in zip(steps, c)))
         out.append(ComposedLattice(
-            h=h, j_lo=lo, upper=up, upper_extra=pinf_tot + tau + fp_u,
+            h=h, j_lo=wins[0][0], j_lo_lab=wins[1][0], upper=up, upper_extra=pinf_tot + tau + fp_u,
             lab_p=lp, slack_p=2 * tau + fp_p,
             lab_qt=lq, log_z=float(sum(ci * lz for ci, lz in zip(c, logz) if ci > 0)),
             slack_qt=tau + fp_q))
     return out
-
-
-def _pmf_var(p: np.ndarray) -> float:
-    tot = p.sum()
-    if tot <= 0:
-        return 1.0
-    j = np.arange(p.size, dtype=float)
-    m = float(np.sum(p * j) / tot)
-    return float(np.sum(p * (j - m) ** 2) / tot) + 1.0
-
-
-class _TooFine(Exception):
-    def __init__(self, n):
-        self.n = n
 
 
 # ---------------------------------------------------------------------------------------------
@@ -640,7 +713,7 @@ def _eps_lower(c: ComposedLattice, delta: float) -> float:
     h = c.h
     SP = _suffix(c.lab_p) - c.slack_p - delta
     R = _suffix_decay(c.lab_qt, h) + c.slack_qt
-    L = (c.j_lo + np.arange(c.lab_p.size)) * h
+    L = (c.j_lo_lab + np.arange(c.lab_p.size)) * h
     good = SP > 0
     if not np.any(good):
         return 0.0
@@ -660,7 +733,7 @@ def _delta_lower(c: ComposedLattice, eps: float) -> float:
     h = c.h
     SP = _suffix(c.lab_p) - c.slack_p
     R = _suffix_decay(c.lab_qt, h) + c.slack_qt
-    L = (c.j_lo + np.arange(c.lab_p.size)) * h
+    L = (c.j_lo_lab + np.arange(c.lab_p.size)) * h
     with np.errstate(over="ignore"):
         logq = eps - L + c.log_z + np.log(R)
         val = SP - np.exp(np.minimum(logq, 700.0))
@@ -676,15 +749,20 @@ def _initial_h(components: Sequence[tuple[DominatingPair, float]], eta: float) -
     return max(2.0 * math.sqrt(eta * tot_v / max(tot_c, 1.0)), 1e-9)
 
 
-def _run(directions: dict[str, list[tuple[DominatingPair, np.ndarray]]], tau: float,
-         h: float) -> dict[str, list[ComposedLattice]]:
-    out = {}
+def _prepare_dirs(directions, tau: float, h: float):
+    prepared, nmax = {}, 0
     for name, comps in directions.items():
-        tot = float(sum(np.max(c) for _, c in comps))
-        prep = _Prepared([p for p, _ in comps], h, tail_step=tau / (10.0 * max(tot, 1.0)))
         counts = np.stack([np.atleast_1d(np.asarray(c, float)) for _, c in comps], axis=0)
-        out[name] = _compose_many(prep, counts, tau)
-    return out
+        tot = float(counts.sum(axis=0).max())
+        steps = [discretize(p, h, tau / (10.0 * max(tot, 1.0))) for p, _ in comps]
+        wins, tilted = _plan(steps, counts, tau)
+        prepared[name] = (steps, counts, wins, tilted)
+        nmax = max(nmax, *(hi - lo + 1 for lo, hi in wins))
+    return prepared, nmax
+
+
+_SOFT_FFT = 1 << 21     # first attempt: at most 2M lattice points per composed law
+_TIME_BUDGET = 3.0      # seconds of refinement after a first certified answer
 
 
 def compose_pairs(directions: dict[str, list[tuple[DominatingPair, float]]], *,
@@ -702,7 +780,9 @@ def compose_pairs(directions: dict[str, list[tuple[DominatingPair, float]]], *,
         Exactly one of them.
     rtol
         Target relative gap ``(upper - lower) / upper``; the lattice is refined until reached
-        (at most ``max_refine`` halvings).
+        (at most ``max_refine`` halvings, within memory and time caps).
+    eta
+        Initial lattice step ``h = 2 sqrt(eta * mean per-step loss variance)``.
     counts_curve
         Optional array of multipliers: the composition of each component's ``count * m`` for
         every ``m`` (an ε-vs-steps curve sharing one discretisation).
@@ -712,6 +792,8 @@ def compose_pairs(directions: dict[str, list[tuple[DominatingPair, float]]], *,
     list of TwoSided
         One per curve point (a single one without ``counts_curve``).
     """
+    import time
+
     if (delta is None) == (epsilon is None):
         raise ValueError("give exactly one of delta and epsilon")
     mult = np.atleast_1d(np.asarray(1.0 if counts_curve is None else counts_curve, float))
@@ -719,18 +801,21 @@ def compose_pairs(directions: dict[str, list[tuple[DominatingPair, float]]], *,
     tau = max(min(1e-4 * target, 1e-12), 1e-300) if delta is not None else 1e-15
     comps_all = [pc for comps in directions.values() for pc in comps]
     h = _initial_h([(p, c * float(mult.max())) for p, c in comps_all], eta)
+    curve_dirs = {name: [(p, c * mult) for p, c in comps] for name, comps in directions.items()}
     best: list[TwoSided] | None = None
     notes: list[str] = []
-    for attempt in range(max_refine + 1):
-        curve_dirs = {name: [(p, c * mult) for p, c in comps] for name, comps in directions.items()}
-        try:
-            lat = _run(curve_dirs, tau, h)
-        except _TooFine:
+    cap = _SOFT_FFT
+    refinements = 0
+    t_first = None
+    for _ in range(60):
+        prepared, nmax = _prepare_dirs(curve_dirs, tau, h)
+        if nmax > cap:
             if best is not None:
-                notes.append("lattice refinement stopped at the memory cap")
+                notes.append(f"lattice refinement stopped at the memory cap ({cap} points)")
                 break
-            h *= 4.0
+            h *= max(2.0, 1.05 * nmax / cap)
             continue
+        lat = {name: _compose_many(*v[:2], tau, *v[2:]) for name, v in prepared.items()}
         res = []
         for i in range(mult.size):
             ups, los = [], []
@@ -743,14 +828,24 @@ def compose_pairs(directions: dict[str, list[tuple[DominatingPair, float]]], *,
                     ups.append(_delta_upper(c, epsilon))
                     los.append(_delta_lower(c, epsilon))
             up, lo = max(ups), max(los)
-            lo = min(lo, up)
-            res.append(TwoSided(upper=up, lower=lo, h=h, notes=list(notes)))
+            res.append(TwoSided(upper=up, lower=min(lo, up), h=h))
         best = res
-        worst = max(_gap(r) for r in res)
-        if worst <= rtol:
+        if max(_gap(r) for r in res) <= rtol:
+            break
+        if t_first is None:
+            t_first = time.perf_counter()
+        if refinements >= max_refine:
+            break
+        if time.perf_counter() - t_first > _TIME_BUDGET:
+            notes.append("lattice refinement stopped at the time budget")
             break
         h /= 2.0
-    assert best is not None
+        cap = _MAX_FFT
+        refinements += 1
+    if best is None:
+        raise RuntimeError("PLD discretisation failed to fit in memory")  # pragma: no cover
+    for r in best:
+        r.notes = list(notes)
     return best
 
 
