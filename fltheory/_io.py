@@ -27,6 +27,9 @@ def write_json_atomic(path, data: Any) -> str:
         with os.fdopen(fd, "w") as fh:
             json.dump(jsonable(data), fh, indent=2)
             fh.write("\n")
+        mask = os.umask(0)
+        os.umask(mask)
+        os.chmod(tmp, 0o666 & ~mask)
         os.replace(tmp, path)
     except BaseException:
         if os.path.exists(tmp):

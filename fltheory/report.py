@@ -27,6 +27,9 @@ DEFAULT_SCENARIO = {
 }
 
 
+_REL = {"add_remove": "add/remove", "replace_one": "replace-one"}
+
+
 def _fmt(x) -> str:
     if x is None:
         return "n/a"
@@ -60,13 +63,13 @@ def privacy_section(out_dir, scenario: dict | None = None) -> dict:
         g = epsilon(ev, d, neighboring=rel)
         dt = time.perf_counter() - t0
         data[f"pld_{rel}"] = {**g.to_dict(), "seconds": dt}
-        rows.append((f"PLD, {rel.replace('_', '/')}", g.epsilon, g.epsilon_lower, dt))
+        rows.append((f"PLD, {_REL[rel]}", g.epsilon, g.epsilon_lower, dt))
     for rel in ("add_remove", "replace_one"):
         t0 = time.perf_counter()
         g = epsilon(ev, d, method="rdp", neighboring=rel)
         dt = time.perf_counter() - t0
         data[f"rdp_{rel}"] = {**g.to_dict(), "seconds": dt}
-        rows.append((f"RDP, {rel.replace('_', '/')}", g.epsilon, None, dt))
+        rows.append((f"RDP, {_REL[rel]}", g.epsilon, None, dt))
     cal = []
     for tgt in sc["target_epsilons"]:
         zz = calibrate_noise(lambda s: dp_sgd(q, s, T), tgt, d)

@@ -12,7 +12,7 @@ import matplotlib
 matplotlib.use("Agg", force=False)
 import matplotlib.pyplot as plt  # noqa: E402
 
-__all__ = ["paper_style", "save_figure", "new_figure"]
+__all__ = ["paper_style", "save_figure", "new_figure", "latex_sci"]
 
 _STYLE = {
     "figure.dpi": 150,
@@ -47,6 +47,24 @@ def new_figure(width: float = 4.2, height: float = 3.0):
     return fig, ax
 
 
+def latex_sci(x: float, digits: int = 2) -> str:
+    """``1e-05`` -> ``10^{-5}``, ``2.5e-06`` -> ``2.5 \\times 10^{-6}`` (for math labels)."""
+    if x == 0:
+        return "0"
+    mant, exp = f"{x:.{digits}e}".split("e")
+    mant = mant.rstrip("0").rstrip(".")
+    e = int(exp)
+    if e == 0:
+        return mant
+    return f"10^{{{e}}}" if mant == "1" else f"{mant} \\times 10^{{{e}}}"
+
+
+def _umask() -> int:
+    m = os.umask(0)
+    os.umask(m)
+    return m
+
+
 def _atomic_savefig(fig, path: Path, fmt: str) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=f".{fmt}", dir=path.parent)
@@ -54,6 +72,7 @@ def _atomic_savefig(fig, path: Path, fmt: str) -> None:
     try:
         with paper_style():
             fig.savefig(tmp, format=fmt)
+        os.chmod(tmp, 0o666 & ~_umask())
         os.replace(tmp, path)
     except BaseException:
         if os.path.exists(tmp):

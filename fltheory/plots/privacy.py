@@ -6,7 +6,7 @@ from typing import Callable
 
 import numpy as np
 
-from fltheory.plots._common import new_figure, paper_style, save_figure
+from fltheory.plots._common import latex_sci, new_figure, paper_style, save_figure
 
 __all__ = ["plot_epsilon_vs_steps"]
 
@@ -60,9 +60,11 @@ def plot_epsilon_vs_steps(build: Callable[[int], object], steps, delta: float, s
         if er is not None:
             ax.plot(t, er, ls="--", color="0.45", label="RDP upper bound")
         ax.plot(t, up, color="C0", label="PLD certified upper bound")
-        ax.plot(t, lo, color="C1", ls=":", label="PLD certified lower bound")
+        gap = float(np.max((up - lo) / np.where(up > 0, up, 1.0)))
+        ax.plot(t, lo, color="C1", ls=":",
+                label=f"PLD certified lower bound (gap \u2264 {100 * gap:.2g} %)")
         ax.set_xlabel("steps $T$")
-        ax.set_ylabel(rf"$\varepsilon$ at $\delta = {delta:g}$")
+        ax.set_ylabel(rf"$\varepsilon$ at $\delta = {latex_sci(delta)}$")
         if t.max() / max(t.min(), 1) > 50:
             ax.set_xscale("log")
         if title:
