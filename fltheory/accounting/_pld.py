@@ -437,9 +437,12 @@ def discretize(pair: DominatingPair, h: float, tail: float) -> StepPmfs:
     if own is not None:
         return own(h, tail)
     c = pair.cells(h, tail)
-    p, q, lo, hi = c.p, c.q, c.lo, c.hi
-    keep = p > 0
-    p, q, lo, hi = p[keep], q[keep], lo[keep], hi[keep]
+    # every cell keeps its label (dropping Q-mass would make the lower bound optimistic);
+    # only cells with P-mass matter for the upper bound
+    keep = (c.p > 0) | (c.q > 0)
+    lab_cells = (c.p[keep], c.q[keep], c.lo[keep], c.hi[keep])
+    keep = c.p > 0
+    p, q, lo, hi = c.p[keep], c.q[keep], c.lo[keep], c.hi[keep]
     p_inf = float(c.p_inf)
 
     # ---- upper: mean-preserving spread of y = exp(-loss) onto grid points a <= lo, b >= hi
@@ -474,6 +477,7 @@ def discretize(pair: DominatingPair, h: float, tail: float) -> StepPmfs:
 
     # ---- labels: the loss rounded down to the lattice; any choice is a valid test (the label
     #      laws get their own FFT window, so the -h/2 bias per step costs nothing)
+    p, q, lo, hi = lab_cells
     with np.errstate(invalid="ignore"):
         mid = np.where(np.isfinite(lo) & np.isfinite(hi), 0.5 * (lo + hi),
                        np.where(np.isfinite(lo), lo, hi))

@@ -338,3 +338,22 @@ def test_guarantee_object():
     r = epsilon(dp_sgd(0.01, 1.0, 100), DELTA, method="rdp")
     assert "no lower bound" in str(r)
     assert "certified lower bound" in str(delta(dp_sgd(0.01, 1.0, 100), 1.0))
+
+
+@pytest.mark.parametrize("q,z,T,rel", [(0.1, 0.8, 20, "add_remove"), (0.5, 1.5, 10, "add_remove"),
+                                       (0.05, 0.6, 50, "replace_one"), (1.0, 2.0, 30, "replace_one")])
+def test_sandwiched_by_dp_accounting_optimistic_and_pessimistic(q, z, T, rel):
+    """dp-accounting's optimistic PLD is <= the truth, its pessimistic PLD >= the truth."""
+    from dp_accounting.pld import privacy_loss_distribution as pldlib
+
+    nr = (dp_accounting.NeighboringRelation.ADD_OR_REMOVE_ONE if rel == "add_remove"
+          else dp_accounting.NeighboringRelation.REPLACE_ONE)
+    vals = {}
+    for pess in (True, False):
+        pld = pldlib.from_gaussian_mechanism(z, sampling_prob=q, pessimistic_estimate=pess,
+                                             value_discretization_interval=1e-4,
+                                             neighboring_relation=nr).self_compose(T)
+        vals[pess] = pld.get_epsilon_for_delta(DELTA)
+    g = epsilon(dp_sgd(q, z, T), DELTA, neighboring=rel)
+    assert vals[False] <= g.epsilon * (1 + 1e-9)        # our upper is not below the truth
+    assert g.epsilon_lower <= vals[True] * (1 + 1e-9)   # our lower is not above the truth
