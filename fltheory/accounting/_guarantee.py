@@ -13,8 +13,6 @@ def _f(x: float | None, digits: int = 6) -> str:
         return "n/a"
     if math.isinf(x):
         return "inf"
-    if x != 0 and (abs(x) < 1e-3 or abs(x) >= 1e5):
-        return f"{x:.{digits - 2}e}"
     return f"{x:.{digits}g}"
 
 
@@ -64,6 +62,13 @@ class PrivacyGuarantee:
     epsilon_lower: float | None = None
     delta_lower: float | None = None
     notes: tuple[str, ...] = field(default_factory=tuple)
+
+    def __post_init__(self) -> None:
+        for k in ("epsilon", "epsilon_lower", "delta", "delta_lower"):
+            v = getattr(self, k)
+            if v is not None:
+                object.__setattr__(self, k, float(v))
+        object.__setattr__(self, "notes", tuple(self.notes))
 
     @property
     def relative_gap(self) -> float | None:

@@ -170,7 +170,7 @@ def _epsilon_steps(steps, rel, d, method, rtol) -> PrivacyGuarantee:
                                 notes=("the event contains a non-private release",))
     if not steps:
         return PrivacyGuarantee(0.0, d, method, rel, "no privacy cost (empty event)", 0.0)
-    notes: list[str] = []
+    notes: list[str] = _step_notes(steps)
     if method == "pld" and not all(s.has_pld for s, _ in steps):
         missing = [s for s, _ in steps if not s.has_pld]
         if all(isinstance(s, ForeignStep) for s in missing) and all(
@@ -193,6 +193,16 @@ def _epsilon_steps(steps, rel, d, method, rtol) -> PrivacyGuarantee:
         notes.append(f"relative gap {_gapr(res):.2g} exceeds rtol={rtol:g}")
     return PrivacyGuarantee(res.upper, d, "pld", rel, _refs(steps, _REF_PLD), res.lower,
                             notes=tuple(notes))
+
+
+def _step_notes(steps) -> list[str]:
+    """Notes a step asks to attach to every result (e.g. "not a worst-case guarantee")."""
+    out: list[str] = []
+    for s, _ in steps:
+        for n in getattr(s, "notes", ()):
+            if n not in out:
+                out.append(n)
+    return out
 
 
 def _gapr(r) -> float:
@@ -250,8 +260,8 @@ def delta(event, epsilon: float, *, method: str = "pld", neighboring="add_remove
     Examples
     --------
     >>> from fltheory.accounting import dp_sgd, delta
-    >>> g = delta(dp_sgd(0.01, 1.0, 10_000), epsilon=6.19)
-    >>> g.delta_lower <= 1e-5 <= g.delta
+    >>> g = delta(dp_sgd(0.01, 1.0, 10_000), epsilon=6.0)
+    >>> 1.7e-5 < g.delta_lower <= g.delta < 1.8e-5
     True
     """
     e = check_nonnegative("epsilon", epsilon)
@@ -262,7 +272,7 @@ def delta(event, epsilon: float, *, method: str = "pld", neighboring="add_remove
         return PrivacyGuarantee(e, 1.0, method, rel, "non-private event", None, 1.0)
     if not steps:
         return PrivacyGuarantee(e, 0.0, method, rel, "no privacy cost (empty event)", None, 0.0)
-    notes: list[str] = []
+    notes: list[str] = _step_notes(steps)
     if method == "pld" and not all(s.has_pld for s, _ in steps):
         notes.append("no PLD for this event: RDP upper bound used instead")
         method = "rdp"
