@@ -100,7 +100,8 @@ def _common(p: argparse.ArgumentParser) -> None:
     p.add_argument("--scenario", default="dp_sgd", help="accounting scenario (see below)")
     p.add_argument("--delta", type=str, default=None, help="target delta in (0, 1)")
     p.add_argument("--method", default="pld", help="pld (certified two-sided) or rdp")
-    p.add_argument("--neighboring", default="add_remove", help="add_remove or replace_one")
+    p.add_argument("--neighboring", default=None,
+                   help="add_remove or replace_one (default: the scenario's natural relation)")
     p.add_argument("--json", action="store_true", help="print JSON instead of a table")
     _add_scenario_params(p)
 
@@ -136,6 +137,7 @@ def _cmd_epsilon(args) -> int:
     from fltheory.accounting.scenarios import get_scenario
 
     sc = get_scenario(args.scenario)
+    args.neighboring = args.neighboring or sc.neighboring[0]
     kw = _collect(args, sc)
     ev = sc.build(**kw)
     if args.epsilon is not None:
@@ -182,6 +184,7 @@ def _cmd_calibrate(args) -> int:
     from fltheory.accounting.scenarios import get_scenario
 
     sc = get_scenario(args.scenario)
+    args.neighboring = args.neighboring or sc.neighboring[0]
     solve = args.solve_for
     if solve is None:
         noise = [p for p in sc.params if p.role == "noise"]
