@@ -286,13 +286,7 @@ class AtomsPair(LatticePair):
         return np.exp(self.log_q)
 
     def loss_moments(self) -> tuple[float, float]:
-        w = np.where(self._both, self.p, 0.0)
-        tot = w.sum()
-        if tot <= 0:
-            return 0.0, 1e-300
-        m = float(np.sum(w * self._loss) / tot)
-        v = float(np.sum(w * (self._loss - m) ** 2) / tot)
-        return m, max(v, 1e-300)
+        return _pld.atom_loss_moments(self.p, self._loss, self._both)
 
     def law(self, h: float, tail: float) -> Law:
         b = self._both

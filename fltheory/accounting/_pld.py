@@ -344,6 +344,17 @@ def subsampled_gaussian_pairs(q: float, z: float, relation: str) -> dict[str, Do
     raise ValueError(f"relation must be 'add_remove' or 'replace_one', got {relation!r}")
 
 
+def atom_loss_moments(p: np.ndarray, loss: np.ndarray, finite: np.ndarray) -> tuple[float, float]:
+    """Mean and variance of the privacy loss of atoms with P-masses ``p`` (where ``finite``)."""
+    w = np.where(finite, p, 0.0)
+    tot = w.sum()
+    if tot <= 0:
+        return 0.0, 1e-300
+    m = float(np.sum(w * loss) / tot)
+    v = float(np.sum(w * (loss - m) ** 2) / tot)
+    return m, max(v, 1e-300)
+
+
 class DiscretePair(DominatingPair):
     """A pair of probability mass functions on a common finite support.
 
@@ -373,13 +384,7 @@ class DiscretePair(DominatingPair):
         return ("discrete", self.p.tobytes(), self.q.tobytes())
 
     def loss_moments(self) -> tuple[float, float]:
-        w = np.where(self._both, self.p, 0.0)
-        tot = w.sum()
-        if tot <= 0:
-            return 0.0, 1e-300
-        m = float(np.sum(w * self._loss) / tot)
-        v = float(np.sum(w * (self._loss - m) ** 2) / tot)
-        return m, max(v, 1e-300)
+        return atom_loss_moments(self.p, self._loss, self._both)
 
     def cells(self, h: float, tail: float) -> Cells:
         b = self._both
