@@ -30,5 +30,9 @@ def test_scenario_example_runs(name, capsys):
 def test_replace_one_scenarios_explain_the_relation(capsys):
     argv = shlex.split(SCENARIOS["shuffled"].example)[1:]
     argv = [a for a in argv if a not in ("--neighboring", "replace_one")]
-    assert main(argv) == 2
+    # without --neighboring the scenario's own relation (replace-one) is used ...
+    assert main(argv + ["--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["guarantee"]["neighboring"] == "replace_one"
+    # ... and asking for add/remove explicitly is refused with the reason
+    assert main(argv + ["--neighboring", "add_remove"]) == 2
     assert "neighboring='replace_one'" in capsys.readouterr().err
