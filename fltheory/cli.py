@@ -24,6 +24,7 @@ _COMMAND_MODULES = [
     "fltheory._cli_accounting",
     "fltheory._cli_bounds",
     "fltheory._cli_report",
+    "fltheory._cli_plot",
 ]
 
 

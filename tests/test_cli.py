@@ -129,3 +129,16 @@ def test_console_script_exit_code():
     r = subprocess.run([exe, "epsilon", "--sampling-rate", "7", "--noise-multiplier", "1",
                         "--steps", "3"], capture_output=True, text=True)
     assert r.returncode == 2 and r.stderr.count("\n") == 1
+
+
+def test_plot_command(tmp_path, capsys):
+    rc, out, _ = run(capsys, "plot", "--list")
+    names = out.split()
+    assert rc == 0 and {"min-batch-size", "aggregation-cost", "tradeoff",
+                        "amplification-sources", "epsilon-vs-steps"} <= set(names)
+    rc, out, _ = run(capsys, "plot", "aggregation-cost", "--out", str(tmp_path), "--json")
+    files = json.loads(out)["files"]
+    assert rc == 0 and any(f.endswith(".pdf") for f in files)
+    assert all(os.path.getsize(f) > 0 for f in files)
+    rc, _, err = run(capsys, "plot", "nope")
+    assert rc == 2 and "figure must be one of" in err
