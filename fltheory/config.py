@@ -1,0 +1,472 @@
+"""Experiment configuration: one description of a training recipe, read by theory and experiment.
+
+An :class:`ExperimentConfig` is what a user writes (a TOML file) to describe an FL recipe.  The
+accountant reads it through :meth:`ExperimentConfig.accounting_event`; the FL engine
+(:func:`fltheory.fl.simulate`) runs the same object and returns the accounting event of what it
+actually executed, built by the same function, so the two cannot disagree (DESIGN principle 1).
+
+Unknown or invalid keys are rejected with the key named: ``training.rouns`` →
+``ValueError: unknown key 'training.rouns' (valid keys: ...)``.
+
+Example TOML::
+
+    name = "digits-labelflip"
+    seed = 0
+
+    [data]
+    name = "digits"
+    num_clients = 20
+    partition = "iid"
+
+    [model]
+    name = "logreg"
+
+    [training]
+    algorithm = "fedavg"
+    rounds = 30
+    local_steps = 2
+    lr = 0.5
+
+    [privacy]
+    level = "record"          # none | record | client
+    noise_multiplier = 1.0
+    clip = 1.0
+    batch_rate = 0.1
+
+    [byzantine]
+    num_byzantine = 4
+    attack = "label_flip"
+    aggregator = "cwtm"
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import sys
+from dataclasses import asdict, dataclass, field, fields
+from pathlib import Path
+from typing import Any
+
+from fltheory._checks import (check_choice, check_int, check_nonnegative, check_open_unit,
+                              check_positive, check_probability)
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover
+    import tomli as tomllib
+
+__all__ = ["DataConfig", "ModelConfig", "TrainingConfig", "PrivacyConfig", "CompressionConfig",
+           "ByzantineConfig", "MixupConfig", "RunConfig", "ExperimentConfig", "load_config",
+           "DATASETS", "MODELS", "PRIVACY_LEVELS"]
+
+DATASETS = ("digits", "synthetic_logistic", "synthetic_linear", "mnist", "npz")
+MODELS = ("logreg", "linreg", "mlp", "cnn")
+PARTITIONS = ("iid", "dirichlet", "shards")
+ALGORITHMS = ("fedavg", "fedsgd")
+CLIENT_SAMPLING = ("all", "poisson", "fixed")
+BATCH_SAMPLING = ("poisson", "fixed", "full")
+PRIVACY_LEVELS = ("none", "record", "client")
+COMPRESSORS = ("none", "topk", "randk", "qsgd", "sign", "scaled_sign", "onebit", "prune")
+MASKS = ("shared", "secret")
+
+
+@dataclass
+class DataConfig:
+    """Data set and partition among clients."""
+
+    name: str = "digits"
+    path: str | None = None
+    num_clients: int = 20
+    partition: str = "iid"
+    alpha: float = 0.5
+    shards_per_client: int = 2
+    dim: int = 20
+    samples_per_client: int = 100
+    heterogeneity: float = 0.0
+    test_fraction: float = 0.2
+
+    def validate(self, prefix: str = "data") -> None:
+        self.name = check_choice(f"{prefix}.name", self.name, DATASETS)
+        self.num_clients = check_int(f"{prefix}.num_clients", self.num_clients, minimum=1)
+        self.partition = check_choice(f"{prefix}.partition", self.partition, PARTITIONS)
+        self.alpha = check_positive(f"{prefix}.alpha", self.alpha)
+        self.shards_per_client = check_int(f"{prefix}.shards_per_client", self.shards_per_client,
+                                           minimum=1)
+        self.dim = check_int(f"{prefix}.dim", self.dim, minimum=1)
+        self.samples_per_client = check_int(f"{prefix}.samples_per_client",
+                                            self.samples_per_client, minimum=1)
+        self.heterogeneity = check_nonnegative(f"{prefix}.heterogeneity", self.heterogeneity)
+        self.test_fraction = check_open_unit(f"{prefix}.test_fraction", self.test_fraction)
+        if self.name in ("mnist", "npz") and not self.path:
+            raise ValueError(f"{prefix}.path is required for data.name={self.name!r}")
+
+
+@dataclass
+class ModelConfig:
+    """Model family (functional torch models in :mod:`fltheory.fl.models`)."""
+
+    name: str = "logreg"
+    hidden: int = 64
+
+    def validate(self, prefix: str = "model") -> None:
+        self.name = check_choice(f"{prefix}.name", self.name, MODELS)
+        self.hidden = check_int(f"{prefix}.hidden", self.hidden, minimum=1)
+
+
+@dataclass
+class TrainingConfig:
+    """Federated optimisation: rounds, local steps, sampling of clients and batches."""
+
+    algorithm: str = "fedavg"
+    rounds: int = 30
+    local_steps: int = 1
+    lr: float = 0.1
+    server_lr: float = 1.0
+    momentum: float = 0.0
+    client_sampling: str = "all"
+    client_rate: float = 1.0
+    cohort_size: int | None = None
+    batch_sampling: str = "full"
+    batch_size: int = 32
+
+    def validate(self, prefix: str = "training") -> None:
+        self.algorithm = check_choice(f"{prefix}.algorithm", self.algorithm, ALGORITHMS)
+        self.rounds = check_int(f"{prefix}.rounds", self.rounds, minimum=1)
+        self.local_steps = check_int(f"{prefix}.local_steps", self.local_steps, minimum=1)
+        self.lr = check_positive(f"{prefix}.lr", self.lr)
+        self.server_lr = check_positive(f"{prefix}.server_lr", self.server_lr)
+        self.momentum = check_nonnegative(f"{prefix}.momentum", self.momentum)
+        if self.momentum >= 1:
+            raise ValueError(f"{prefix}.momentum must be in [0, 1), got {self.momentum}")
+        self.client_sampling = check_choice(f"{prefix}.client_sampling", self.client_sampling,
+                                            CLIENT_SAMPLING)
+        self.client_rate = check_probability(f"{prefix}.client_rate", self.client_rate)
+        if self.cohort_size is not None:
+            self.cohort_size = check_int(f"{prefix}.cohort_size", self.cohort_size, minimum=1)
+        if self.client_sampling == "fixed" and self.cohort_size is None:
+            raise ValueError(f"{prefix}.cohort_size is required with client_sampling='fixed'")
+        self.batch_sampling = check_choice(f"{prefix}.batch_sampling", self.batch_sampling,
+                                           BATCH_SAMPLING)
+        self.batch_size = check_int(f"{prefix}.batch_size", self.batch_size, minimum=1)
+        if self.algorithm == "fedsgd" and self.local_steps != 1:
+            raise ValueError(f"{prefix}.local_steps must be 1 for algorithm='fedsgd', "
+                             f"got {self.local_steps}")
+
+    @property
+    def effective_client_rate(self) -> float:
+        """Poisson client rate (1 when every client takes part)."""
+        return 1.0 if self.client_sampling == "all" else self.client_rate
+
+
+@dataclass
+class PrivacyConfig:
+    """Differential privacy: none, record-level (local DP-SGD) or client-level (DP-FedAvg).
+
+    ``record``: every client runs DP-SGD with Poisson batches at rate ``batch_rate``, per-example
+    clipping to ``clip`` and noise ``noise_multiplier * clip`` on each step's sum.
+    ``client``: every client's update is clipped to ``clip`` and the server adds
+    ``noise_multiplier * clip`` noise to the sum.
+    """
+
+    level: str = "none"
+    noise_multiplier: float = 1.0
+    clip: float = 1.0
+    delta: float = 1e-5
+    batch_rate: float | None = None
+    cohort_visible: bool = False
+    neighboring: str = "add_remove"
+
+    def validate(self, prefix: str = "privacy") -> None:
+        self.level = check_choice(f"{prefix}.level", self.level, PRIVACY_LEVELS)
+        self.noise_multiplier = check_positive(f"{prefix}.noise_multiplier",
+                                               self.noise_multiplier)
+        self.clip = check_positive(f"{prefix}.clip", self.clip)
+        self.delta = check_open_unit(f"{prefix}.delta", self.delta)
+        if self.batch_rate is not None:
+            self.batch_rate = check_probability(f"{prefix}.batch_rate", self.batch_rate)
+        if self.level == "record" and self.batch_rate is None:
+            raise ValueError(f"{prefix}.batch_rate (Poisson rate of the local batches) is "
+                             "required with privacy.level='record'")
+        if not isinstance(self.cohort_visible, bool):
+            raise ValueError(f"{prefix}.cohort_visible must be true or false, "
+                             f"got {self.cohort_visible!r}")
+        from fltheory.accounting._steps import normalize_neighboring
+
+        self.neighboring = normalize_neighboring(self.neighboring)
+
+
+@dataclass
+class CompressionConfig:
+    """Update compression (:mod:`fltheory.fl.compressors`)."""
+
+    name: str = "none"
+    k: int | None = None
+    ratio: float | None = None
+    levels: int | None = None
+    mask: str = "shared"
+    error_feedback: bool = False
+
+    def validate(self, prefix: str = "compression") -> None:
+        self.name = check_choice(f"{prefix}.name", self.name, COMPRESSORS)
+        if self.k is not None:
+            self.k = check_int(f"{prefix}.k", self.k, minimum=1)
+        if self.ratio is not None:
+            self.ratio = check_probability(f"{prefix}.ratio", self.ratio)
+        if self.levels is not None:
+            self.levels = check_int(f"{prefix}.levels", self.levels, minimum=1)
+        self.mask = check_choice(f"{prefix}.mask", self.mask, MASKS)
+        if self.name in ("topk", "randk", "prune") and self.k is None and self.ratio is None:
+            raise ValueError(f"{prefix}.k or {prefix}.ratio is required for "
+                             f"compression.name={self.name!r}")
+
+
+@dataclass
+class ByzantineConfig:
+    """Byzantine clients, their attack, and the server's (pre-)aggregation rule."""
+
+    num_byzantine: int = 0
+    attack: str = "none"
+    attack_params: dict = field(default_factory=dict)
+    aggregator: str = "mean"
+    aggregator_params: dict = field(default_factory=dict)
+    pre_aggregators: list = field(default_factory=list)
+
+    def validate(self, prefix: str = "byzantine") -> None:
+        self.num_byzantine = check_int(f"{prefix}.num_byzantine", self.num_byzantine, minimum=0)
+        for key in ("attack_params", "aggregator_params"):
+            if not isinstance(getattr(self, key), dict):
+                raise ValueError(f"{prefix}.{key} must be a table, got {getattr(self, key)!r}")
+        if not isinstance(self.pre_aggregators, (list, tuple)):
+            raise ValueError(f"{prefix}.pre_aggregators must be a list, "
+                             f"got {self.pre_aggregators!r}")
+        self.pre_aggregators = list(self.pre_aggregators)
+        if self.num_byzantine > 0 and self.attack == "none":
+            raise ValueError(f"{prefix}.attack is required when {prefix}.num_byzantine > 0")
+
+
+@dataclass
+class MixupConfig:
+    """Mixup of client data (pairs of records mixed with weight λ ~ Beta(alpha, alpha))."""
+
+    enabled: bool = False
+    alpha: float = 0.4
+    reveal_weights: bool = True
+
+    def validate(self, prefix: str = "mixup") -> None:
+        self.alpha = check_positive(f"{prefix}.alpha", self.alpha)
+
+
+@dataclass
+class RunConfig:
+    """Run-time options: evaluation cadence, checkpoints, progress bar."""
+
+    eval_every: int = 1
+    checkpoint_every: int = 0
+    progress: bool = True
+
+    def validate(self, prefix: str = "run") -> None:
+        self.eval_every = check_int(f"{prefix}.eval_every", self.eval_every, minimum=1)
+        self.checkpoint_every = check_int(f"{prefix}.checkpoint_every", self.checkpoint_every,
+                                          minimum=0)
+
+
+_SECTIONS = {"data": DataConfig, "model": ModelConfig, "training": TrainingConfig,
+             "privacy": PrivacyConfig, "compression": CompressionConfig,
+             "byzantine": ByzantineConfig, "mixup": MixupConfig, "run": RunConfig}
+
+
+@dataclass
+class ExperimentConfig:
+    """A whole FL experiment: data, model, training, privacy, compression, attacks.
+
+    Examples
+    --------
+    >>> from fltheory.config import ExperimentConfig
+    >>> cfg = ExperimentConfig.from_dict({
+    ...     "training": {"rounds": 100, "client_sampling": "poisson", "client_rate": 0.1},
+    ...     "privacy": {"level": "client", "noise_multiplier": 1.0}})
+    >>> ev = cfg.accounting_event()
+    >>> from fltheory.accounting import epsilon
+    >>> g = epsilon(ev, cfg.privacy.delta)
+    >>> 0 < g.epsilon_lower <= g.epsilon
+    True
+    >>> ExperimentConfig.from_dict({"training": {"rouns": 3}})
+    Traceback (most recent call last):
+    ...
+    ValueError: unknown key 'training.rouns' (valid keys: algorithm, rounds, ...)
+    """
+
+    name: str = "experiment"
+    seed: int = 0
+    device: str = "cpu"
+    data: DataConfig = field(default_factory=DataConfig)
+    model: ModelConfig = field(default_factory=ModelConfig)
+    training: TrainingConfig = field(default_factory=TrainingConfig)
+    privacy: PrivacyConfig = field(default_factory=PrivacyConfig)
+    compression: CompressionConfig = field(default_factory=CompressionConfig)
+    byzantine: ByzantineConfig = field(default_factory=ByzantineConfig)
+    mixup: MixupConfig = field(default_factory=MixupConfig)
+    run: RunConfig = field(default_factory=RunConfig)
+
+    def __post_init__(self) -> None:
+        self.validate()
+
+    # ------------------------------------------------------------------ validation
+    def validate(self) -> "ExperimentConfig":
+        """Check every field (and cross-field constraints); returns ``self``."""
+        if not isinstance(self.name, str) or not self.name:
+            raise ValueError(f"name must be a non-empty string, got {self.name!r}")
+        self.seed = check_int("seed", self.seed, minimum=0)
+        if not isinstance(self.device, str) or not (self.device == "cpu"
+                                                    or self.device.startswith("cuda")):
+            raise ValueError(f"device must be 'cpu' or 'cuda[:N]', got {self.device!r}")
+        for key in _SECTIONS:
+            getattr(self, key).validate(key)
+        n, f = self.data.num_clients, self.byzantine.num_byzantine
+        if f >= n:
+            raise ValueError(f"byzantine.num_byzantine must be < data.num_clients={n}, got {f}")
+        if self.training.cohort_size is not None and self.training.cohort_size > n:
+            raise ValueError(f"training.cohort_size must be <= data.num_clients={n}, "
+                             f"got {self.training.cohort_size}")
+        if self.privacy.level == "client" and self.training.client_sampling == "fixed":
+            raise ValueError("training.client_sampling='fixed' has no tight client-level "
+                             "accountant; use 'poisson' (client_rate) or 'all' with "
+                             "privacy.level='client'")
+        if self.privacy.level == "record" and self.training.batch_sampling != "poisson":
+            raise ValueError("privacy.level='record' needs training.batch_sampling='poisson' "
+                             "(the accountant assumes Poisson batches; shuffled or fixed batches "
+                             "are not covered by a Poisson accountant)")
+        return self
+
+    # ------------------------------------------------------------------ accounting
+    def accounting_event(self, rounds: int | None = None, *,
+                         client_rate: float | None = None):
+        """The dp-accounting event of this recipe (after ``rounds`` rounds, default all).
+
+        ``privacy.level="none"`` gives a ``NonPrivateDpEvent`` (ε = ∞).  The FL engine calls
+        this same method with what it actually executed.
+
+        Returns
+        -------
+        dp_accounting.DpEvent
+        """
+        import dp_accounting
+
+        from fltheory.accounting import dp_fedavg, local_dp_sgd
+
+        t = self.training.rounds if rounds is None else check_int("rounds", rounds, minimum=0)
+        qc = self.training.effective_client_rate if client_rate is None else \
+            check_probability("client_rate", client_rate)
+        p = self.privacy
+        if p.level == "none":
+            return dp_accounting.NonPrivateDpEvent()
+        if t == 0:
+            return dp_accounting.NoOpDpEvent()
+        if p.level == "client":
+            return dp_fedavg(qc, p.noise_multiplier, t, cohort_visible=p.cohort_visible)
+        local = self.training.local_steps
+        if self.mixup.enabled:
+            raise ValueError("mixup accounting is not wired into the configuration yet; "
+                             "use fltheory.accounting.mixup directly")
+        return local_dp_sgd(qc, p.batch_rate, p.noise_multiplier, local, t,
+                            cohort_visible=p.cohort_visible)
+
+    def epsilon(self, rounds: int | None = None, **kw):
+        """Certified ε of this recipe at ``privacy.delta`` (see :func:`fltheory.accounting.epsilon`)."""
+        from fltheory.accounting import epsilon
+
+        return epsilon(self.accounting_event(rounds), self.privacy.delta,
+                       neighboring=self.privacy.neighboring, **kw)
+
+    # ------------------------------------------------------------------ (de)serialisation
+    def to_dict(self) -> dict:
+        """Plain nested dictionary (round-trips through :meth:`from_dict`)."""
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict) -> "ExperimentConfig":
+        """Build from a nested dictionary; unknown keys raise ``ValueError`` naming the key."""
+        if not isinstance(data, dict):
+            raise ValueError(f"configuration must be a table, got {type(data).__name__}")
+        top = {f.name for f in fields(cls)}
+        unknown = sorted(set(data) - top)
+        if unknown:
+            raise ValueError(f"unknown key {unknown[0]!r} (valid keys: {', '.join(sorted(top))})")
+        kw: dict[str, Any] = {}
+        for key, value in data.items():
+            if key in _SECTIONS:
+                sec_cls = _SECTIONS[key]
+                if not isinstance(value, dict):
+                    raise ValueError(f"{key} must be a table, got {value!r}")
+                valid = [f.name for f in fields(sec_cls)]
+                bad = [k for k in value if k not in valid]
+                if bad:
+                    raise ValueError(f"unknown key '{key}.{bad[0]}' "
+                                     f"(valid keys: {', '.join(valid)})")
+                kw[key] = sec_cls(**value)
+            else:
+                kw[key] = value
+        return cls(**kw)
+
+    @classmethod
+    def from_toml(cls, path) -> "ExperimentConfig":
+        """Load a TOML file (``ValueError`` with the file name on syntax errors)."""
+        path = Path(path)
+        if not path.is_file():
+            raise ValueError(f"config file not found: {path}")
+        try:
+            data = tomllib.loads(path.read_text())
+        except tomllib.TOMLDecodeError as exc:
+            raise ValueError(f"{path}: invalid TOML: {exc}") from None
+        return cls.from_dict(data)
+
+    def to_toml(self) -> str:
+        """TOML text of this configuration (``None`` values omitted)."""
+        def val(v):
+            if isinstance(v, bool):
+                return "true" if v else "false"
+            if isinstance(v, str):
+                return '"' + v.replace("\\", "\\\\").replace('"', '\\"') + '"'
+            if isinstance(v, float):
+                return repr(v) if math.isfinite(v) else ("inf" if v > 0 else "-inf")
+            if isinstance(v, (list, tuple)):
+                return "[" + ", ".join(val(x) for x in v) + "]"
+            if isinstance(v, dict):
+                return "{" + ", ".join(f"{k} = {val(x)}" for k, x in v.items()) + "}"
+            return str(v)
+
+        d = self.to_dict()
+        lines = [f"{k} = {val(d[k])}" for k in ("name", "seed", "device")]
+        for sec in _SECTIONS:
+            lines.append("")
+            lines.append(f"[{sec}]")
+            for k, v in d[sec].items():
+                if v is not None:
+                    lines.append(f"{k} = {val(v)}")
+        return "\n".join(lines) + "\n"
+
+    def replace(self, **changes) -> "ExperimentConfig":
+        """A copy with top-level fields or ``section__field`` entries changed."""
+        d = self.to_dict()
+        for key, v in changes.items():
+            if "__" in key:
+                sec, sub = key.split("__", 1)
+                if sec not in d or not isinstance(d[sec], dict):
+                    raise ValueError(f"unknown section {sec!r}")
+                d[sec][sub] = v
+            else:
+                d[key] = v
+        return ExperimentConfig.from_dict(d)
+
+
+def load_config(source) -> ExperimentConfig:
+    """An :class:`ExperimentConfig` from a path, a dict, or an existing config."""
+    if isinstance(source, ExperimentConfig):
+        return source
+    if isinstance(source, dict):
+        return ExperimentConfig.from_dict(source)
+    return ExperimentConfig.from_toml(source)
+
+
+del dataclasses
