@@ -25,6 +25,7 @@ _COMMAND_MODULES = [
     "fltheory._cli_bounds",
     "fltheory._cli_report",
     "fltheory._cli_plot",
+    "fltheory._cli_run",
 ]
 
 

@@ -26,6 +26,7 @@ Example TOML::
     rounds = 30
     local_steps = 2
     lr = 0.5
+    batch_sampling = "poisson"
 
     [privacy]
     level = "record"          # none | record | client
@@ -69,6 +70,7 @@ BATCH_SAMPLING = ("poisson", "fixed", "full")
 PRIVACY_LEVELS = ("none", "record", "client")
 COMPRESSORS = ("none", "topk", "randk", "qsgd", "sign", "scaled_sign", "onebit", "prune")
 MASKS = ("shared", "secret")
+COMPRESSION_STAGES = ("update", "mechanism")
 
 
 @dataclass
@@ -155,8 +157,14 @@ class TrainingConfig:
 
     @property
     def effective_client_rate(self) -> float:
-        """Poisson client rate (1 when every client takes part)."""
-        return 1.0 if self.client_sampling == "all" else self.client_rate
+        """Poisson client rate the accountant may use.
+
+        ``client_rate`` with ``client_sampling="poisson"``; 1 otherwise: every client takes part
+        (``"all"``), or a fixed-size cohort (``"fixed"``), for which no amplification by client
+        sampling is claimed (the accountant has no fixed-size two-level analysis; counting every
+        round as a participation is a valid upper bound).
+        """
+        return self.client_rate if self.client_sampling == "poisson" else 1.0
 
 
 @dataclass
@@ -198,7 +206,26 @@ class PrivacyConfig:
 
 @dataclass
 class CompressionConfig:
-    """Update compression (:mod:`fltheory.fl.compressors`)."""
+    """Update compression (:mod:`fltheory.fl.compressors`).
+
+    ``stage="update"`` (default) compresses each client's finished update: after the local noise
+    for record-level DP (post-processing, no effect on the accounting); for client-level DP the
+    client compresses its update and the server clips the *decoded* message to ``privacy.clip``
+    before the noisy sum, so the sensitivity stays ``clip`` whatever the compressor does.
+
+    ``stage="mechanism"`` (random coordinate masks only: ``name="prune"`` with ``ratio`` the
+    keep probability, or ``name="randk"``) applies the mask *inside* the DP mechanism, to the
+    clipped contribution before the noise.  ``mask="secret"``: each client draws its own mask,
+    never published, and the noise covers every coordinate; with client-level DP, Poisson
+    (``prune``) masks and every client taking part, the accountant uses
+    :func:`fltheory.accounting.coordinate_sampled_gaussian` (amplification by secret masks).
+    ``mask="shared"``: one public mask per round for everyone, noise only on the kept
+    coordinates; no amplification (the gain is dimension: noise energy ``k σ²`` instead of
+    ``d σ²``).  Record-level DP supports shared mechanism masks only.
+
+    ``params`` holds extra keyword arguments of the compressor (e.g. ``{c = 1.0, B = 3.0}`` for
+    ``onebit``, ``{rescale = true}`` for ``prune``).
+    """
 
     name: str = "none"
     k: int | None = None
@@ -206,6 +233,8 @@ class CompressionConfig:
     levels: int | None = None
     mask: str = "shared"
     error_feedback: bool = False
+    stage: str = "update"
+    params: dict = field(default_factory=dict)
 
     def validate(self, prefix: str = "compression") -> None:
         self.name = check_choice(f"{prefix}.name", self.name, COMPRESSORS)
@@ -219,6 +248,23 @@ class CompressionConfig:
         if self.name in ("topk", "randk", "prune") and self.k is None and self.ratio is None:
             raise ValueError(f"{prefix}.k or {prefix}.ratio is required for "
                              f"compression.name={self.name!r}")
+        self.stage = check_choice(f"{prefix}.stage", self.stage, COMPRESSION_STAGES)
+        if not isinstance(self.params, dict):
+            raise ValueError(f"{prefix}.params must be a table, got {self.params!r}")
+        if not isinstance(self.error_feedback, bool):
+            raise ValueError(f"{prefix}.error_feedback must be true or false, "
+                             f"got {self.error_feedback!r}")
+        if self.stage == "mechanism":
+            if self.name not in ("prune", "randk"):
+                raise ValueError(f"{prefix}.stage='mechanism' needs a random coordinate mask "
+                                 f"({prefix}.name='prune' or 'randk'), got {self.name!r}")
+            if self.name == "prune" and self.ratio is None:
+                raise ValueError(f"{prefix}.ratio (the keep probability of each coordinate) is "
+                                 f"required with {prefix}.stage='mechanism' and name='prune'")
+            if self.error_feedback:
+                raise ValueError(f"{prefix}.error_feedback is not available with "
+                                 f"{prefix}.stage='mechanism' (the residual would carry "
+                                 "un-noised data into later rounds)")
 
 
 @dataclass
@@ -247,7 +293,16 @@ class ByzantineConfig:
 
 @dataclass
 class MixupConfig:
-    """Mixup of client data (pairs of records mixed with weight λ ~ Beta(alpha, alpha))."""
+    """Mixup of client data, weights λ ~ Beta(alpha, alpha).
+
+    Without record-level DP the engine mixes inputs and labels of random pairs (Zhang et al.
+    2018).  With record-level DP it mixes *clipped per-example gradients*: every sampled record
+    enters the step's sum with its own weight λ ~ Beta(alpha, alpha), independent of the other
+    records, so one record moves the sum by λ·clip -- the mechanism
+    :func:`fltheory.accounting.mixup` accounts (see :mod:`fltheory.fl.mixup` for why pairs with
+    weights λ and 1 − λ would not match it).  ``reveal_weights=False`` gives the hidden-weights
+    number, which is not a guarantee (a warning says so).
+    """
 
     enabled: bool = False
     alpha: float = 0.4
@@ -255,6 +310,19 @@ class MixupConfig:
 
     def validate(self, prefix: str = "mixup") -> None:
         self.alpha = check_positive(f"{prefix}.alpha", self.alpha)
+        for key in ("enabled", "reveal_weights"):
+            if not isinstance(getattr(self, key), bool):
+                raise ValueError(f"{prefix}.{key} must be true or false, "
+                                 f"got {getattr(self, key)!r}")
+
+    def weight_law(self):
+        """The law of one record's mixup weight λ: ``scipy.stats.beta(alpha, alpha)``.
+
+        The engine draws the weights from it and the accountant reads it.
+        """
+        from scipy import stats
+
+        return stats.beta(self.alpha, self.alpha)
 
 
 @dataclass
@@ -333,6 +401,18 @@ class ExperimentConfig:
             raise ValueError("training.client_sampling='fixed' has no tight client-level "
                              "accountant; use 'poisson' (client_rate) or 'all' with "
                              "privacy.level='client'")
+        c = self.compression
+        if c.stage == "mechanism" and self.privacy.level == "none":
+            raise ValueError("compression.stage='mechanism' puts the mask inside the DP "
+                             "mechanism and needs privacy.level='record' or 'client'; use "
+                             "compression.stage='update' without DP")
+        if c.stage == "mechanism" and self.privacy.level == "record" and c.mask == "secret":
+            raise ValueError("compression.mask='secret' with compression.stage='mechanism' is "
+                             "not available with privacy.level='record': no amplification is "
+                             "known for secret masks inside local DP-SGD with client sampling, "
+                             "and the noise would cover every coordinate anyway; use "
+                             "compression.mask='shared' (noise on the kept coordinates, no "
+                             "amplification claimed) or compression.stage='update'")
         if self.privacy.level == "record" and self.training.batch_sampling != "poisson":
             raise ValueError("privacy.level='record' needs training.batch_sampling='poisson' "
                              "(the accountant assumes Poisson batches; shuffled or fixed batches "
@@ -346,6 +426,22 @@ class ExperimentConfig:
 
         ``privacy.level="none"`` gives a ``NonPrivateDpEvent`` (ε = ∞).  The FL engine calls
         this same method with what it actually executed.
+
+        * ``privacy.level="client"``: :func:`~fltheory.accounting.dp_fedavg` with the Poisson
+          client rate; with secret Poisson coordinate masks inside the mechanism
+          (``compression.stage="mechanism"``, ``mask="secret"``, ``name="prune"``) and every
+          client taking part, :func:`~fltheory.accounting.coordinate_sampled_gaussian`.
+        * ``privacy.level="record"``: :func:`~fltheory.accounting.local_dp_sgd` (two-level
+          sampling, revealed participation); with mixup,
+          :func:`~fltheory.accounting.mixup` over ``local_steps * rounds`` steps with weights
+          Beta(``mixup.alpha``, ``mixup.alpha``), every round counted as a participation.
+
+        Parameters
+        ----------
+        rounds : int, optional
+            Rounds completed (default ``training.rounds``).
+        client_rate : float, optional
+            Poisson client rate used (default :attr:`TrainingConfig.effective_client_rate`).
 
         Returns
         -------
@@ -364,11 +460,27 @@ class ExperimentConfig:
         if t == 0:
             return dp_accounting.NoOpDpEvent()
         if p.level == "client":
+            c = self.compression
+            if (c.stage == "mechanism" and c.mask == "secret" and c.name == "prune"
+                    and qc == 1.0):
+                # secret Poisson coordinate masks on the clipped updates, noise on every
+                # coordinate of the sum: amplification by the masks (every client takes part)
+                from fltheory.accounting import coordinate_sampled_gaussian
+
+                return coordinate_sampled_gaussian(c.ratio, p.noise_multiplier, t,
+                                                   mask="secret")
+            # shared masks, fixed-size (rand-k) masks, or masks with client sampling: the
+            # masked contribution still has norm <= clip, no amplification by the masks claimed
             return dp_fedavg(qc, p.noise_multiplier, t, cohort_visible=p.cohort_visible)
         local = self.training.local_steps
         if self.mixup.enabled:
-            raise ValueError("mixup accounting is not wired into the configuration yet; "
-                             "use fltheory.accounting.mixup directly")
+            # Mixup of clipped per-example gradients inside every local step.  No two-level
+            # (client sampling x mixup) event exists, so every round counts as a participation
+            # (the cohort-visible account): a valid upper bound, no client-sampling amplification.
+            from fltheory.accounting import mixup
+
+            return mixup(p.batch_rate, p.noise_multiplier, local * t, self.mixup.weight_law(),
+                         reveal_weights=self.mixup.reveal_weights)
         return local_dp_sgd(qc, p.batch_rate, p.noise_multiplier, local, t,
                             cohort_visible=p.cohort_visible)
 

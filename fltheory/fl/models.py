@@ -643,6 +643,31 @@ def _check_dp_args(clip: float, noise_multiplier: float) -> tuple[float, float]:
     return check_positive("clip", clip), check_nonnegative("noise_multiplier", noise_multiplier)
 
 
+def dp_noise_std(noise_multiplier: float, clip: float, noise_scale: float = 1.0) -> float:
+    """Standard deviation of the Gaussian noise of DP-SGD / DP-FedAvg: ``z * C``.
+
+    The one place where the engine (:func:`fltheory.fl.simulate`), :func:`clipped_grad_sum`
+    and the audits turn the accountant's noise multiplier into a noise level, so a wrong formula
+    here is caught by the audits of every run.  ``noise_scale`` (default 1) multiplies it and
+    exists only to plant a bug on purpose (``noise_scale=0.5``: half the noise the accountant
+    assumes) in validation tests.
+
+    .. math::
+
+        \sigma = z \, C \cdot \text{noise\_scale}.
+
+    References
+    ----------
+    .. [1] Abadi et al. "Deep Learning with Differential Privacy." CCS 2016, Alg. 1.
+
+    Examples
+    --------
+    >>> dp_noise_std(1.1, 2.0)
+    2.2
+    """
+    return float(noise_multiplier) * float(clip) * float(noise_scale)
+
+
 def clipped_grad_sum(model: FunctionalModel, params: torch.Tensor, x: torch.Tensor,
                      y: torch.Tensor, clip: float, noise_multiplier: float,
                      generator: GeneratorLike = None, *, return_norms: bool = False,
@@ -726,7 +751,7 @@ def clipped_grad_sum(model: FunctionalModel, params: torch.Tensor, x: torch.Tens
                 norm_list.append(nrm)
         norms = torch.cat(norm_list)
     if noise_multiplier > 0:
-        total = total + (noise_multiplier * clip) * randn(
+        total = total + dp_noise_std(noise_multiplier, clip) * randn(
             tuple(total.shape), gen, device=total.device, dtype=total.dtype)
     return (total, norms) if return_norms else total
 
@@ -780,6 +805,6 @@ def clipped_grad_sums(model: FunctionalModel, params: torch.Tensor, xs: torch.Te
                 nl.append(nrm)
             total, norms = torch.stack(outs), torch.stack(nl)
     if noise_multiplier > 0:
-        total = total + (noise_multiplier * clip) * randn(
+        total = total + dp_noise_std(noise_multiplier, clip) * randn(
             tuple(total.shape), gen, device=total.device, dtype=total.dtype)
     return (total, norms) if return_norms else total

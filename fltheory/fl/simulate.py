@@ -1,0 +1,949 @@
+r"""Run an FL experiment described by an :class:`~fltheory.config.ExperimentConfig`.
+
+:func:`simulate` executes the recipe a configuration describes -- the one the accountant reads
+through :meth:`~fltheory.config.ExperimentConfig.accounting_event` -- and returns a
+:class:`RunResult` whose ``accounting_event`` is built by that same method from what was actually
+executed (rounds completed, client rate used).  What is analysed is what is run (DESIGN.md,
+principle 1).
+
+One round :math:`t`
+-------------------
+
+1. **Clients.**  All clients, a Poisson sample (each with probability ``training.client_rate``)
+   or a fixed-size cohort (``training.cohort_size``, uniformly without replacement).
+2. **Local steps** (all sampled clients at once, :mod:`fltheory.fl.training`), starting from the
+   global model :math:`\theta_t`: ``training.local_steps`` SGD steps with learning rate
+   ``training.lr`` on batches drawn by ``training.batch_sampling`` (``full``, ``poisson`` at
+   ``privacy.batch_rate`` or ``batch_size / m_k``, ``fixed`` of ``batch_size``).
+   ``fedavg`` sends the model difference :math:`\theta_k - \theta_t`, ``fedsgd`` (one step) the
+   gradient estimate.
+3. **Privacy**, exactly where the accounting event puts it:
+
+   * ``privacy.level = "record"`` (:func:`~fltheory.accounting.local_dp_sgd`): every local step
+     draws a Poisson batch at rate :math:`q_\ell` = ``privacy.batch_rate``, clips every
+     per-example gradient to :math:`C` = ``privacy.clip``, adds :math:`\mathcal N(0, (zC)^2 I)`
+     to the sum and divides by the expected batch size :math:`q_\ell m_k` (times
+     :math:`\mathbb E\lambda = 1/2` under mixup, where every clipped gradient enters the sum
+     with its own weight :math:`\lambda \sim \mathrm{Beta}(\alpha, \alpha)`, see
+     :mod:`fltheory.fl.mixup`).
+   * ``privacy.level = "client"`` (:func:`~fltheory.accounting.dp_fedavg`): the server clips
+     every received update to :math:`C`, adds :math:`\mathcal N(0, (zC)^2 I)` to their sum and
+     divides by the expected number of participants :math:`q_c n` -- the released aggregate
+     *is* the noisy sum, so the aggregation rule must be ``mean``.
+
+4. **Compression** (``compression.stage = "update"``): after the local noise for record-level
+   DP (post-processing); for client-level DP before the server's clipping (the decoded message
+   is clipped, so the sensitivity stays :math:`C` whatever the compressor does -- rand-k's
+   :math:`d/k` scaling included).  ``compression.stage = "mechanism"`` puts a random coordinate
+   mask inside the mechanism instead: secret masks (one per client, noise on every coordinate;
+   amplification accounted with client-level DP, Poisson masks and every client taking part) or a
+   shared mask (one per round from a public seed, noise on the kept coordinates only, no
+   amplification).
+5. **Byzantine clients** (``byzantine.num_byzantine`` fixed ids drawn from the seed): data attacks
+   (``label_flip``, ``backdoor``) poison their data once, before training (a backdoor client
+   also scales its update by :math:`\gamma`); update attacks replace their updates using the
+   honest ones of the round (and the server's rule, for the optimised attacks).
+6. **Aggregation** by ``byzantine.aggregator`` (with ``pre_aggregators``); the server applies
+   ``training.server_lr`` times the aggregate (heavy-ball ``training.momentum`` on it).
+
+Randomness: every round draws from independent streams (clients, batches, noise, mixup,
+compression, masks, attack, aggregation) seeded by ``(seed, round, stream)``.  Two runs with the
+same configuration produce identical metrics (wall time aside), whichever rule aggregates, and a
+run resumed from a checkpoint equals the uninterrupted one.
+
+Metrics of each round (``RunResult.metrics``): ``round``, ``loss`` and ``accuracy`` of the
+global model on the test split (``None`` between evaluations, see ``run.eval_every``),
+``distance_to_optimum`` for synthetic tasks, ``epsilon`` spent so far at ``privacy.delta``
+(:func:`~fltheory.accounting.epsilon_curve`, one call for the whole run; ``inf`` without DP),
+``bits`` sent this round and ``bits_total``, ``clients`` and ``byzantine`` taking part,
+``rejected`` (non-finite updates), ``agg_error`` :math:`\lVert F(x) - \bar x_H\rVert^2`,
+``honest_variance`` :math:`\frac1{|H|}\sum_{i\in H}\lVert x_i - \bar x_H\rVert^2` and their ratio
+``kappa_empirical`` (compare with :func:`fltheory.bounds.kappa`), ``backdoor_success`` under a
+backdoor attack, and ``wall_time`` (seconds since the start, resumed runs included).
+
+Examples
+--------
+>>> from fltheory.config import ExperimentConfig
+>>> from fltheory.fl import simulate
+>>> cfg = ExperimentConfig.from_dict({
+...     "data": {"name": "synthetic_logistic", "num_clients": 5, "samples_per_client": 40,
+...              "dim": 5},
+...     "training": {"rounds": 3, "batch_sampling": "poisson"},
+...     "privacy": {"level": "record", "batch_rate": 0.25, "noise_multiplier": 1.0},
+...     "run": {"progress": False}})
+>>> run = simulate(cfg)
+>>> [m["round"] for m in run.metrics]
+[1, 2, 3]
+>>> run.accounting_event == cfg.accounting_event()
+True
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import sys
+import tempfile
+import time
+import warnings
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+import numpy as np
+import torch
+
+from . import aggregators as _aggregators
+from . import attacks as _attacks
+from . import compressors as _compressors
+from . import data as _data
+from . import models as _models
+from .compressors import _position_bits
+from .mixup import MEAN_WEIGHT, mix_batch, record_weights
+from .training import (ClientStack, clipped_sums, compact, fixed_batches, gather,
+                       poisson_batches, soft_targets, weighted_grads)
+
+__all__ = ["simulate", "RunResult", "build_dataset", "build_model", "CHECKPOINT", "RESULT",
+           "PARAMS"]
+
+#: File names written in ``out_dir``.
+CHECKPOINT = "checkpoint.pt"
+RESULT = "result.json"
+PARAMS = "params.pt"
+
+_STREAMS = {"clients": 1, "batches": 2, "noise": 3, "mixup": 4, "compress": 5, "attack": 6,
+            "aggregate": 7, "mask": 8, "setup": 9}
+_FLOAT_BITS = 32
+_CHUNK_PARAMS = 1 << 20          # clients x parameters processed at once by the local steps
+_SEED_BITS = 64
+_RUN_KEYS_IGNORED_ON_RESUME = ("progress", "checkpoint_every")
+
+
+# --------------------------------------------------------------------------------------------------
+# Seeds
+# --------------------------------------------------------------------------------------------------
+def _stream_seed(seed: int, round_: int, stream: str) -> int:
+    ss = np.random.SeedSequence([int(seed), int(round_), _STREAMS[stream]])
+    return int(ss.generate_state(1, dtype=np.uint64)[0] >> np.uint64(1))
+
+
+class _RoundRng:
+    """Independent generators of one round, one per stream, created on first use."""
+
+    def __init__(self, seed: int, round_: int) -> None:
+        self.seed, self.round = seed, round_
+        self._t: dict[str, torch.Generator] = {}
+        self._n: dict[str, np.random.Generator] = {}
+
+    def torch(self, stream: str) -> torch.Generator:
+        if stream not in self._t:
+            g = torch.Generator()
+            g.manual_seed(_stream_seed(self.seed, self.round, stream))
+            self._t[stream] = g
+        return self._t[stream]
+
+    def numpy(self, stream: str) -> np.random.Generator:
+        if stream not in self._n:
+            self._n[stream] = np.random.default_rng(
+                _stream_seed(self.seed, self.round, stream) ^ 0x5DEECE66D)
+        return self._n[stream]
+
+
+# --------------------------------------------------------------------------------------------------
+# Building blocks from the configuration
+# --------------------------------------------------------------------------------------------------
+def build_dataset(config: Any) -> _data.FederatedDataset:
+    """The :class:`~fltheory.fl.data.FederatedDataset` of ``config.data`` (seeded by ``seed``).
+
+    Images stay ``(C, H, W)`` for ``model.name = "cnn"`` and are flattened otherwise.
+
+    Examples
+    --------
+    >>> from fltheory.config import ExperimentConfig
+    >>> build_dataset(ExperimentConfig.from_dict({"data": {"num_clients": 4}})).num_clients
+    4
+    """
+    from fltheory.config import load_config
+
+    cfg = load_config(config)
+    d, seed = cfg.data, cfg.seed
+    flatten = cfg.model.name != "cnn"
+    part = dict(num_clients=d.num_clients, partition_method=d.partition, alpha=d.alpha,
+                shards_per_client=d.shards_per_client, seed=seed)
+    if d.name == "digits":
+        return _data.digits(test_fraction=d.test_fraction, flatten=flatten, **part)
+    if d.name in ("synthetic_logistic", "synthetic_linear"):
+        fn = _data.synthetic_logistic if d.name == "synthetic_logistic" else _data.synthetic_linear
+        return fn(num_clients=d.num_clients, samples_per_client=d.samples_per_client,
+                  dim=d.dim, heterogeneity=d.heterogeneity, seed=seed)
+    if d.name == "mnist":
+        return _data.mnist(d.path, flatten=flatten, **part)
+    return _data.from_npz(d.path, test_fraction=d.test_fraction, **part)
+
+
+def build_model(config: Any, dataset: _data.FederatedDataset) -> _models.FunctionalModel:
+    """The model of ``config.model`` sized for ``dataset``.
+
+    Examples
+    --------
+    >>> from fltheory.config import ExperimentConfig
+    >>> from fltheory.fl import data
+    >>> cfg = ExperimentConfig.from_dict({"model": {"name": "mlp", "hidden": 16}})
+    >>> build_model(cfg, data.digits(num_clients=2)).num_params
+    1210
+    """
+    from fltheory.config import load_config
+
+    cfg = load_config(config)
+    name = {"logreg": "logistic_regression", "linreg": "linear_regression"}.get(
+        cfg.model.name, cfg.model.name)
+    if name == "mlp":
+        return _models.for_dataset(dataset, "mlp", hidden=(cfg.model.hidden,))
+    if name == "cnn":
+        return _models.for_dataset(dataset, "cnn", hidden=cfg.model.hidden)
+    if dataset.task == "regression":
+        return _models.linear_regression(dataset.num_features)
+    return _models.for_dataset(dataset, name)
+
+
+def _build_compressor(c: Any, d: int):
+    if c.stage != "update" or c.name == "none":
+        return None
+    k = c.k if c.k is not None else (max(1, int(round(c.ratio * d))) if c.ratio else None)
+    kw = dict(c.params)
+    if c.name == "topk":
+        comp = _compressors.TopK(k, **kw)
+    elif c.name == "randk":
+        comp = _compressors.RandK(k, mask=c.mask, **kw)
+    elif c.name == "qsgd":
+        comp = _compressors.QSGD(c.levels or 1, **kw)
+    elif c.name == "sign":
+        comp = _compressors.Sign(**kw)
+    elif c.name == "scaled_sign":
+        comp = _compressors.ScaledSign(**kw)
+    elif c.name == "onebit":
+        comp = _compressors.StochasticOneBit(**kw)
+    else:  # prune
+        keep = c.ratio if c.ratio is not None else min(1.0, k / d)
+        comp = _compressors.BernoulliMask(keep, mask=c.mask, **kw)
+    return _compressors.ErrorFeedback(comp) if c.error_feedback else comp
+
+
+def _infer_image_shape(dataset: _data.FederatedDataset) -> tuple[int, int] | None:
+    shape = dataset.input_shape
+    if len(shape) >= 2:
+        return None
+    side = int(round(math.sqrt(shape[0])))
+    return (side, side) if side * side == shape[0] else None
+
+
+# --------------------------------------------------------------------------------------------------
+# The result
+# --------------------------------------------------------------------------------------------------
+@dataclass
+class RunResult:
+    """What :func:`simulate` returns.
+
+    Attributes
+    ----------
+    config : ExperimentConfig
+        The configuration that was run.
+    metrics : list of dict
+        One dictionary per round (see the module documentation for the keys).
+    params : torch.Tensor
+        Final global model parameters (flat, on the CPU).
+    accounting_event : dp_accounting.DpEvent
+        ``config.accounting_event(rounds_completed, client_rate=rate_used)``: the mechanism
+        that was executed, in dp-accounting's language.
+    guarantee : PrivacyGuarantee or None
+        ``fltheory.accounting.epsilon`` of that event at ``privacy.delta`` (``None`` without DP).
+    byzantine_ids : list of int
+        The Byzantine clients.
+    info : dict
+        Dataset, model, aggregator (``kappa_name``, ``nnm``), accounting method, device, timing.
+
+    Examples
+    --------
+    >>> from fltheory.config import ExperimentConfig
+    >>> from fltheory.fl import simulate
+    >>> run = simulate(ExperimentConfig.from_dict({
+    ...     "data": {"num_clients": 4}, "training": {"rounds": 2}, "run": {"progress": False}}))
+    >>> run.metric("round").tolist(), run.final["round"]
+    ([1.0, 2.0], 2)
+    """
+
+    config: Any
+    metrics: list[dict]
+    params: torch.Tensor
+    accounting_event: Any
+    guarantee: Any = None
+    byzantine_ids: list[int] = field(default_factory=list)
+    info: dict = field(default_factory=dict)
+
+    @property
+    def final(self) -> dict:
+        """Metrics of the last round."""
+        return self.metrics[-1] if self.metrics else {}
+
+    @property
+    def rounds(self) -> int:
+        """Rounds completed."""
+        return len(self.metrics)
+
+    def metric(self, name: str) -> np.ndarray:
+        """One metric over the rounds as a float array (``nan`` where it was not measured)."""
+        vals = [m.get(name) for m in self.metrics]
+        return np.array([np.nan if v is None else float(v) for v in vals], dtype=float)
+
+    def last(self, name: str) -> float | None:
+        """The last measured value of a metric (``None`` if never measured)."""
+        for m in reversed(self.metrics):
+            if m.get(name) is not None:
+                return m[name]
+        return None
+
+    def to_dict(self) -> dict:
+        """JSON-ready dictionary (everything except the parameters)."""
+        g = self.guarantee
+        acc = {"event": repr(self.accounting_event),
+               "delta": self.config.privacy.delta,
+               "level": self.config.privacy.level,
+               "method": self.info.get("accounting_method"),
+               "neighboring": self.config.privacy.neighboring}
+        if g is not None:
+            acc.update(epsilon=g.epsilon, epsilon_lower=g.epsilon_lower, method=g.method,
+                       reference=g.reference, notes=list(g.notes))
+        else:
+            acc.update(epsilon=math.inf, epsilon_lower=None)
+        return {
+            "name": self.config.name,
+            "config": self.config.to_dict(),
+            "rounds": self.rounds,
+            "summary": {k: self.last(k) for k in ("loss", "accuracy", "distance_to_optimum",
+                                                   "epsilon", "bits_total", "wall_time",
+                                                   "backdoor_success")
+                        if any(k in m for m in self.metrics)},
+            "accounting": acc,
+            "byzantine_ids": list(self.byzantine_ids),
+            "info": self.info,
+            "metrics": self.metrics,
+        }
+
+    def to_json(self, indent: int | None = 2) -> str:
+        """The :meth:`to_dict` content as JSON text (infinities as ``"inf"``)."""
+        import json
+
+        from fltheory._io import jsonable
+
+        return json.dumps(jsonable(self.to_dict()), indent=indent)
+
+    def save(self, out_dir: Any) -> dict[str, str]:
+        """Write ``result.json`` and ``params.pt`` into ``out_dir`` atomically; return the paths."""
+        from fltheory._io import write_json_atomic
+
+        out = Path(out_dir)
+        out.mkdir(parents=True, exist_ok=True)
+        res = write_json_atomic(out / RESULT, self.to_dict())
+        par = _torch_save_atomic({"params": self.params.detach().cpu(),
+                                  "model": self.info.get("model")}, out / PARAMS)
+        return {"result": res, "params": par}
+
+
+# --------------------------------------------------------------------------------------------------
+# Checkpoints and progress
+# --------------------------------------------------------------------------------------------------
+def _torch_save_atomic(obj: Any, path: Path) -> str:
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            torch.save(obj, fh)
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+    return str(path)
+
+
+def _comparable(cfg_dict: dict) -> dict:
+    d = {k: v for k, v in cfg_dict.items()}
+    d["run"] = {k: v for k, v in d.get("run", {}).items()
+                if k not in _RUN_KEYS_IGNORED_ON_RESUME}
+    return d
+
+
+def _first_difference(a: dict, b: dict, prefix: str = "") -> str | None:
+    for key in sorted(set(a) | set(b)):
+        va, vb = a.get(key), b.get(key)
+        if isinstance(va, dict) and isinstance(vb, dict):
+            diff = _first_difference(va, vb, f"{prefix}{key}.")
+            if diff:
+                return diff
+        elif va != vb:
+            return f"{prefix}{key}"
+    return None
+
+
+class _Progress:
+    """A one-line progress bar on stderr, drawn once the run has lasted ``delay`` seconds."""
+
+    def __init__(self, total: int, enabled: bool, delay: float = 0.0, stream=None) -> None:
+        self.total, self.enabled, self.delay = total, enabled, delay
+        self.stream = stream or sys.stderr
+        self._t0 = time.perf_counter()
+        self._last = 0.0
+        self._drawn = False
+
+    def update(self, done: int, m: dict) -> None:
+        if not self.enabled:
+            return
+        now = time.perf_counter()
+        if now - self._t0 < self.delay and not self._drawn:
+            return                      # short runs stay silent
+        if done < self.total and now - self._last < 0.1:
+            return
+        self._last, self._drawn = now, True
+        width = 24
+        fill = int(width * done / max(self.total, 1))
+        parts = [f"round {done}/{self.total}"]
+        if m.get("accuracy") is not None:
+            parts.append(f"acc {m['accuracy']:.3f}")
+        elif m.get("loss") is not None:
+            parts.append(f"loss {m['loss']:.4g}")
+        if m.get("epsilon") is not None and math.isfinite(m["epsilon"]):
+            parts.append(f"eps {m['epsilon']:.3g}")
+        parts.append(f"{m.get('wall_time', 0.0):.1f} s")
+        self.stream.write("\r[" + "#" * fill + " " * (width - fill) + "] " + "  ".join(parts))
+        if done >= self.total:
+            self.stream.write("\n")
+        self.stream.flush()
+
+
+# --------------------------------------------------------------------------------------------------
+# The engine
+# --------------------------------------------------------------------------------------------------
+class _Engine:
+    def __init__(self, cfg: Any, dataset: _data.FederatedDataset | None) -> None:
+        self.cfg = cfg
+        self.noise_scale = 1.0
+        tr, pv, bz, cp = cfg.training, cfg.privacy, cfg.byzantine, cfg.compression
+        self.device = torch.device(cfg.device)
+        if self.device.type == "cuda" and not torch.cuda.is_available():
+            raise ValueError(f"device must be 'cpu' when no CUDA device is available, "
+                             f"got {cfg.device!r}")
+        if pv.level == "client" and (bz.aggregator.strip().lower() != "mean"
+                                     or bz.pre_aggregators):
+            raise ValueError(
+                "byzantine.aggregator must be 'mean' without pre_aggregators with "
+                f"privacy.level='client', got {bz.aggregator!r}: DP-FedAvg releases the noisy "
+                "sum of clipped updates (the mechanism the accountant analyses); a robust rule "
+                "in place of the sum has another sensitivity. Use privacy.level='record' "
+                "(noise added by each client) to combine DP with robust aggregation")
+        ds = build_dataset(cfg) if dataset is None else dataset
+        if ds.num_clients != cfg.data.num_clients:
+            raise ValueError(f"dataset must have data.num_clients={cfg.data.num_clients} "
+                             f"clients, got {ds.num_clients}")
+        self.n = ds.num_clients
+        setup = np.random.default_rng(_stream_seed(cfg.seed, 0, "setup"))
+        self.byz = sorted(int(i) for i in setup.choice(self.n, bz.num_byzantine, replace=False))
+        self.is_byz = torch.zeros(self.n, dtype=torch.bool)
+        self.is_byz[self.byz] = True
+        self.attack = self._build_attack(ds)
+        if self.attack is not None and self.attack.kind == "data" and self.byz:
+            gen = torch.Generator().manual_seed(_stream_seed(cfg.seed, 0, "attack"))
+            xs, ys = list(ds.x), list(ds.y)
+            for i in self.byz:
+                xs[i], ys[i] = self.attack.poison(xs[i], ys[i], generator=gen)
+            ds = _data.FederatedDataset(xs, ys, ds.x_test, ds.y_test, task=ds.task,
+                                        num_classes=ds.num_classes, name=ds.name,
+                                        optimum=ds.optimum, l2=ds.l2, info=dict(ds.info))
+        self.dataset = ds
+        self.model = build_model(cfg, ds)
+        self.d = self.model.num_params
+        self.stack = ClientStack.from_dataset(ds, self.device)
+        self.targets = soft_targets(self.model, self.stack.y)
+        self.x_test = ds.x_test.to(self.device)
+        self.y_test = ds.y_test.to(self.device)
+        self.optimum = None
+        if ds.optimum is not None and ds.optimum.numel() == self.d:
+            self.optimum = ds.optimum.to(self.device)
+        self.rule = _aggregators.get(bz.aggregator, f=bz.num_byzantine, pre=bz.pre_aggregators,
+                                     **bz.aggregator_params)
+        self._rules: dict[int, Any] = {bz.num_byzantine: self.rule}
+        self.compressor = _build_compressor(cp, self.d)
+        self.mech_mask = cp.stage == "mechanism"
+        self.mask_k: int | None = None
+        self.mask_rate: float | None = None
+        if self.mech_mask and cp.name == "randk":
+            k = cp.k if cp.k is not None else max(1, int(round(cp.ratio * self.d)))
+            self.mask_k = min(k, self.d)
+        elif self.mech_mask:
+            self.mask_rate = cp.ratio
+        self.client_rate = tr.effective_client_rate
+        self.mixup = cfg.mixup.enabled
+        self.fedsgd = tr.algorithm == "fedsgd"
+
+    # -- setup helpers ------------------------------------------------------------------------
+    def _build_attack(self, ds: _data.FederatedDataset):
+        bz = self.cfg.byzantine
+        if bz.attack == "none" or bz.num_byzantine == 0:
+            return None
+        params = dict(bz.attack_params)
+        name = bz.attack.strip().lower()
+        if name == "label_flip":
+            if ds.task != "classification":
+                raise ValueError("byzantine.attack='label_flip' needs a classification dataset")
+            params.setdefault("num_classes", ds.num_classes)
+        elif name == "backdoor":
+            if ds.task != "classification":
+                raise ValueError("byzantine.attack='backdoor' needs a classification dataset")
+            if "image_shape" not in params and _infer_image_shape(ds) is not None:
+                params["image_shape"] = _infer_image_shape(ds)
+            expected = max(1, int(round(self.cfg.training.effective_client_rate * self.n)))
+            if self.cfg.training.client_sampling == "fixed":
+                expected = self.cfg.training.cohort_size
+            params.setdefault("num_clients", expected)
+            params.setdefault("server_lr", self.cfg.training.server_lr)
+        if "image_shape" in params and params["image_shape"] is not None:
+            params["image_shape"] = tuple(params["image_shape"])
+        return _attacks.get(name, **params)
+
+    def rule_for(self, m: int):
+        f = self.cfg.byzantine.num_byzantine
+        f_ok = min(f, self.rule._max_f_pipeline(m)) if m > 0 else 0
+        if f_ok not in self._rules:
+            bz = self.cfg.byzantine
+            self._rules[f_ok] = _aggregators.get(bz.aggregator, f=f_ok, pre=bz.pre_aggregators,
+                                                 **bz.aggregator_params)
+        return self._rules[f_ok]
+
+    # -- masks ----------------------------------------------------------------------------------
+    def _draw_mask(self, rows: int, gen: torch.Generator) -> torch.Tensor:
+        u = torch.rand((rows, self.d), generator=gen)
+        if self.mask_rate is not None:
+            mask = u < self.mask_rate
+        else:
+            idx = torch.topk(u, self.mask_k, dim=1).indices
+            mask = torch.zeros((rows, self.d), dtype=torch.bool)
+            mask.scatter_(1, idx, True)
+        return mask.to(self.device)
+
+    def _mask_bits(self, kept: torch.Tensor, secret: bool) -> int:
+        kept = [int(k) for k in kept.reshape(-1).tolist()]
+        if secret:
+            return sum(_FLOAT_BITS * k + _position_bits(k, self.d) for k in kept)
+        return sum(_FLOAT_BITS * k + _SEED_BITS for k in kept)
+
+    # -- local training --------------------------------------------------------------------------
+    def local(self, params: torch.Tensor, ids: torch.Tensor, rng: _RoundRng,
+              shared_mask: torch.Tensor | None) -> torch.Tensor:
+        """Local steps of the clients ``ids``; returns their messages ``(len(ids), d)``.
+
+        Clients are processed in chunks of about 2^20 parameters (all at once for small
+        models): the per-client tensors then stay in the CPU caches.  The chunking depends on
+        the model size only, so the random draws are the same on every run.
+        """
+        k = int(ids.numel())
+        chunk = max(1, min(k, _CHUNK_PARAMS // self.d))
+        out = params.new_empty((k, self.d))
+        for a in range(0, k, chunk):
+            self._local_chunk(params, ids[a:a + chunk], rng, shared_mask, out[a:a + chunk])
+        return out
+
+    def _local_chunk(self, params: torch.Tensor, ids: torch.Tensor, rng: _RoundRng,
+                     shared_mask: torch.Tensor | None, p: torch.Tensor) -> None:
+        """Local steps of ``ids``, their messages written into ``p`` (a row block)."""
+        cfg, tr, pv = self.cfg, self.cfg.training, self.cfg.privacy
+        k = int(ids.numel())
+        dev_ids = ids.to(self.device)
+        sub = self.stack.select(dev_ids)
+        targets = self.targets[dev_ids]
+        sizes = sub.sizes.to(params.dtype)
+        p.copy_(params.unsqueeze(0).expand(k, -1))
+        dp_record = pv.level == "record"
+        first_grad = None
+        full = tr.batch_sampling == "full" and not dp_record
+        if dp_record:
+            # step = lr * (clipped sum + noise) / (expected batch size [x E lambda])
+            denom = pv.batch_rate * sizes * (MEAN_WEIGHT if self.mixup else 1.0)
+            step_scale = (tr.lr / denom).unsqueeze(1)
+            noise_std = _models.dp_noise_std(pv.noise_multiplier, pv.clip, self.noise_scale)
+        for _ in range(tr.local_steps):
+            if full:
+                xb, tb, w = sub.x, targets, sub.valid.to(params.dtype)
+            else:
+                if dp_record:
+                    mask = poisson_batches(sub.valid, pv.batch_rate, rng.torch("batches"))
+                elif tr.batch_sampling == "poisson":
+                    rate = (torch.full((k,), pv.batch_rate) if pv.batch_rate is not None
+                            else torch.clamp(tr.batch_size / sizes.cpu(), max=1.0))
+                    mask = poisson_batches(sub.valid, rate, rng.torch("batches"))
+                else:
+                    mask = fixed_batches(sub.valid, tr.batch_size, rng.torch("batches"))
+                idx, w = compact(mask)
+                xb, tb = gather(sub.x, idx), gather(targets, idx)
+                w = w.to(params.dtype)
+            if dp_record:
+                if self.mixup:
+                    w = record_weights(w, cfg.mixup.alpha, rng.numpy("mixup"))
+                sums, _ = clipped_sums(self.model, p, xb, tb, w, pv.clip)
+                noise = torch.randn((k, self.d), generator=rng.torch("noise"))
+                noise = noise.to(self.device, params.dtype)
+                g = sums.add_(noise, alpha=noise_std)
+                if shared_mask is not None:
+                    g.mul_(shared_mask)
+                g.mul_(step_scale)                       # lr * g
+                if self.fedsgd and first_grad is None:
+                    first_grad = g / tr.lr
+                p.sub_(g)
+            else:
+                if self.mixup:
+                    xb, tb = mix_batch(xb, tb, w, cfg.mixup.alpha, rng.numpy("mixup"),
+                                       rng.torch("mixup"))
+                g = weighted_grads(self.model, p, xb, tb, w)
+                g.mul_((tr.lr / w.sum(1).clamp_min(1.0)).unsqueeze(1))
+                if self.fedsgd and first_grad is None:
+                    first_grad = g / tr.lr
+                p.sub_(g)
+        if self.fedsgd:
+            p.copy_(first_grad)
+        else:
+            p.sub_(params)
+
+    # -- one round -------------------------------------------------------------------------------
+    def round(self, t: int, params: torch.Tensor, momentum: torch.Tensor | None
+              ) -> tuple[torch.Tensor, torch.Tensor | None, dict]:
+        cfg, tr, pv, bz = self.cfg, self.cfg.training, self.cfg.privacy, self.cfg.byzantine
+        rng = _RoundRng(cfg.seed, t)
+        # 1. clients
+        if tr.client_sampling == "all":
+            ids = torch.arange(self.n)
+        elif tr.client_sampling == "poisson":
+            ids = (torch.rand(self.n, generator=rng.torch("clients")) < tr.client_rate
+                   ).nonzero().flatten()
+        else:
+            ids = torch.sort(torch.randperm(self.n, generator=rng.torch("clients"))
+                             [: tr.cohort_size]).values
+        byz_mask = self.is_byz[ids]
+        update_attack = self.attack is not None and self.attack.kind == "update"
+        train_ids = ids[~byz_mask] if update_attack else ids
+        honest_sel = ~byz_mask[~byz_mask] if update_attack else ~byz_mask
+        num_byz = int(byz_mask.sum())
+        # shared masks (one per round, public seed)
+        shared_mask = None
+        if self.mech_mask and cfg.compression.mask == "shared":
+            shared_mask = self._draw_mask(1, rng.torch("mask"))[0].to(params.dtype)
+        # 2. local training (honest clients, and data-poisoning Byzantine clients)
+        if train_ids.numel():
+            msgs = self.local(params, train_ids, rng,
+                              shared_mask if pv.level == "record" else None)
+        else:
+            msgs = params.new_zeros((0, self.d))
+        trained_byz = byz_mask[torch.isin(ids, train_ids)] if train_ids.numel() else \
+            torch.zeros(0, dtype=torch.bool)
+        if self.attack is not None and self.attack.name == "backdoor" and bool(trained_byz.any()):
+            msgs = msgs.clone()
+            msgs[trained_byz.to(msgs.device)] = self.attack.scale_update(
+                msgs[trained_byz.to(msgs.device)])
+        # 3. client-side processing: compression, or the mechanism's masks + clipping
+        bits = 0
+        secret_masks = None
+        if pv.level == "client" and self.mech_mask:
+            msgs = _clip_rows(msgs, pv.clip)
+            if cfg.compression.mask == "secret":
+                secret_masks = self._draw_mask(msgs.shape[0], rng.torch("mask"))
+                msgs = msgs * secret_masks.to(msgs.dtype)
+                bits += self._mask_bits(secret_masks.sum(1), True)
+            else:
+                msgs = msgs * shared_mask
+                bits += self._mask_bits(shared_mask.sum().expand(msgs.shape[0]), False)
+        elif pv.level == "record" and shared_mask is not None:
+            bits += self._mask_bits(shared_mask.sum().expand(msgs.shape[0]), False)
+        elif self.compressor is not None and msgs.shape[0]:
+            gen = rng.torch("compress")
+            if isinstance(self.compressor, _compressors.ErrorFeedback):
+                msgs, b = self.compressor(msgs, gen, client_ids=train_ids.tolist())
+            else:
+                msgs, b = self.compressor(msgs, gen)
+            bits += int(b)
+        else:
+            bits += _FLOAT_BITS * self.d * int(msgs.shape[0])
+        # 4. update attacks
+        honest = _rows(msgs, honest_sel)
+        rule = self.rule_for(int(ids.numel()))
+        if update_attack and num_byz:
+            if honest.shape[0]:
+                byz_msgs = self.attack(honest, num_byz, aggregator=rule,
+                                       generator=rng.torch("attack"))
+            else:
+                byz_msgs = params.new_zeros((num_byz, self.d))
+            bits += num_byz * self._message_bits()
+            full = params.new_zeros((int(ids.numel()), self.d))
+            full[(~byz_mask).to(full.device)] = msgs
+            full[byz_mask.to(full.device)] = byz_msgs.to(full.dtype)
+            msgs = full
+        # 5. aggregation
+        info_rejected = 0
+        if pv.level == "client":
+            agg, info_rejected, honest_seen = self._dp_fedavg(msgs, byz_mask, shared_mask, rng)
+        else:
+            honest_seen = _rows(msgs, ~byz_mask)
+            if msgs.shape[0]:
+                agg, info = rule(msgs, generator=rng.torch("aggregate"))
+                info_rejected = info.rejected
+            else:
+                agg = params.new_zeros(self.d)
+        # 6. robustness diagnostics
+        agg_error = honest_var = kappa_emp = None
+        if honest_seen.shape[0]:
+            hm = honest_seen.mean(0)
+            agg_error = float(torch.linalg.vector_norm(agg - hm).double() ** 2)
+            honest_var = float((torch.linalg.vector_norm(honest_seen - hm, dim=1).double()
+                                ** 2).mean())
+            if honest_var > 0 and math.isfinite(agg_error):
+                kappa_emp = agg_error / honest_var
+        # 7. server step
+        step = -tr.lr * agg if self.fedsgd else agg
+        if tr.momentum > 0:
+            momentum = step if momentum is None else tr.momentum * momentum + step
+            step = momentum
+        new_params = params + tr.server_lr * step
+        metrics = {"round": t, "clients": int(ids.numel()), "byzantine": num_byz,
+                   "bits": int(bits), "rejected": int(info_rejected), "agg_error": agg_error,
+                   "honest_variance": honest_var, "kappa_empirical": kappa_emp}
+        return new_params, momentum, metrics
+
+    def _message_bits(self) -> int:
+        if self.compressor is None:
+            return _FLOAT_BITS * self.d
+        b = self.compressor.bits(self.d)
+        return int(b) if b is not None else _FLOAT_BITS * self.d
+
+    def _dp_fedavg(self, msgs: torch.Tensor, byz_mask: torch.Tensor,
+                   shared_mask: torch.Tensor | None, rng: _RoundRng):
+        """Server of DP-FedAvg: reject non-finite, clip to C, sum, add N(0, (zC)^2), divide."""
+        pv = self.cfg.privacy
+        finite = torch.isfinite(msgs).all(dim=1) if msgs.shape[0] else \
+            torch.zeros(0, dtype=torch.bool, device=msgs.device)
+        rejected = int((~finite).sum())
+        clipped = _clip_rows(torch.where(finite.unsqueeze(1), msgs, torch.zeros_like(msgs)),
+                             pv.clip)
+        if shared_mask is not None:
+            clipped = clipped * shared_mask
+        std = _models.dp_noise_std(pv.noise_multiplier, pv.clip, self.noise_scale)
+        noise = std * torch.randn(self.d, generator=rng.torch("noise")).to(msgs.device,
+                                                                           msgs.dtype)
+        if shared_mask is not None:
+            noise = noise * shared_mask
+        total = clipped[finite].sum(0) + noise
+        agg = total / (self.client_rate * self.n)
+        return agg, rejected, _rows(clipped, ~byz_mask)
+
+    # -- evaluation ------------------------------------------------------------------------------
+    def evaluate(self, params: torch.Tensor) -> dict:
+        res = self.model.evaluate(params, self.x_test, self.y_test)
+        out = {"loss": res["loss"], "accuracy": res.get("accuracy")}
+        if self.optimum is not None:
+            out["distance_to_optimum"] = float((params - self.optimum).norm())
+        if self.attack is not None and self.attack.name == "backdoor":
+            out["backdoor_success"] = self.attack.success_rate(self.model, params, self.x_test,
+                                                               self.y_test)
+        return out
+
+
+def _rows(x: torch.Tensor, keep: torch.Tensor) -> torch.Tensor:
+    """``x[keep]`` without a copy when every row is kept."""
+    if x.shape[0] == 0 or bool(keep.all()):
+        return x
+    return x[keep.to(x.device)]
+
+
+def _clip_rows(x: torch.Tensor, clip: float) -> torch.Tensor:
+    if x.shape[0] == 0:
+        return x
+    norms = torch.linalg.vector_norm(x, dim=1)
+    return x * torch.clamp(clip / norms, max=1.0).unsqueeze(1)
+
+
+# --------------------------------------------------------------------------------------------------
+# Accounting of the run
+# --------------------------------------------------------------------------------------------------
+def _accounting_method(event: Any) -> str:
+    from fltheory.accounting import _steps
+
+    try:
+        steps = _steps.flatten(event)
+    except ValueError:  # pragma: no cover - events of this package always flatten
+        return "pld"
+    return "pld" if all(s.has_pld for s, _ in steps) else "rdp"
+
+
+def _epsilon_curve(cfg: Any, rounds: int, client_rate: float) -> tuple[np.ndarray, str]:
+    from fltheory.accounting import epsilon_curve
+
+    if cfg.privacy.level == "none":
+        return np.full(rounds, np.inf), "none"
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # issued once, by the final guarantee
+        method = _accounting_method(cfg.accounting_event(1, client_rate=client_rate))
+        eps = epsilon_curve(lambda t: cfg.accounting_event(int(t), client_rate=client_rate),
+                            np.arange(1, rounds + 1), cfg.privacy.delta, method=method,
+                            neighboring=cfg.privacy.neighboring)
+    return np.asarray(eps, float), method
+
+
+# --------------------------------------------------------------------------------------------------
+# simulate
+# --------------------------------------------------------------------------------------------------
+def simulate(config: Any, *, out_dir: Any = None, resume: bool = False,
+             progress: bool | None = None,
+             callback: Callable[[int, dict], None] | None = None,
+             dataset: _data.FederatedDataset | None = None,
+             noise_scale: float = 1.0) -> RunResult:
+    r"""Run the FL experiment ``config`` describes; return its metrics and accounting event.
+
+    Parameters
+    ----------
+    config : ExperimentConfig, dict or path
+        The recipe (a TOML path, a nested dict, or an
+        :class:`~fltheory.config.ExperimentConfig`).
+    out_dir : str or path, optional
+        Directory for checkpoints (every ``run.checkpoint_every`` rounds, ``checkpoint.pt``) and
+        the results (``result.json`` and ``params.pt``, written atomically at the end).  Without
+        it nothing is written.
+    resume : bool
+        Continue from ``out_dir/checkpoint.pt`` if it exists (written for the same
+        configuration; ``run.progress`` and ``run.checkpoint_every`` may differ).  The resumed
+        run equals the uninterrupted one.
+    progress : bool, optional
+        Show a progress bar on stderr.  Default: when ``run.progress`` is true, stderr is a
+        terminal and the run lasts more than a second.
+    callback : callable, optional
+        ``callback(round, metrics)`` after every round (an exception it raises interrupts the
+        run; checkpoints already written stay).
+    dataset : FederatedDataset, optional
+        Data to use instead of building ``config.data`` (same number of clients).  The
+        accounting does not depend on the data, only on the recipe.
+    noise_scale : float
+        Multiplies the DP noise standard deviation (default 1).  Only for planting a bug on
+        purpose in validation tests (``0.5``: half the noise the accountant assumes); the
+        accounting event stays that of the configuration, so audits must flag the run.
+
+    Returns
+    -------
+    RunResult
+        Per-round metrics, final parameters, and ``accounting_event =
+        config.accounting_event(rounds_completed, client_rate=rate_used)``.
+
+    Raises
+    ------
+    ValueError
+        For a configuration the engine cannot run faithfully (e.g. a robust aggregator with
+        client-level DP, ``device="cuda"`` without a GPU, a checkpoint of another
+        configuration).
+
+    References
+    ----------
+    H. B. McMahan, E. Moore, D. Ramage, S. Hampson and B. Agüera y Arcas (2017).
+    Communication-efficient learning of deep networks from decentralized data. AISTATS (FedAvg,
+    FedSGD).  M. Abadi et al. (2016). Deep learning with differential privacy. CCS (DP-SGD).
+    H. B. McMahan, D. Ramage, K. Talwar and L. Zhang (2018). Learning differentially private
+    recurrent language models. ICLR (DP-FedAvg).
+
+    Examples
+    --------
+    >>> from fltheory.config import ExperimentConfig
+    >>> cfg = ExperimentConfig.from_dict({
+    ...     "data": {"num_clients": 10}, "training": {"rounds": 5, "lr": 0.5},
+    ...     "byzantine": {"num_byzantine": 2, "attack": "sign_flip", "aggregator": "cwtm"},
+    ...     "run": {"progress": False}})
+    >>> run = simulate(cfg)
+    >>> run.final["accuracy"] > 0.8, run.final["byzantine"]
+    (True, 2)
+    """
+    from fltheory.config import load_config
+
+    cfg = load_config(config)
+    t_start = time.perf_counter()
+    from fltheory._checks import check_positive
+
+    engine = _Engine(cfg, dataset)
+    engine.noise_scale = check_positive("noise_scale", noise_scale)
+    total = cfg.training.rounds
+    out = Path(out_dir) if out_dir is not None else None
+    ckpt_every = cfg.run.checkpoint_every if out is not None else 0
+    params = engine.model.init(seed=cfg.seed, device=engine.device)
+    momentum = None
+    metrics: list[dict] = []
+    start, elapsed0 = 0, 0.0
+    if resume:
+        if out is None:
+            raise ValueError("resume=True needs out_dir (where the checkpoint is)")
+        path = out / CHECKPOINT
+        if path.is_file():
+            state = torch.load(path, map_location="cpu", weights_only=True)
+            diff = _first_difference(_comparable(state["config"]), _comparable(cfg.to_dict()))
+            if diff:
+                raise ValueError(f"the checkpoint in {str(out)!r} was written for another "
+                                 f"configuration ({diff!r} differs); run without --resume or "
+                                 "use another output directory")
+            start = int(state["round"])
+            params = state["params"].to(engine.device)
+            momentum = None if state["momentum"] is None else state["momentum"].to(engine.device)
+            metrics = list(state["metrics"])
+            elapsed0 = float(state["elapsed"])
+            if isinstance(engine.compressor, _compressors.ErrorFeedback):
+                engine.compressor.memory = {int(k): v.to(engine.device)
+                                            for k, v in state["ef_memory"].items()}
+    eps_curve, method = _epsilon_curve(cfg, total, engine.client_rate)
+    if progress is None:   # default: long runs on a terminal only
+        bar = _Progress(total, cfg.run.progress and sys.stderr.isatty(), delay=1.0)
+    else:
+        bar = _Progress(total, bool(progress))
+    t_loop = time.perf_counter() - (elapsed0 + (time.perf_counter() - t_start))
+    with torch.no_grad():
+        for t in range(start + 1, total + 1):
+            params, momentum, m = engine.round(t, params, momentum)
+            if t % cfg.run.eval_every == 0 or t == total:
+                m.update(engine.evaluate(params))
+            else:
+                m.update({"loss": None, "accuracy": None})
+            m["epsilon"] = float(eps_curve[t - 1])
+            m["bits_total"] = (metrics[-1]["bits_total"] if metrics else 0) + m["bits"]
+            m["wall_time"] = time.perf_counter() - t_loop
+            metrics.append(m)
+            if ckpt_every and t % ckpt_every == 0 and t < total:
+                ef = (engine.compressor.memory
+                      if isinstance(engine.compressor, _compressors.ErrorFeedback) else {})
+                _torch_save_atomic({
+                    "version": 1, "round": t, "params": params.detach().cpu(),
+                    "momentum": None if momentum is None else momentum.detach().cpu(),
+                    "ef_memory": {int(k): v.detach().cpu() for k, v in ef.items()},
+                    "metrics": metrics, "elapsed": m["wall_time"],
+                    "config": cfg.to_dict()}, out / CHECKPOINT)
+            bar.update(t, m)
+            if callback is not None:
+                callback(t, m)
+    event = cfg.accounting_event(len(metrics), client_rate=engine.client_rate)
+    guarantee = None
+    if cfg.privacy.level != "none":
+        from fltheory.accounting import epsilon
+
+        guarantee = epsilon(event, cfg.privacy.delta, method=method,
+                            neighboring=cfg.privacy.neighboring)
+    info = {"dataset": repr(engine.dataset), "model": engine.model.name,
+            "num_params": engine.d, "aggregator": engine.rule.name,
+            "kappa_name": engine.rule.kappa_name, "nnm": bool(engine.rule.nnm),
+            "attack": None if engine.attack is None else engine.attack.name,
+            "compressor": None if engine.compressor is None else repr(engine.compressor),
+            "client_rate": engine.client_rate, "accounting_method": method,
+            "device": str(engine.device), "torch": torch.__version__,
+            "resumed_from": start if resume and start else None}
+    result = RunResult(config=cfg, metrics=metrics, params=params.detach().cpu(),
+                       accounting_event=event, guarantee=guarantee,
+                       byzantine_ids=list(engine.byz), info=info)
+    if out is not None:
+        result.save(out)
+    return result
