@@ -26,8 +26,19 @@ from __future__ import annotations
 import importlib
 from typing import Any
 
-_SUBMODULES = ("stats", "canary", "mia", "inversion")
+_SUBMODULES = ("stats", "canary", "mia", "inversion", "source_inference", "attribute_inference",
+               "eavesdropper", "passive_mia", "sweeps")
 _LAZY = {
+    "SourceInferenceResult": "source_inference",
+    "AttributeInferenceResult": "attribute_inference",
+    "gradient_attribute_inference": "attribute_inference",
+    "model_attribute_inference": "attribute_inference",
+    "ReconstructionResult": "eavesdropper",
+    "reconstruct_local_models": "eavesdropper",
+    "eavesdropper_attack": "eavesdropper",
+    "PassiveMIAResult": "passive_mia",
+    "defense_sweep": "sweeps",
+    "epsilon_equivalent": "sweeps",
     "AuditResult": "canary",
     "canary_audit": "canary",
     "gradient_canary_audit": "canary",
