@@ -10,7 +10,20 @@ examples:
   fltheory plot min-batch-size --out figures/
   fltheory plot amplification-sources --out figures/
   fltheory plot epsilon-vs-steps --out figures/
+
+experiment figures (run their grid around a base config, write NAME.json, draw):
+  fltheory plot byzantine-attacks --out figures/ --seeds 0..4 --jobs 2
+  fltheory plot audit-vs-theory --config experiments/configs/fig5_audit.toml --out figures/
+  fltheory plot gradient-inversion --out figures/ --quick
+  fltheory plot byzantine-attacks --from figures/byzantine_attacks.json --out figures/
+
+from results on disk:
+  fltheory plot runs --from runs/labelflip --out figures/      # result.json files (run, sweep)
+  fltheory plot validation --from runs/val/validation.json --out figures/
 """
+
+_FROM_ONLY = {"runs": "a directory of result.json files (fltheory run --out DIR, or a sweep)",
+              "validation": "a validation.json (fltheory validate CONFIG --out DIR)"}
 
 
 def _figures() -> dict:
@@ -40,14 +53,33 @@ def _figures() -> dict:
     return dict(sorted(figs.items()))
 
 
+def _experiment_names() -> list[str]:
+    from fltheory.plots.experiments import EXPERIMENTS
+
+    return sorted(EXPERIMENTS)
+
+
 def register(sub, formatter_class) -> None:
     p = sub.add_parser("plot", help="draw a named paper figure (PDF + PNG)",
-                       description="Draw one of fltheory's paper figures for its default "
-                                   "scenario; files are written atomically as PDF and PNG.",
+                       description="Draw one of fltheory's paper figures; files are written "
+                                   "atomically as PDF and PNG.  Experiment figures run their "
+                                   "grid around a base configuration (or redraw from the JSON "
+                                   "they wrote, --from).",
                        formatter_class=formatter_class, epilog=_EPILOG)
     p.add_argument("figure", nargs="?", default=None, help="figure name (see --list)")
     p.add_argument("--out", default="figures", help="output directory")
     p.add_argument("--list", action="store_true", help="list the figure names")
+    p.add_argument("--config", default=None, metavar="TOML",
+                   help="experiment figures: base configuration (default: the figure's own)")
+    p.add_argument("--seeds", default=None, metavar="A..B",
+                   help="experiment figures: seeds (e.g. 0..4)")
+    p.add_argument("--quick", action="store_true",
+                   help="experiment figures: the reduced version (seconds)")
+    p.add_argument("--jobs", type=int, default=1,
+                   help="experiment figures: parallel runs (joblib)")
+    p.add_argument("--from", dest="source", default=None, metavar="PATH",
+                   help="redraw from results on disk: an experiment's JSON, a validation.json, "
+                        "or a directory of result.json files (figure 'runs')")
     p.add_argument("--json", action="store_true", help="print the written paths as JSON")
     p.set_defaults(func=_cmd)
 
@@ -56,13 +88,51 @@ def _cmd(args) -> int:
     from fltheory.cli import emit
 
     figs = _figures()
+    exps = _experiment_names()
+    names = sorted([*figs, *exps, *_FROM_ONLY])
     if args.list or args.figure is None:
-        for name in figs:
+        for name in names:
             print(name)
         return 0
-    if args.figure not in figs:
-        raise ValueError(f"figure must be one of {', '.join(figs)}, got {args.figure!r}")
-    paths = [str(p) for p in figs[args.figure](args.out)]
+    if args.figure not in names:
+        raise ValueError(f"figure must be one of {', '.join(names)}, got {args.figure!r}")
+    extra = [f for f, v in (("--config", args.config), ("--seeds", args.seeds),
+                            ("--quick", args.quick), ("--jobs", args.jobs != 1)) if v]
+    if args.figure in figs:
+        if extra or args.source:
+            raise ValueError(f"{(extra or ['--from'])[0]} applies to the experiment figures "
+                             f"({', '.join(exps)}) only")
+        paths = [str(p) for p in figs[args.figure](args.out)]
+    elif args.figure in _FROM_ONLY:
+        if args.source is None:
+            raise ValueError(f"figure {args.figure!r} needs --from: "
+                             f"{_FROM_ONLY[args.figure]}")
+        if extra:
+            raise ValueError(f"{extra[0]} does not apply to figure {args.figure!r}")
+        if args.figure == "runs":
+            from fltheory.plots.experiments import draw_runs
+
+            paths = draw_runs(args.source, Path(args.out) / "runs")
+        else:
+            from fltheory.plots.experiments import load_results
+            from fltheory.validation import plot_validation
+
+            data = load_results(args.source)
+            if "checks" not in data:
+                raise ValueError(f"{args.source}: not a validation.json (no 'checks')")
+            paths = plot_validation(data, Path(args.out) / "validation")
+    else:
+        from fltheory.plots.experiments import experiment_figure
+
+        if args.jobs == 0 or args.jobs < -1:
+            raise ValueError(f"jobs must be >= 1 or -1, got {args.jobs}")
+        if args.source is not None and extra:
+            raise ValueError(f"{extra[0]} cannot be combined with --from (the results are "
+                             "already computed)")
+        paths = experiment_figure(args.figure, args.out, config=args.config, seeds=args.seeds,
+                                  quick=args.quick, jobs=args.jobs,
+                                  from_json=args.source)["files"]
+    paths = [str(p) for p in paths]
 
     def render():
         for path in paths:

@@ -29,6 +29,9 @@ def register(sub, formatter_class) -> None:
                    help="continue from DIR/checkpoint.pt if present")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.add_argument("--json", action="store_true", help="print result.json's content")
+    from fltheory.sweep import add_sweep_arguments
+
+    add_sweep_arguments(p)
     p.set_defaults(func=_cmd)
 
 
@@ -41,6 +44,10 @@ def _fmt(v, spec: str) -> str:
 
 
 def _cmd(args) -> int:
+    if getattr(args, "seeds", None) is not None:
+        from fltheory.sweep import sweep_command
+
+        return sweep_command(args)
     from fltheory.cli import emit, print_table
     from fltheory.config import load_config
 

@@ -1,7 +1,14 @@
-"""``fltheory report``: the main job — guarantees of the built-in default scenario.
+"""``fltheory report``: the main job — guarantees of the built-in default scenario, or of a
+configuration.
 
 The report is a list of sections; each section is a function ``section(out_dir) -> dict`` with
 keys ``title``, ``lines`` (human-readable text), ``data`` (JSON-friendly) and ``figures``.
+:data:`SECTIONS` reports the built-in default scenario; :data:`CONFIG_SECTIONS` are functions
+``section(out_dir, config) -> dict`` that report a user's :class:`~fltheory.config.ExperimentConfig`
+(``fltheory report CONFIG``): the privacy of its accounting event with both certified bounds and
+which amplification applies, robustness (κ, error floor, minimum batch size) for its ``n``, ``f``
+and aggregator, and the compression trade-off of its compressor.  :func:`validation_section`
+adds the verdicts of :func:`fltheory.validation.validate` (``fltheory report --validate``).
 """
 
 from __future__ import annotations
@@ -14,7 +21,10 @@ import numpy as np
 
 from fltheory._io import write_json_atomic
 
-__all__ = ["DEFAULT_SCENARIO", "build_report", "privacy_section", "SECTIONS"]
+__all__ = ["DEFAULT_SCENARIO", "FL_SCENARIO", "VALIDATION_CONFIG", "build_report",
+           "privacy_section", "fl_privacy_section", "config_privacy_section",
+           "config_robustness_section", "config_compression_section", "validation_section",
+           "SECTIONS", "CONFIG_SECTIONS"]
 
 #: the built-in default scenario: MNIST-style DP-SGD (batch 256 of 60,000 records, 60 epochs)
 DEFAULT_SCENARIO = {
@@ -172,20 +182,430 @@ SECTIONS = [
 ]
 
 
+# --------------------------------------------------------------------------------------------------
+# A user's configuration (``fltheory report CONFIG``)
+# --------------------------------------------------------------------------------------------------
+#: the small recipe ``fltheory report --validate`` validates: the default cross-device FL recipe
+#: (Poisson client sampling, local DP-SGD, rand-k updates with a shared seed, 10 % Byzantine
+#: clients) at laptop scale, on a synthetic task with a known optimum
+VALIDATION_CONFIG = {
+    "name": "default-fl-recipe-small",
+    "seed": 0,
+    "data": {"name": "synthetic_logistic", "num_clients": 20, "samples_per_client": 400,
+             "dim": 20, "heterogeneity": 0.5},
+    "model": {"name": "logreg"},
+    "training": {"algorithm": "fedavg", "rounds": 30, "local_steps": 3, "lr": 1.0,
+                 "client_sampling": "poisson", "client_rate": 0.5, "batch_sampling": "poisson"},
+    "privacy": {"level": "record", "noise_multiplier": 1.0, "clip": 1.0, "batch_rate": 0.1,
+                "delta": 1e-5},
+    "compression": {"name": "randk", "ratio": 0.25, "mask": "shared"},
+    "byzantine": {"num_byzantine": 2, "attack": "label_flip", "aggregator": "cwtm"},
+}
+
+
+def _model_dim(cfg) -> int | None:
+    """Number of model parameters of the configuration (None if it cannot be determined)."""
+    try:
+        from fltheory.fl.simulate import build_dataset, build_model
+    except ImportError:
+        build_dataset = None
+    if build_dataset is not None:
+        try:
+            return int(build_model(cfg, build_dataset(cfg)).num_params)
+        except (ValueError, OSError):
+            pass
+    d = cfg.data
+    if cfg.model.name in ("logreg", "linreg"):
+        if d.name in ("synthetic_logistic", "synthetic_linear"):
+            return d.dim + 1
+        if d.name == "digits":
+            return 65 * 10
+    return None
+
+
+def _amplification(cfg) -> list[dict]:
+    """Which amplification sources the accountant uses for this recipe, and which not (why)."""
+    p, t, c = cfg.privacy, cfg.training, cfg.compression
+    rows = []
+    if p.level == "none":
+        return rows
+    qc = t.effective_client_rate
+    if t.client_sampling == "poisson":
+        if p.cohort_visible:
+            rows.append({"source": f"client sampling (Poisson, rate {t.client_rate:g})",
+                         "used": False, "why": "privacy.cohort_visible = true: against a server "
+                         "that sees who takes part, client sampling gives no amplification"})
+        else:
+            rows.append({"source": f"client sampling (Poisson, rate {t.client_rate:g})",
+                         "used": True, "why": "cohort hidden from the adversary: "
+                         + ("revealed mixture over participation (two-level sampling; the "
+                            "product rate q_c q_l would be unsound)" if p.level == "record"
+                            else "Poisson-subsampled Gaussian per round (DP-FedAvg)")})
+    elif t.client_sampling == "fixed":
+        rows.append({"source": f"client sampling (fixed cohort of {t.cohort_size})",
+                     "used": False, "why": "no fixed-size two-level analysis: every round "
+                     "counts as a participation (a valid upper bound)"})
+    else:
+        rows.append({"source": "client sampling", "used": False,
+                     "why": "every client takes part every round"})
+    if p.level == "record":
+        if cfg.mixup.enabled:
+            rows.append({"source": f"mixup (Beta({cfg.mixup.alpha:g}, {cfg.mixup.alpha:g}))",
+                         "used": True, "why": "revealed-weight mixture of subsampled Gaussians"
+                         if cfg.mixup.reveal_weights else "hidden weights: NOT a guarantee"})
+        rows.append({"source": f"Poisson batches (rate {p.batch_rate:g})", "used":
+                     p.batch_rate < 1.0, "why": "subsampled Gaussian per local step"
+                     if p.batch_rate < 1.0 else "full batches: no sampling amplification"})
+    if c.name != "none":
+        if c.stage == "mechanism" and c.mask == "secret" and c.name == "prune" and \
+                p.level == "client" and qc == 1.0:
+            rows.append({"source": f"secret Poisson coordinate masks (keep {c.ratio:g})",
+                         "used": True, "why": "masks hidden and noise on every coordinate: "
+                         "coordinate_sampled_gaussian (RDP)"})
+        elif c.stage == "mechanism":
+            rows.append({"source": f"{c.name} masks inside the mechanism ({c.mask})",
+                         "used": False, "why": "shared/fixed-size masks or masks with client "
+                         "sampling: no amplification claimed (the gain is dimension)"})
+        else:
+            rows.append({"source": f"{c.name} compression of the update", "used": False,
+                         "why": "applied after the noise: post-processing, neither costs nor "
+                         "buys privacy" + (" (its data-dependent selection is covered by the "
+                                           "noise added before it)" if c.name == "topk" else "")})
+    return rows
+
+
+def _guarantee(event, delta, neighboring):
+    from fltheory.accounting import epsilon
+
+    try:
+        return epsilon(event, delta, neighboring=neighboring), "pld"
+    except ValueError:
+        return epsilon(event, delta, method="rdp", neighboring=neighboring), "rdp"
+
+
+def config_privacy_section(out_dir, config) -> dict:
+    """Privacy of a configuration's accounting event: PLD upper and certified lower bound, RDP,
+    the amplification sources used and refused, and ε against the rounds (figure).
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> sec = config_privacy_section(tempfile.mkdtemp(), {
+    ...     "training": {"rounds": 20, "client_sampling": "poisson", "client_rate": 0.1},
+    ...     "privacy": {"level": "client", "noise_multiplier": 1.0}})
+    >>> g = sec["data"]["guarantee"]
+    >>> 0 < g["epsilon_lower"] <= g["epsilon"]
+    True
+    """
+    import warnings
+
+    from fltheory.accounting import epsilon, epsilon_curve
+    from fltheory.config import load_config
+
+    cfg = load_config(config)
+    p, t = cfg.privacy, cfg.training
+    lines = [f"configuration: {cfg.name}", f"  privacy level: {p.level}"]
+    if p.level == "none":
+        lines.append("  no differential privacy (privacy.level = 'none'): epsilon = inf")
+        return {"title": f"Privacy of {cfg.name!r}", "lines": lines,
+                "data": {"level": "none", "epsilon": float("inf")}, "figures": []}
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        ev = cfg.accounting_event()
+        g, method = _guarantee(ev, p.delta, p.neighboring)
+        method = g.method
+        try:
+            rdp = epsilon(ev, p.delta, method="rdp", neighboring=p.neighboring).epsilon
+        except ValueError:
+            rdp = None
+    rows = _amplification(cfg)
+    steps = t.local_steps * t.rounds if p.level == "record" else t.rounds
+    lines += [f"  {'record' if p.level == 'record' else 'client'}-level DP, z = "
+              f"{p.noise_multiplier:g}, C = {p.clip:g}, {t.rounds} rounds"
+              + (f" x {t.local_steps} local steps" if p.level == "record" else "")
+              + f", delta = {p.delta:g}, {_REL.get(p.neighboring, p.neighboring)}",
+              f"  event: {type(ev).__name__}", "",
+              f"  {'method':<22}{'epsilon (upper)':>16}{'lower bound':>14}",
+              f"  {method.upper():<22}{_fmt(g.epsilon):>16}{_fmt(g.epsilon_lower):>14}"]
+    if rdp is not None and method != "rdp":
+        lines.append(f"  {'RDP':<22}{_fmt(rdp):>16}{'n/a':>14}")
+    for note in g.notes:
+        lines.append(f"  note: {note}")
+    lines.append("")
+    lines.append("  amplification:")
+    for r in rows:
+        lines.append(f"    [{'used' if r['used'] else 'not used'}] {r['source']}: {r['why']}")
+    for w in caught:
+        lines.append(f"  warning: {' '.join(str(w.message).split())}")
+    rounds = np.unique(np.linspace(1, t.rounds, min(t.rounds, 30)).astype(int))
+    figs: list[str] = []
+    curve = None
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            res = epsilon_curve(lambda r: cfg.accounting_event(int(r)), rounds, p.delta,
+                                method=method, neighboring=p.neighboring,
+                                return_lower=method == "pld")
+        up, lo = (res if method == "pld" else (res, None))
+        curve = {"rounds": rounds, "epsilon": up, "epsilon_lower": lo}
+        figs = _plot_config_epsilon(cfg, curve, Path(out_dir) / "config_epsilon_vs_rounds")
+    except ValueError as exc:
+        lines.append(f"  (epsilon curve not drawn: {exc})")
+    data = {"level": p.level, "event": repr(ev), "guarantee": g.to_dict(), "method": method,
+            "epsilon_rdp": rdp, "steps": steps, "amplification": rows, "curve": curve,
+            "warnings": [str(w.message) for w in caught]}
+    return {"title": f"Privacy of {cfg.name!r}", "lines": lines, "data": data, "figures": figs}
+
+
+def _plot_config_epsilon(cfg, curve, stem) -> list[str]:
+    from fltheory.plots._common import new_figure, paper_style, save_figure
+
+    fig, ax = new_figure()
+    with paper_style():
+        ax.plot(curve["rounds"], curve["epsilon"], color="#0969da",
+                label="certified upper bound")
+        if curve["epsilon_lower"] is not None:
+            ax.plot(curve["rounds"], curve["epsilon_lower"], color="#0969da", ls=":",
+                    label="certified lower bound")
+        ax.set_xlabel("rounds")
+        ax.set_ylabel(f"ε at δ = {cfg.privacy.delta:g}")
+        ax.set_title(f"{cfg.name}: privacy spent")
+        ax.legend(loc="upper left", frameon=False)
+        fig.tight_layout()
+    return save_figure(fig, stem)
+
+
+def _rule(cfg) -> tuple[str | None, bool, str]:
+    """(kappa name, nnm, label) of the configuration's aggregation pipeline."""
+    from fltheory.bounds import AGGREGATORS, canonical_aggregator
+
+    parts = [x.strip().lower() for x in cfg.byzantine.aggregator.split("+")]
+    pre = [str(x).strip().lower() for x in cfg.byzantine.pre_aggregators] + parts[:-1]
+    try:
+        name = canonical_aggregator(parts[-1], allowed=AGGREGATORS)
+    except ValueError:
+        name = None
+    nnm = pre == ["nnm"]
+    if pre and not nnm:
+        name = None
+    return name, nnm, "+".join(pre + [parts[-1]])
+
+
+def config_robustness_section(out_dir, config) -> dict:
+    """κ, its lower bound, the error floor per unit heterogeneity, the VN threshold and the
+    minimum batch size for the configuration's n, f and aggregator.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> sec = config_robustness_section(tempfile.mkdtemp(), {"data": {"num_clients": 20},
+    ...     "byzantine": {"num_byzantine": 4, "attack": "alie", "aggregator": "cwtm"}})
+    >>> round(sec["data"]["kappa"], 4)
+    2.6667
+    """
+    from fltheory.bounds import (breakdown_point, kappa, kappa_lower_bound, min_batch_size,
+                                 robust_error_floor, vn_threshold)
+    from fltheory.config import load_config
+
+    cfg = load_config(config)
+    n, f = cfg.data.num_clients, cfg.byzantine.num_byzantine
+    name, nnm, label = _rule(cfg)
+    d = _model_dim(cfg)
+    data: dict = {"n": n, "f": f, "aggregator": label, "kappa_name": name, "nnm": nnm, "d": d}
+    lines = [f"configuration: {cfg.name}: n = {n} clients, f = {f} Byzantine "
+             f"({cfg.byzantine.attack}), aggregator {label}, d = {d if d else 'n/a'}"]
+    if f == 0:
+        lines.append("  no Byzantine clients (byzantine.num_byzantine = 0): kappa and the "
+                     "error floor are 0 for any rule; what follows is for f = 1")
+        f = 1
+        data["f_assumed"] = 1
+    if n <= 2 * f:
+        lines.append(f"  n = {n} <= 2f = {2 * f}: no aggregation rule is robust")
+        return {"title": f"Robustness of {cfg.name!r}", "lines": lines, "data": data,
+                "figures": []}
+    lb = kappa_lower_bound(n=n, f=f)
+    data.update(kappa_lower_bound=lb, breakdown_point=breakdown_point(0.0))
+    lines.append(f"  lower bound for any rule: kappa >= f/(n-2f) = {_fmt(lb)}; breakdown point "
+                 f"f/n < 1/2 (B = 0)")
+    if name is None:
+        why = ("the mean is not robust: one Byzantine client moves it arbitrarily (no finite "
+               "kappa)" if label == "mean" else f"no kappa bound is tabulated for {label!r}")
+        lines.append(f"  {why}")
+        if cfg.privacy.level == "client":
+            lines.append("  (client-level DP releases the noisy mean: DP-FedAvg admits no "
+                         "robust rule in place of the sum)")
+        return {"title": f"Robustness of {cfg.name!r}", "lines": lines, "data": data,
+                "figures": []}
+    k = float(kappa(name, n=n, f=f, nnm=nnm))
+    floor = robust_error_floor(name, n=n, f=f, G=1.0, nnm=nnm)
+    data.update(kappa=k, error_floor_G1=floor)
+    lines.append(f"  kappa ({name}{' + NNM' if nnm else ''}) = {_fmt(k)}  (x{k / lb:.3g} the "
+                 "lower bound)")
+    lines.append(f"  robust D-GD error floor kappa G^2/(1 - kappa B^2) = {_fmt(floor)} x G^2 "
+                 "(B = 0); the attainable floor is of order f/(n-2f) G^2")
+    try:
+        thr = float(vn_threshold(name, n=n, f=f))
+        data["vn_threshold"] = thr
+        lines.append(f"  VN-ratio threshold kappa_F = {_fmt(thr)}")
+    except ValueError:
+        thr = None
+    p = cfg.privacy
+    if p.level == "record" and d and thr is not None:
+        g = None
+        try:
+            g, _ = _guarantee(cfg.accounting_event(), p.delta, p.neighboring)
+        except ValueError:
+            pass
+        if g is not None and np.isfinite(g.epsilon):
+            steps = cfg.training.local_steps * cfg.training.rounds
+            b = float(min_batch_size(d, g.epsilon, p.delta, name, n=n, f=f,
+                                     calibration="accounting", steps=steps,
+                                     sampling_rate=float(p.batch_rate), clip=p.clip,
+                                     grad_norm=p.clip))
+            sq = float(min_batch_size(d, 1.0, p.delta, constants=False))
+            data["min_batch_size"] = {"b": b, "sqrt_d": sq, "epsilon": g.epsilon,
+                                      "steps": steps}
+            lines.append(f"  DP x Byzantine (PODC'21 VN condition, noise calibrated to this "
+                         f"recipe's epsilon = {g.epsilon:.3g} over {steps} steps at rate "
+                         f"{p.batch_rate:g}): minimum batch size b* = {_fmt(b)} per client "
+                         f"(sqrt(d) = {sq:.4g}; gradient norm = C assumed)")
+    elif p.level == "client":
+        lines.append("  minimum batch size: n/a (client-level DP adds the noise at the server, "
+                     "after aggregation)")
+    else:
+        lines.append("  minimum batch size: n/a (no record-level DP noise in the updates)")
+    return {"title": f"Robustness of {cfg.name!r}", "lines": lines, "data": data, "figures": []}
+
+
+def config_compression_section(out_dir, config) -> dict:
+    """ω (or the contraction factor), bits per round against dense updates, DP noise energy and
+    amplification of the configuration's compressor.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> sec = config_compression_section(tempfile.mkdtemp(), {"data": {"name": "digits"},
+    ...     "compression": {"name": "randk", "ratio": 0.1}})
+    >>> round(sec["data"]["omega"], 3), sec["data"]["k"]
+    (9.0, 65)
+    """
+    from fltheory.bounds import bits_per_round, compressor_variance, is_unbiased
+    from fltheory.config import load_config
+
+    cfg = load_config(config)
+    c = cfg.compression
+    d = _model_dim(cfg)
+    lines = [f"configuration: {cfg.name}: compressor {c.name}"
+             + (f" ({c.mask} mask, stage {c.stage})" if c.name in ("randk", "prune") else "")
+             + f", d = {d if d else 'n/a'}"]
+    data: dict = {"name": c.name, "d": d, "stage": c.stage, "mask": c.mask}
+    if c.name == "none":
+        lines.append("  no compression: 32 d bits per client per round"
+                     + (f" = {32 * d}" if d else ""))
+        return {"title": f"Compression of {cfg.name!r}", "lines": lines, "data": data,
+                "figures": []}
+    if d is None:
+        lines.append("  model dimension unknown (install the fl extra): numbers n/a")
+        return {"title": f"Compression of {cfg.name!r}", "lines": lines, "data": data,
+                "figures": []}
+    k = c.k if c.k is not None else (max(1, int(round(c.ratio * d))) if c.ratio else None)
+    kind = {"randk": "randk", "topk": "topk", "qsgd": "qsgd", "scaled_sign": "sign"}.get(c.name)
+    data["k"] = k
+    if c.stage == "mechanism":
+        kind = None
+    if kind is not None:
+        om = float(compressor_variance(kind, d, k=k, levels=c.levels or 1))
+        dense = float(bits_per_round("none", d))
+        bits = float(bits_per_round(kind, d, k=k, levels=c.levels or 1,
+                                    **({"index_coding": "seed"} if kind == "randk"
+                                       and c.mask == "shared" else {})))
+        unb = is_unbiased(kind)
+        data.update(omega=om, unbiased=unb, bits=bits, bits_dense=dense)
+        lines.append(f"  {'omega' if unb else 'contraction 1 - delta'} = {_fmt(om)}"
+                     + ("  (the Byzantine + compression floors grow linearly in omega)"
+                        if unb else "  (biased: use error feedback)"))
+        lines.append(f"  bits per client per round: {bits:.6g} vs {dense:.6g} dense "
+                     f"(x{dense / bits:.3g} fewer)")
+    elif c.name == "prune" or c.stage == "mechanism":
+        keep = c.ratio if c.ratio is not None else (k / d)
+        om = 1.0 / keep - 1.0 if c.params.get("rescale") else None
+        data.update(keep=keep, omega=om)
+        lines.append(f"  coordinate mask keeping {keep:g} of the coordinates"
+                     + (f", omega = {om:.4g}" if om is not None else " (plain mask: a "
+                        f"contraction with delta = {keep:g})"))
+    else:
+        lines.append(f"  {c.name}: no tabulated variance bound (biased quantizer)")
+    if k and c.name in ("randk", "prune", "topk"):
+        kk = k if c.name != "prune" else int(round((c.ratio or k / d) * d))
+        data["noise_energy_ratio"] = kk / d
+        if c.stage == "mechanism" and c.mask == "shared":
+            lines.append(f"  DP noise on the kept coordinates only: noise energy x{kk / d:.3g} "
+                         "(the dimension gain of public masks; no privacy amplification)")
+        elif c.stage == "mechanism":
+            lines.append("  secret masks with noise on every coordinate: amplification as "
+                         "sampling at the keep rate (see the privacy section), but the release "
+                         "is dense")
+        else:
+            lines.append("  applied after the noise: no effect on epsilon; the compressed noise "
+                         f"has (1 + omega) times the energy of the noise it keeps")
+    return {"title": f"Compression of {cfg.name!r}", "lines": lines, "data": data,
+            "figures": []}
+
+
+#: sections of ``fltheory report CONFIG``: (key, "module:function(out_dir, config)")
+CONFIG_SECTIONS = [
+    ("privacy", "fltheory.report:config_privacy_section"),
+    ("robustness", "fltheory.report:config_robustness_section"),
+    ("compression", "fltheory.report:config_compression_section"),
+]
+
+
+def validation_section(out_dir, config=None, *, quick: bool = True, seed: int = 0) -> dict:
+    """Run :func:`fltheory.validation.validate` (quick by default) and report its verdicts.
+
+    ``config=None`` validates :data:`VALIDATION_CONFIG`, the default FL recipe at laptop scale.
+    The verdicts, ``validation.json`` and the figure go to ``out_dir``.
+    """
+    try:
+        from fltheory.validation import validate
+    except ImportError as exc:  # pragma: no cover - torch missing
+        raise ValueError(f"--validate needs the fl extra (torch): {exc}") from None
+    cfg = VALIDATION_CONFIG if config is None else config
+    rep = validate(cfg, seed=seed, quick=quick, out_dir=out_dir)
+    lines = [f"configuration: {rep.name} ({'quick, ' if quick else ''}seed {seed}, "
+             f"{rep.seconds:.1f} s): {'PASSED' if rep.passed else 'FAILED'}"]
+    lines += ["  " + v for v in rep.verdicts()]
+    lines += [f"  note: {n}" for n in rep.notes]
+    return {"title": "Validation: theory vs run", "lines": lines, "data": rep.to_dict(),
+            "figures": [f for f in rep.files if not f.endswith(".json")] + rep.files[:1],
+            "passed": rep.passed}
+
+
 def _load(spec: str):
     mod, fn = spec.split(":")
     return getattr(importlib.import_module(mod), fn)
 
 
-def build_report(out_dir="fltheory-report", sections=None) -> dict:
-    """Run every section for the default scenario; write ``report.json`` and the figures.
+def build_report(out_dir="fltheory-report", sections=None, *, config=None,
+                 validate: bool = False, quick: bool = True, seed: int = 0) -> dict:
+    """Run every section (default scenario, or ``config``); write ``report.json`` and figures.
 
     Parameters
     ----------
     out_dir : str or pathlib.Path
         Output directory (created).
     sections : list of str, optional
-        Keys of :data:`SECTIONS` to run (default: all).
+        Keys of :data:`SECTIONS` (or :data:`CONFIG_SECTIONS` with ``config``) to run
+        (default: all).
+    config : ExperimentConfig, dict or path, optional
+        Report this configuration instead of the built-in default scenario.
+    validate : bool
+        Add the ``validation`` section: :func:`fltheory.validation.validate` of ``config`` (or of
+        :data:`VALIDATION_CONFIG`), its verdicts, JSON and figure.
+    quick : bool
+        Quick validation (the default).
+    seed : int
+        Seed of the validation.
 
     Returns
     -------
@@ -195,7 +615,13 @@ def build_report(out_dir="fltheory-report", sections=None) -> dict:
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     result = {"sections": {}, "files": []}
-    for key, spec in SECTIONS:
+    cfg = None
+    if config is not None:
+        from fltheory.config import load_config
+
+        cfg = load_config(config)
+    table = SECTIONS if cfg is None else CONFIG_SECTIONS
+    for key, spec in table:
         if sections is not None and key not in sections:
             continue
         t0 = time.perf_counter()
@@ -205,9 +631,15 @@ def build_report(out_dir="fltheory-report", sections=None) -> dict:
             if exc.name and spec.startswith(exc.name):
                 continue
             raise
-        sec = fn(out)
+        sec = fn(out) if cfg is None else fn(out, cfg)
         sec["seconds"] = time.perf_counter() - t0
         result["sections"][key] = sec
+        result["files"].extend(sec.get("figures", []))
+    if validate:
+        t0 = time.perf_counter()
+        sec = validation_section(out, cfg, quick=quick, seed=seed)
+        sec["seconds"] = time.perf_counter() - t0
+        result["sections"]["validation"] = sec
         result["files"].extend(sec.get("figures", []))
     path = write_json_atomic(out / "report.json",
                              {k: {"title": s["title"], "data": s["data"],

@@ -293,7 +293,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     ap = argparse.ArgumentParser(prog="python -m fltheory.audit.sweeps",
                                  description="Defense sweep of one leakage attack.")
-    ap.add_argument("config", help="TOML file, e.g. experiments/configs/leakage_source.toml")
+    ap.add_argument("config", help="TOML file, e.g. experiments/leakage/leakage_source.toml")
     ap.add_argument("--out", default="results/leakage", help="output directory")
     args = ap.parse_args(argv)
     torch.set_num_threads(1)

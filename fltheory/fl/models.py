@@ -644,7 +644,7 @@ def _check_dp_args(clip: float, noise_multiplier: float) -> tuple[float, float]:
 
 
 def dp_noise_std(noise_multiplier: float, clip: float, noise_scale: float = 1.0) -> float:
-    """Standard deviation of the Gaussian noise of DP-SGD / DP-FedAvg: ``z * C``.
+    r"""Standard deviation of the Gaussian noise of DP-SGD / DP-FedAvg: ``z * C``.
 
     The one place where the engine (:func:`fltheory.fl.simulate`), :func:`clipped_grad_sum`
     and the audits turn the accountant's noise multiplier into a noise level, so a wrong formula

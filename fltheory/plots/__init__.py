@@ -17,6 +17,9 @@ _LAZY = {
     "FIGURES": "fltheory.plots.bounds",
     "plot_epsilon_vs_steps": "fltheory.plots.privacy",
     "plot_amplification_sources": "fltheory.plots.amplification",
+    "run_experiment": "fltheory.plots.experiments",
+    "draw_experiment": "fltheory.plots.experiments",
+    "EXPERIMENTS": "fltheory.plots.experiments",
     "save_figure": "fltheory.plots._common",
 }
 

@@ -80,7 +80,7 @@ def test_config_file_runs(tmp_path):
     for name in ("leakage_source.toml", "leakage_passive_mia.toml"):
         import tomllib
 
-        cfg = tomllib.loads((root / "experiments" / "configs" / name).read_text())
+        cfg = tomllib.loads((root / "experiments" / "leakage" / name).read_text())
         assert cfg["attack"] in ("source", "passive_mia") and cfg["defenses"]["dp"][0] == 0.0
 
 
@@ -89,5 +89,5 @@ def test_full_source_config(tmp_path):
     from pathlib import Path
 
     root = Path(__file__).resolve().parents[2]
-    res = sweeps.run_config(str(root / "experiments/configs/leakage_source.toml"), str(tmp_path))
+    res = sweeps.run_config(str(root / "experiments/leakage/leakage_source.toml"), str(tmp_path))
     assert len(res["points"]) == 3 * 29
