@@ -629,7 +629,7 @@ def _check_compressor(cfg: Any, run: Any, *, seed: int, draws: int) -> Check:
     data = {"compressor": repr(comp), "d": d, "bound": bound, "bound_is": what,
             "engine_omega": engine_omega, "engine_delta": engine_delta, "vectors": rows,
             "draws": draws}
-    meas = ", ".join(f"{k} {v['ratio']:.4g}" for k, v in rows.items())
+    meas = ", ".join(f"{k} {v['ratio']:.4g} \u00b1 {v['se']:.2g}" for k, v in rows.items())
     if bound is None:
         return _na("d", f"{_name_of(comp)} has no relative variance bound (biased, no "
                         f"contraction for all x){note}; measured E||Q(x)-x||^2/||x||^2: {meas}",
@@ -640,8 +640,8 @@ def _check_compressor(cfg: Any, run: Any, *, seed: int, draws: int) -> Check:
         return Check("d", CHECKS["d"], "FAIL",
                      f"{', '.join(fail)} exceed {what} = {bound:.4g}: {meas}{note}", data)
     return Check("d", CHECKS["d"], "PASS",
-                 f"E||Q(x)-x||^2/||x||^2 ({draws} draws, d = {d}): {meas} <= {what} = "
-                 f"{bound:.4g}{eng}{note}", data)
+                 f"E||Q(x)-x||^2/||x||^2 ({draws} draws, d = {d}, mean \u00b1 s.e.): {meas} "
+                 f"<= {what} = {bound:.4g} within {_OMEGA_SE:g} s.e.{eng}{note}", data)
 
 
 def _name_of(comp: Any) -> str:
