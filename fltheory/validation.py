@@ -528,29 +528,15 @@ def _compressor(cfg: Any, d: int):
     """The configuration's compressor as the engine builds it (update stage), or its mask."""
     from fltheory.fl import compressors as _comp
 
+    from fltheory.fl.simulate import _build_compressor
+
     c = cfg.compression
-    k = c.k if c.k is not None else (max(1, int(round(c.ratio * d))) if c.ratio else None)
-    kw = dict(c.params)
     if c.stage == "mechanism":
+        k = c.k if c.k is not None else (max(1, int(round(c.ratio * d))) if c.ratio else None)
         if c.name == "randk":
             return _comp.RandK(min(k, d), mask=c.mask, scale=False)
         return _comp.BernoulliMask(c.ratio, mask=c.mask)
-    if c.name == "topk":
-        comp = _comp.TopK(k, **kw)
-    elif c.name == "randk":
-        comp = _comp.RandK(k, mask=c.mask, **kw)
-    elif c.name == "qsgd":
-        comp = _comp.QSGD(c.levels or 1, **kw)
-    elif c.name == "sign":
-        comp = _comp.Sign(**kw)
-    elif c.name == "scaled_sign":
-        comp = _comp.ScaledSign(**kw)
-    elif c.name == "onebit":
-        comp = _comp.StochasticOneBit(**kw)
-    else:
-        keep = c.ratio if c.ratio is not None else min(1.0, k / d)
-        comp = _comp.BernoulliMask(keep, mask=c.mask, **kw)
-    return _comp.ErrorFeedback(comp) if c.error_feedback else comp
+    return _build_compressor(c, d)
 
 
 def _theory_variance(comp: Any, d: int) -> tuple[float | None, str]:
