@@ -17,8 +17,13 @@ def test_report_section_numbers(tmp_path):
     assert data["scenario"]["d"] == 25_000_000 and data["scenario"]["k"] == 250_000
     assert data["min_batch_size"]["sqrt_law_d"] == 5000.0
     assert data["min_batch_size"]["sqrt_law_k"] == 500.0
-    assert data["min_batch_size"]["cwmed"]["classical"] == pytest.approx(193792.4, rel=1e-6)
-    assert data["kappa"]["cwtm"]["kappa"] == pytest.approx(8 / 3)
+    # PODC'21 by hand: b* = [2 sqrt(2 ln(1.25/delta)) / (eps kappa_F)] sqrt(d), with the median's
+    # VN threshold kappa_F = 1/sqrt(n - f), C = ||grad|| = 1, eps = 1, delta = 1e-5, n=20, f=4
+    import math
+    by_hand = 2 * math.sqrt(2 * math.log(1.25 / 1e-5)) / (1.0 / math.sqrt(20 - 4)) * 5000.0
+    assert data["min_batch_size"]["cwmed"]["classical"] == pytest.approx(by_hand, rel=1e-9)
+    # kappa_CWTM = 6a(1+a) with a = f/(n-2f) = 1/3
+    assert data["kappa"]["cwtm"]["kappa"] == pytest.approx(6 * (1 / 3) * (1 + 1 / 3))
     assert data["kappa"]["lower_bound"] == pytest.approx(1 / 3)
     assert data["compression"]["omega_randk"] == 99.0
     assert data["aggregation_cost"]["smea (dense)"]["d"] > 7e25
