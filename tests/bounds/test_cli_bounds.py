@@ -34,7 +34,10 @@ def test_min_batch_size(capsys):
     pure = [r for r in data["min_batch_size"] if not r["constants"]]
     assert pure[0]["min_batch_size"] == 5000.0
     full = {r["calibration"]: r["min_batch_size"] for r in data["min_batch_size"] if r["constants"]}
-    assert full["classical"] == pytest.approx(193792.4, rel=1e-6)
+    import math
+    # PODC'21 with the median's VN threshold 1/sqrt(n - f) (n=20, f=4), eps=1, delta=1e-5
+    by_hand = 2 * math.sqrt(2 * math.log(1.25 / 1e-5)) * math.sqrt(20 - 4) * math.sqrt(25e6)
+    assert full["classical"] == pytest.approx(by_hand, rel=1e-9)
     assert full["analytic"] < full["classical"]
     rc, out, _ = _run(capsys, "bound", "min-batch-size", "--d", "25e6", "--k", "250000",
                       "--no-constants")
