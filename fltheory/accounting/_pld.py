@@ -319,7 +319,7 @@ def subsampled_gaussian_pairs(q: float, z: float, relation: str) -> dict[str, Do
             rem = GaussianMixturePair([1.0], [1.0], [0.0], [1.0], z, increasing=True,
                                       inverse=lambda l: z2 * l + 0.5, name="Gaussian")
             return {"remove": rem, "add": rem}
-        lq, l1q = math.log(q), math.log1p(-q)
+        lq = math.log(q)
 
         def inv_remove(l):
             return z2 * (np.log(np.expm1(l) + q) - lq) + 0.5
@@ -331,7 +331,6 @@ def subsampled_gaussian_pairs(q: float, z: float, relation: str) -> dict[str, Do
                                   inverse=inv_remove, name="subsampled Gaussian (remove)")
         add = GaussianMixturePair([0.0], [1.0], [0.0, 1.0], [1 - q, q], z, increasing=False,
                                   inverse=inv_add, name="subsampled Gaussian (add)")
-        del l1q
         return {"remove": rem, "add": add}
     if relation == "replace_one":
         if q >= 1.0:

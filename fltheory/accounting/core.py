@@ -13,7 +13,7 @@ import dp_accounting
 import numpy as np
 
 from fltheory._checks import (check_array, check_choice, check_nonnegative, check_open_unit,
-                              check_positive, check_real)
+                              check_positive)
 from fltheory.accounting import _pld
 from fltheory.accounting._guarantee import PrivacyGuarantee
 from fltheory.accounting._steps import (ForeignStep, GaussianStep, NonPrivateStep, Step, flatten,
@@ -487,13 +487,11 @@ def _bisect_log(f: Callable[[float], float], target: float, lo: float, hi: float
             m = mid
         xm = math.exp(m)
         fm = f(xm)
-        crossed_low = (fm > target) if increasing is False else (fm <= target)
         # maintain: f(lo) on one side, f(hi) on the other
         if (fm > target) == (flo > target):
             lo, flo = xm, fm
         else:
             hi, fhi = xm, fm
-        del crossed_low
     return lo, hi
 
 
@@ -687,5 +685,3 @@ def calibrate_sampling_rate(build: Callable[[float], object], target_epsilon: fl
     # safe end is the one with f <= target
     return float(lo_ if f(lo_) <= tgt else hi_)
 
-
-del check_real
