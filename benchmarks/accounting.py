@@ -10,9 +10,8 @@ from __future__ import annotations
 
 import argparse
 import json
-import statistics
+import os
 import sys
-import time
 from pathlib import Path
 
 import numpy as np
@@ -21,18 +20,12 @@ import dp_accounting
 from dp_accounting import mechanism_calibration
 from dp_accounting.pld import PLDAccountant
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from _timing import median_time  # noqa: E402  (shared benchmark helper)
+
 from fltheory.accounting import (calibrate_noise, dp_sgd, epsilon, epsilon_curve, epsilon_grid)
 
 Q, Z, T, DELTA = 0.01, 1.0, 10_000, 1e-5
-
-
-def _median_time(fn, repeats):
-    times, out = [], None
-    for _ in range(repeats):
-        t0 = time.perf_counter()
-        out = fn()
-        times.append(time.perf_counter() - t0)
-    return statistics.median(times), out
 
 
 def _dp_event(q, z, t):
@@ -47,8 +40,8 @@ def _dp_eps(q, z, t, interval=1e-4):
 
 
 def bench_single(repeats, rtol=0.005):
-    t_ours, g = _median_time(lambda: epsilon(dp_sgd(Q, Z, T), DELTA, rtol=rtol), repeats)
-    t_ref, e_ref = _median_time(lambda: _dp_eps(Q, Z, T), repeats)
+    t_ours, g = median_time(lambda: epsilon(dp_sgd(Q, Z, T), DELTA, rtol=rtol), repeats)
+    t_ref, e_ref = median_time(lambda: _dp_eps(Q, Z, T), repeats)
     return {"name": f"one epsilon (q=0.01, z=1, T=1e4), both bounds, rtol={rtol:g}",
             "fltheory_s": t_ours, "dp_accounting_s": t_ref, "ratio": t_ref / t_ours,
             "fltheory": [g.epsilon_lower, g.epsilon], "fltheory_gap": g.relative_gap,
@@ -63,10 +56,10 @@ def bench_curve(repeats, quick, rtols=(0.005, 5e-4)):
     steps = np.arange(100, 10_001, 100)
     if quick:
         steps = steps[::10]
-    t_ref, ref = _median_time(lambda: np.array([_dp_eps(Q, Z, t) for t in steps]), repeats)
+    t_ref, ref = median_time(lambda: np.array([_dp_eps(Q, Z, t) for t in steps]), repeats)
     rows = []
     for rtol in rtols:
-        t_ours, (up, lo) = _median_time(
+        t_ours, (up, lo) = median_time(
             lambda: epsilon_curve(lambda t: dp_sgd(Q, Z, t), steps, DELTA, rtol=rtol,
                                   return_lower=True), repeats)
         rows.append({
@@ -79,7 +72,7 @@ def bench_curve(repeats, quick, rtols=(0.005, 5e-4)):
 
 
 def bench_calibration(repeats):
-    t_ours, z = _median_time(
+    t_ours, z = median_time(
         lambda: calibrate_noise(lambda s: dp_sgd(Q, s, T), 3.0, DELTA, rtol=1e-3), repeats)
 
     def ref():
@@ -88,7 +81,7 @@ def bench_calibration(repeats):
             lambda s: _dp_event(Q, s, T), 3.0, DELTA,
             mechanism_calibration.LowerEndpointAndGuess(0.5, 1.5), tol=1e-3 * 1.5)
 
-    t_ref, z_ref = _median_time(ref, repeats)
+    t_ref, z_ref = median_time(ref, repeats)
     g = epsilon(dp_sgd(Q, z, T), DELTA)
     return {"name": "noise calibration to eps=3 (q=0.01, T=1e4), 1e-3 relative",
             "fltheory_s": t_ours, "dp_accounting_s": t_ref, "ratio": t_ref / t_ours,
@@ -99,7 +92,7 @@ def bench_calibration(repeats):
 def bench_rdp_grid(repeats):
     q = np.geomspace(1e-3, 0.1, 10)[:, None]
     z = np.linspace(0.6, 3.0, 10)[None, :]
-    t_ours, e = _median_time(lambda: epsilon_grid(q, z, 1000, DELTA, method="rdp"), repeats)
+    t_ours, e = median_time(lambda: epsilon_grid(q, z, 1000, DELTA, method="rdp"), repeats)
 
     def ref():
         out = np.empty((10, 10))
@@ -110,7 +103,7 @@ def bench_rdp_grid(repeats):
                 out[i, j] = acc.get_epsilon(DELTA)
         return out
 
-    t_ref, r = _median_time(ref, repeats)
+    t_ref, r = median_time(ref, repeats)
     return {"name": "epsilon_grid(method='rdp'), 100 configurations",
             "fltheory_s": t_ours, "dp_accounting_s": t_ref, "ratio": t_ref / t_ours,
             "max_relative_difference": float(np.max(np.abs(e - r) / r)),

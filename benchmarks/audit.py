@@ -23,15 +23,15 @@ from __future__ import annotations
 import argparse
 import math
 import os
-import statistics
 import sys
-import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
 
 import torch  # noqa: E402
 
 from fltheory._io import write_json_atomic  # noqa: E402
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from _timing import median_time  # noqa: E402  (shared benchmark helper)
 from fltheory.audit import canary  # noqa: E402
 from fltheory.fl import models  # noqa: E402
 
@@ -52,20 +52,11 @@ def _loop_audit_scores(runs: int, steps: int, z: float, seed: int = 0) -> torch.
     return out
 
 
-def _time(fn, reps: int) -> float:
-    ts = []
-    for _ in range(reps):
-        t0 = time.perf_counter()
-        fn()
-        ts.append(time.perf_counter() - t0)
-    return statistics.median(ts)
-
-
 def run(runs: int = 1000, steps: int = 16, reps: int = 3) -> dict:
     z = math.sqrt(steps)  # mu = 1
-    t_batched = _time(lambda: canary.gradient_canary_audit(1.0, z, steps, canaries=runs,
-                                                           method="gdp", seed=0), reps)
-    t_loop = _time(lambda: _loop_audit_scores(runs, steps, z), reps)
+    t_batched = median_time(lambda: canary.gradient_canary_audit(1.0, z, steps, canaries=runs,
+                                                           method="gdp", seed=0), reps)[0]
+    t_loop = median_time(lambda: _loop_audit_scores(runs, steps, z), reps)[0]
     speed = {"runs": runs, "steps": steps, "batched_s": t_batched, "loop_s": t_loop,
              "ratio": t_loop / t_batched}
     sweep = []

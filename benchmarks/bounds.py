@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import statistics
 import sys
 import time
 from pathlib import Path
@@ -31,19 +30,12 @@ import numpy as np  # noqa: E402
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from fltheory._io import write_json_atomic  # noqa: E402
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from _timing import median_time  # noqa: E402  (shared benchmark helper)
 from fltheory.bounds import (aggregation_cost, empirical_kappa, kappa_bound,  # noqa: E402
                              min_batch_size)
 from fltheory.bounds import _reference_aggregators as ref  # noqa: E402
 from fltheory.tradeoffs import compression_tradeoff  # noqa: E402
-
-
-def _median_time(fn, repeats):
-    times, out = [], None
-    for _ in range(repeats):
-        t0 = time.perf_counter()
-        out = fn()
-        times.append(time.perf_counter() - t0)
-    return statistics.median(times), out
 
 
 def bench_evaluate(repeats, quick):
@@ -53,12 +45,12 @@ def bench_evaluate(repeats, quick):
     f = rng.integers(0, 50, m)
     n = 2 * f + 1 + rng.integers(0, 200, m)
     b.evaluate(n=20, f=4)                                        # lambdify once (cached)
-    t_ours, ours = _median_time(lambda: b.evaluate(n=n, f=f), repeats)
+    t_ours, ours = median_time(lambda: b.evaluate(n=n, f=f), repeats)
 
     def numpy_formula():
         a = f / (n - 2 * f)
         return 8 * f / (n - f) * (6 * a * (1 + a) + 1)
-    t_np, ref_vals = _median_time(numpy_formula, repeats)
+    t_np, ref_vals = median_time(numpy_formula, repeats)
     k = 200                                                      # sympy subs is slow: sample
     sub = [b.expr.subs({b.symbols[0]: int(f[i]), b.symbols[1]: int(n[i])}) for i in range(3)]
     del sub
@@ -74,9 +66,9 @@ def bench_evaluate(repeats, quick):
 
 def bench_sweeps(repeats, quick):
     d = np.unique(np.geomspace(1e3, 1e10, 100 if quick else 1000).round())
-    t_mb, _ = _median_time(lambda: min_batch_size(d, 1.0, 1e-5, "cwmed",
+    t_mb, _ = median_time(lambda: min_batch_size(d, 1.0, 1e-5, "cwmed",
                                                   calibration="analytic"), repeats)
-    t_tr, table = _median_time(lambda: compression_tradeoff(25_000_000), max(1, repeats // 2))
+    t_tr, table = median_time(lambda: compression_tradeoff(25_000_000), max(1, repeats // 2))
     return [{"name": f"min_batch_size curve, {d.size} values of d (analytic calibration)",
              "fltheory_s": t_mb},
             {"name": f"compression_tradeoff default grid ({len(table)} rows, secret-mask "
@@ -86,12 +78,12 @@ def bench_sweeps(repeats, quick):
 def bench_probe(repeats, quick):
     steps = 20 if quick else 100
     pop = 64
-    t_batched, res = _median_time(
+    t_batched, res = median_time(
         lambda: empirical_kappa("krum", 10, 3, population=pop, steps=steps, seed=0), repeats)
 
     def one_by_one(X, f):          # the same rule called once per instance
         return np.stack([ref.krum(x, f) for x in X])
-    t_loop, res2 = _median_time(
+    t_loop, res2 = median_time(
         lambda: empirical_kappa(one_by_one, 10, 3, population=pop, steps=steps, seed=0),
         max(1, repeats // 2))
     assert abs(res.max_ratio - res2.max_ratio) < 1e-9
@@ -111,7 +103,7 @@ def bench_cost_model(repeats, quick):
         ts = []
         for d in dims:
             X = rng.standard_normal((n, d))
-            ts.append(_median_time(lambda: fn(X), repeats)[0])
+            ts.append(median_time(lambda: fn(X), repeats)[0])
         slope = np.polyfit(np.log(dims), np.log(ts), 1)[0]
         model = [aggregation_cost(name, n, f, d)["flops"] for d in dims]
         rows.append({"name": f"{name}: measured exponent in d", "exponent": slope,
@@ -123,8 +115,8 @@ def bench_cost_model(repeats, quick):
     dense, gram = [], []
     for d in small:
         Y = X[:, :d] - X[:, :d].mean(0)
-        dense.append(_median_time(lambda: np.linalg.eigvalsh(Y.T @ Y), repeats)[0])
-        gram.append(_median_time(lambda: np.linalg.eigvalsh(Y @ Y.T), repeats)[0])
+        dense.append(median_time(lambda: np.linalg.eigvalsh(Y.T @ Y), repeats)[0])
+        gram.append(median_time(lambda: np.linalg.eigvalsh(Y @ Y.T), repeats)[0])
     rows.append({"name": "one SMEA subset, dense covariance eigenvalues: exponent in d",
                  "exponent": np.polyfit(np.log(small), np.log(dense), 1)[0],
                  "model_exponent": 3.0, "seconds": dense, "d": small})
