@@ -22,7 +22,7 @@ A client that sends the gradient of a single example sends the example.  Two att
   2020) replaces the squared distance.
 
 Defences: the client's gradient goes through the engine's DP building block
-:func:`fltheory.fl.models.clipped_grad_sum` (clipping to :math:`C` and Gaussian noise
+:class:`fltheory.fl.release.Release` (clipping to :math:`C` and Gaussian noise
 :math:`zC`) and/or a compressor of :mod:`fltheory.fl.compressors` before the attacker sees it.
 Clipping alone does not protect (the ratio above is scale-free); noise and sparsification do.
 
@@ -53,6 +53,7 @@ import torch.nn.functional as F
 
 from fltheory._checks import check_choice, check_int, check_nonnegative, check_positive
 from fltheory.fl import models as _models
+from fltheory.fl.release import Release
 
 __all__ = ["InversionResult", "mse", "psnr", "observed_gradient", "first_layer",
            "analytic_reconstruction", "infer_label", "gradient_matching", "invert_gradient",
@@ -115,7 +116,7 @@ def observed_gradient(model: _models.FunctionalModel, params: torch.Tensor, x: t
     r"""The update a client sends for the batch ``(x, y)``, and the mask of sent coordinates.
 
     No ``clip``: the mean-loss gradient.  With ``clip``: the DP-SGD release
-    :func:`fltheory.fl.models.clipped_grad_sum` (clipped per example, noise
+    :class:`fltheory.fl.release.Release` (clipped per example, noise
     :math:`\mathcal N(0, z^2C^2 I)`), divided by the batch size.  ``compressor`` (an object of
     :mod:`fltheory.fl.compressors`) is applied last; the mask marks its non-zero coordinates
     (positions are part of a sparse message; for rand-k and Bernoulli masks the drawn mask itself,
@@ -138,7 +139,7 @@ def observed_gradient(model: _models.FunctionalModel, params: torch.Tensor, x: t
                              "clips before it adds noise)")
         g = model.grad(params, x, y).detach()
     else:
-        g = _models.clipped_grad_sum(model, params, x, y, clip, noise_multiplier, gen) / b
+        g = Release(clip, noise_multiplier).release_batch(model, params, x, y, gen).value / b
     mask = torch.ones_like(g, dtype=torch.bool)
     if compressor is not None:
         state = gen.get_state()

@@ -853,13 +853,9 @@ def _rows(x: torch.Tensor, keep: torch.Tensor) -> torch.Tensor:
 # Accounting of the run
 # --------------------------------------------------------------------------------------------------
 def _accounting_method(event: Any) -> str:
-    from fltheory.accounting import _steps
+    from fltheory.accounting import supports
 
-    try:
-        steps = _steps.flatten(event)
-    except ValueError:  # pragma: no cover - events of this package always flatten
-        return "pld"
-    return "pld" if all(s.has_pld for s, _ in steps) else "rdp"
+    return "pld" if supports(event, "pld") else "rdp"
 
 
 def _epsilon_curve(cfg: Any, rounds: int, client_rate: float) -> tuple[np.ndarray, str]:
