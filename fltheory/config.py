@@ -44,7 +44,6 @@ from __future__ import annotations
 
 import dataclasses
 import math
-import sys
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
@@ -52,11 +51,6 @@ from typing import Any
 from fltheory._checks import (check_choice, check_int, check_nonnegative, check_open_unit,
                               check_positive, check_probability)
 from fltheory.errors import ConfigError
-
-if sys.version_info >= (3, 11):
-    import tomllib
-else:  # pragma: no cover
-    import tomli as tomllib
 
 __all__ = ["DataConfig", "ModelConfig", "TrainingConfig", "PrivacyConfig", "CompressionConfig",
            "ByzantineConfig", "MixupConfig", "RunConfig", "ExperimentConfig", "load_config",
@@ -531,13 +525,10 @@ class ExperimentConfig:
         syntax error, or a file without any recipe section (an empty file would otherwise run
         the default recipe silently).
         """
+        from fltheory._io import read_toml
+
         path = Path(path)
-        if not path.is_file():
-            raise ConfigError(f"config file not found: {path}")
-        try:
-            data = tomllib.loads(path.read_text())
-        except tomllib.TOMLDecodeError as exc:
-            raise ConfigError(f"{path}: invalid TOML: {exc}") from None
+        data = read_toml(path)
         if not any(key in _SECTIONS for key in data):
             raise ConfigError(f"{path}: no recipe (none of the sections "
                               f"[{'], ['.join(_SECTIONS)}]); an empty file is refused rather "

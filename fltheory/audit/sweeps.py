@@ -444,15 +444,9 @@ def epsilon_equivalent(points: Sequence[Mapping[str, Any]]) -> list[dict]:
 def _load(config: str | Mapping[str, Any]) -> dict:
     if isinstance(config, Mapping):
         return dict(config)
-    import tomllib
+    from fltheory._io import read_toml
 
-    try:
-        with open(config, "rb") as fh:
-            return tomllib.load(fh)
-    except FileNotFoundError:
-        raise ValueError(f"config file not found: {config}") from None
-    except tomllib.TOMLDecodeError as exc:
-        raise ValueError(f"config {config} is not valid TOML: {exc}") from None
+    return read_toml(config)
 
 
 _KEYS = ("name", "attacks", "attack", "seeds", "clip", "defenses", "figures", "description")
@@ -531,16 +525,3 @@ def format_points(result: Mapping[str, Any]) -> list[str]:
         lines.append(f"eps-equivalent (empirical, not a guarantee) seed={e.get('seed')} "
                      f"{e.get('attack')} {e['defense']} {e['parameter']}: {val} {e['note']}")
     return lines
-
-
-def main(argv: Sequence[str] | None = None) -> int:
-    """``python -m fltheory.audit.sweeps CONFIG.toml [--out DIR]`` (same as ``fltheory leakage``)."""
-    from ..cli import main as cli_main
-
-    import sys
-
-    return cli_main(["leakage", *(list(argv) if argv is not None else sys.argv[1:])])
-
-
-if __name__ == "__main__":  # pragma: no cover
-    raise SystemExit(main())
