@@ -27,6 +27,7 @@ _COMMAND_MODULES = [
     "fltheory._cli_plot",
     "fltheory._cli_run",
     "fltheory._cli_leakage",
+    "fltheory._cli_plan",
 ]
 
 
