@@ -15,8 +15,8 @@ def _run_with(monkeypatch, capsys, exc):
 
     real = cli.build_parser
 
-    def parser():
-        p = real()
+    def parser(argv=None):
+        p = real(argv)
         p.set_defaults(command="boom", func=boom)
         return p
 
