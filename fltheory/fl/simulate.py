@@ -708,7 +708,7 @@ class _Engine:
     # -- one round -------------------------------------------------------------------------------
     def round(self, t: int, params: torch.Tensor, momentum: torch.Tensor | None
               ) -> tuple[torch.Tensor, torch.Tensor | None, dict]:
-        cfg, tr, pv, bz = self.cfg, self.cfg.training, self.cfg.privacy, self.cfg.byzantine
+        cfg, tr, pv = self.cfg, self.cfg.training, self.cfg.privacy
         rng = _RoundRng(cfg.seed, t)
         # 1. clients
         if tr.client_sampling == "all":
