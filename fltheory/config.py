@@ -194,7 +194,7 @@ class PrivacyConfig:
         if not isinstance(self.cohort_visible, bool):
             raise ValueError(f"{prefix}.cohort_visible must be true or false, "
                              f"got {self.cohort_visible!r}")
-        from fltheory.accounting._steps import normalize_neighboring
+        from fltheory.accounting import normalize_neighboring
 
         self.neighboring = normalize_neighboring(self.neighboring)
 

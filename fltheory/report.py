@@ -358,7 +358,7 @@ def config_privacy_section(out_dir, config) -> dict:
 
 
 def _plot_config_epsilon(cfg, curve, stem) -> list[str]:
-    from fltheory.plots._common import new_figure, paper_style, save_figure
+    from fltheory.plots import new_figure, paper_style, save_figure
 
     fig, ax = new_figure()
     with paper_style():
