@@ -126,6 +126,7 @@ class TrainingConfig:
     cohort_size: int | None = None
     batch_sampling: str = "full"
     batch_size: int = 32
+    weight_decay: float = 0.0
 
     def validate(self, prefix: str = "training") -> None:
         self.algorithm = check_choice(f"{prefix}.algorithm", self.algorithm, ALGORITHMS)
@@ -146,6 +147,7 @@ class TrainingConfig:
         self.batch_sampling = check_choice(f"{prefix}.batch_sampling", self.batch_sampling,
                                            BATCH_SAMPLING)
         self.batch_size = check_int(f"{prefix}.batch_size", self.batch_size, minimum=1)
+        self.weight_decay = check_nonnegative(f"{prefix}.weight_decay", self.weight_decay)
         if self.algorithm == "fedsgd" and self.local_steps != 1:
             raise ValueError(f"{prefix}.local_steps must be 1 for algorithm='fedsgd', "
                              f"got {self.local_steps}")
