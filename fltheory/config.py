@@ -44,6 +44,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import warnings
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
@@ -63,7 +64,9 @@ ALGORITHMS = ("fedavg", "fedsgd")
 CLIENT_SAMPLING = ("all", "poisson", "fixed")
 BATCH_SAMPLING = ("poisson", "fixed", "full")
 PRIVACY_LEVELS = ("none", "record", "client")
-COMPRESSORS = ("none", "topk", "randk", "qsgd", "sign", "scaled_sign", "onebit", "prune")
+COMPRESSORS = ("none", "topk", "randk", "qsgd", "sign", "scaled_sign", "one_bit", "prune")
+# deprecated names -> the one name used by the config, fl and bounds
+_COMPRESSOR_ALIASES = {"onebit": "one_bit"}
 MASKS = ("shared", "secret")
 COMPRESSION_STAGES = ("update", "mechanism")
 
@@ -224,7 +227,7 @@ class CompressionConfig:
     ``<= clip``).
 
     ``params`` holds extra keyword arguments of the compressor (e.g. ``{c = 1.0, B = 3.0}`` for
-    ``onebit``, ``{rescale = true}`` for ``prune``).
+    ``one_bit`` (``onebit``: deprecated alias), ``{rescale = true}`` for ``prune``).
     """
 
     name: str = "none"
@@ -237,6 +240,11 @@ class CompressionConfig:
     params: dict = field(default_factory=dict)
 
     def validate(self, prefix: str = "compression") -> None:
+        if isinstance(self.name, str) and self.name.strip().lower() in _COMPRESSOR_ALIASES:
+            new = _COMPRESSOR_ALIASES[self.name.strip().lower()]
+            warnings.warn(f"{prefix}.name={self.name!r} is deprecated; use {new!r}",
+                          DeprecationWarning, stacklevel=4)
+            self.name = new
         self.name = check_choice(f"{prefix}.name", self.name, COMPRESSORS)
         if self.k is not None:
             self.k = check_int(f"{prefix}.k", self.k, minimum=1)

@@ -600,7 +600,7 @@ def _check_compressor(cfg: Any, run: Any, *, seed: int, draws: int) -> Check:
     fin = run.params.detach().float().reshape(-1)
     if fin.numel() == d and float(fin.norm()) > 0 and bool(torch.isfinite(fin).all()):
         vecs["final model"] = fin.clone()
-    if _name_of(comp) == "onebit":
+    if _name_of(comp) == "one_bit":
         # the 1-bit quantizer clips to [-c, c]: its inputs are scaled into range
         for key in vecs:
             vecs[key] = vecs[key] / max(float(vecs[key].abs().max()), 1e-12) * comp.c
@@ -642,11 +642,11 @@ def _check_compressor(cfg: Any, run: Any, *, seed: int, draws: int) -> Check:
 
 
 def _name_of(comp: Any) -> str:
-    """Registry name of a compressor (``"onebit"`` for the stochastic 1-bit quantizer)."""
+    """Registry name of a compressor (``"one_bit"`` for the stochastic 1-bit quantizer)."""
     from fltheory.fl import compressors as _comp
 
     if isinstance(comp, _comp.StochasticOneBit):
-        return "onebit"
+        return "one_bit"
     return getattr(comp, "name", type(comp).__name__)
 
 

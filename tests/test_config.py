@@ -28,7 +28,7 @@ def make(*updates):
 
 
 def test_defaults_and_round_trip(tmp_path):
-    cfg = make(RECORD, {"compression": {"name": "onebit", "params": {"c": 1.0, "B": 2.0}},
+    cfg = make(RECORD, {"compression": {"name": "one_bit", "params": {"c": 1.0, "B": 2.0}},
                         "byzantine": {"num_byzantine": 2, "attack": "alie",
                                       "attack_params": {"z_rule": "paper"}}})
     path = tmp_path / "c.toml"
@@ -152,3 +152,10 @@ def test_config_errors_are_typed_and_empty_files_refused(tmp_path):
     only_name.write_text('name = "x"\n')
     with pytest.raises(ConfigError, match="name.toml: no recipe"):
         ExperimentConfig.from_toml(only_name)
+
+
+def test_deprecated_compressor_name_is_normalised():
+    # issue 12: one name per component across config, fl and bounds ("one_bit")
+    with pytest.warns(DeprecationWarning, match="one_bit"):
+        cfg = make({"compression": {"name": "onebit"}})
+    assert cfg.compression.name == "one_bit"

@@ -262,7 +262,7 @@ def build_compressor(c: Any, d: int):
         comp = _compressors.Sign(**kw)
     elif c.name == "scaled_sign":
         comp = _compressors.ScaledSign(**kw)
-    elif c.name == "onebit":
+    elif c.name == "one_bit":
         comp = _compressors.StochasticOneBit(**kw)
     else:  # prune
         keep = c.ratio if c.ratio is not None else min(1.0, k / d)
