@@ -223,57 +223,6 @@ def _model_dim(cfg) -> int | None:
     return None
 
 
-def _amplification(cfg) -> list[dict]:
-    """Which amplification sources the accountant uses for this recipe, and which not (why)."""
-    p, t, c = cfg.privacy, cfg.training, cfg.compression
-    rows = []
-    if p.level == "none":
-        return rows
-    qc = t.effective_client_rate
-    if t.client_sampling == "poisson":
-        if p.cohort_visible:
-            rows.append({"source": f"client sampling (Poisson, rate {t.client_rate:g})",
-                         "used": False, "why": "privacy.cohort_visible = true: against a server "
-                         "that sees who takes part, client sampling gives no amplification"})
-        else:
-            rows.append({"source": f"client sampling (Poisson, rate {t.client_rate:g})",
-                         "used": True, "why": "cohort hidden from the adversary: "
-                         + ("revealed mixture over participation (two-level sampling; the "
-                            "product rate q_c q_l would be unsound)" if p.level == "record"
-                            else "Poisson-subsampled Gaussian per round (DP-FedAvg)")})
-    elif t.client_sampling == "fixed":
-        rows.append({"source": f"client sampling (fixed cohort of {t.cohort_size})",
-                     "used": False, "why": "no fixed-size two-level analysis: every round "
-                     "counts as a participation (a valid upper bound)"})
-    else:
-        rows.append({"source": "client sampling", "used": False,
-                     "why": "every client takes part every round"})
-    if p.level == "record":
-        if cfg.mixup.enabled:
-            rows.append({"source": f"mixup (Beta({cfg.mixup.alpha:g}, {cfg.mixup.alpha:g}))",
-                         "used": True, "why": "revealed-weight mixture of subsampled Gaussians"
-                         if cfg.mixup.reveal_weights else "hidden weights: NOT a guarantee"})
-        rows.append({"source": f"Poisson batches (rate {p.batch_rate:g})", "used":
-                     p.batch_rate < 1.0, "why": "subsampled Gaussian per local step"
-                     if p.batch_rate < 1.0 else "full batches: no sampling amplification"})
-    if c.name != "none":
-        if c.stage == "mechanism" and c.mask == "secret" and c.name == "prune" and \
-                p.level == "client" and qc == 1.0:
-            rows.append({"source": f"secret Poisson coordinate masks (keep {c.ratio:g})",
-                         "used": True, "why": "masks hidden and noise on every coordinate: "
-                         "coordinate_sampled_gaussian (RDP)"})
-        elif c.stage == "mechanism":
-            rows.append({"source": f"{c.name} masks inside the mechanism ({c.mask})",
-                         "used": False, "why": "shared/fixed-size masks or masks with client "
-                         "sampling: no amplification claimed (the gain is dimension)"})
-        else:
-            rows.append({"source": f"{c.name} compression of the update", "used": False,
-                         "why": "applied after the noise: post-processing, neither costs nor "
-                         "buys privacy" + (" (its data-dependent selection is covered by the "
-                                           "noise added before it)" if c.name == "topk" else "")})
-    return rows
-
-
 def _guarantee(event, delta, neighboring):
     from fltheory.accounting import epsilon
 
@@ -318,7 +267,7 @@ def config_privacy_section(out_dir, config) -> dict:
             rdp = epsilon(ev, p.delta, method="rdp", neighboring=p.neighboring).epsilon
         except ValueError:
             rdp = None
-    rows = _amplification(cfg)
+    rows = cfg.accounting_rationale()
     steps = t.local_steps * t.rounds if p.level == "record" else t.rounds
     lines += [f"  {'record' if p.level == 'record' else 'client'}-level DP, z = "
               f"{p.noise_multiplier:g}, C = {p.clip:g}, {t.rounds} rounds"
