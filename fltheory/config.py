@@ -55,7 +55,7 @@ from fltheory.errors import ConfigError
 
 __all__ = ["DataConfig", "ModelConfig", "TrainingConfig", "PrivacyConfig", "CompressionConfig",
            "ByzantineConfig", "MixupConfig", "RunConfig", "ExperimentConfig", "load_config",
-           "DATASETS", "MODELS", "PRIVACY_LEVELS"]
+           "DATASETS", "MODELS", "PRIVACY_LEVELS", "recipe", "recipe_names", "RECIPES_DIR"]
 
 DATASETS = ("digits", "synthetic_logistic", "synthetic_linear", "mnist", "npz")
 MODELS = ("logreg", "linreg", "mlp", "cnn")
@@ -709,6 +709,35 @@ class ExperimentConfig:
             else:
                 d[key] = v
         return ExperimentConfig.from_dict(d)
+
+
+#: Folder of the built-in recipes (TOML files shipped with the package).
+RECIPES_DIR = Path(__file__).resolve().parent / "recipes"
+
+
+def recipe_names() -> list[str]:
+    """Names of the built-in recipes (:func:`recipe`).
+
+    Examples
+    --------
+    >>> "fig5_audit" in recipe_names()
+    True
+    """
+    return sorted(p.stem for p in RECIPES_DIR.glob("*.toml"))
+
+
+def recipe(name: str) -> ExperimentConfig:
+    """A built-in recipe (the report's default, each figure's base), loaded from its TOML file
+    through the same path as a user's file (:meth:`ExperimentConfig.from_toml`).
+
+    Examples
+    --------
+    >>> recipe("fig5_audit").privacy.batch_rate
+    1.0
+    """
+    names = recipe_names()
+    key = check_choice("recipe", name, names)
+    return ExperimentConfig.from_toml(RECIPES_DIR / f"{key}.toml")
 
 
 def load_config(source) -> ExperimentConfig:

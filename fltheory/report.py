@@ -185,22 +185,15 @@ SECTIONS = [
 # --------------------------------------------------------------------------------------------------
 # A user's configuration (``fltheory report CONFIG``)
 # --------------------------------------------------------------------------------------------------
-#: the small recipe ``fltheory report --validate`` validates: the default cross-device FL recipe
-#: (Poisson client sampling, local DP-SGD, rand-k updates with a shared seed, 10 % Byzantine
-#: clients) at laptop scale, on a synthetic task with a known optimum
-VALIDATION_CONFIG = {
-    "name": "default-fl-recipe-small",
-    "seed": 0,
-    "data": {"name": "synthetic_logistic", "num_clients": 20, "samples_per_client": 400,
-             "dim": 20, "heterogeneity": 0.5},
-    "model": {"name": "logreg"},
-    "training": {"algorithm": "fedavg", "rounds": 30, "local_steps": 3, "lr": 1.0,
-                 "client_sampling": "poisson", "client_rate": 0.5, "batch_sampling": "poisson"},
-    "privacy": {"level": "record", "noise_multiplier": 1.0, "clip": 1.0, "batch_rate": 0.1,
-                "delta": 1e-5},
-    "compression": {"name": "randk", "ratio": 0.25, "mask": "shared"},
-    "byzantine": {"num_byzantine": 2, "attack": "label_flip", "aggregator": "cwtm"},
-}
+def __getattr__(name: str):
+    # VALIDATION_CONFIG: the small recipe ``fltheory report --validate`` validates, read from its
+    # built-in TOML file (fltheory/recipes/default_fl_small.toml) on first use
+    if name == "VALIDATION_CONFIG":
+        from fltheory._io import read_toml
+        from fltheory.config import RECIPES_DIR
+
+        return read_toml(RECIPES_DIR / "default_fl_small.toml")
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def _model_dim(cfg) -> int | None:
@@ -519,7 +512,12 @@ def validation_section(out_dir, config=None, *, quick: bool = True, seed: int = 
         from fltheory.validation import validate
     except ImportError as exc:  # pragma: no cover - torch missing
         raise ValueError(f"--validate needs the fl extra (torch): {exc}") from None
-    cfg = VALIDATION_CONFIG if config is None else config
+    if config is None:
+        from fltheory.config import recipe
+
+        cfg = recipe("default_fl_small")
+    else:
+        cfg = config
     rep = validate(cfg, seed=seed, quick=quick, out_dir=out_dir)
     lines = [f"configuration: {rep.name} ({'quick, ' if quick else ''}seed {seed}, "
              f"{rep.seconds:.1f} s): {'PASSED' if rep.passed else 'FAILED'}"]
