@@ -535,7 +535,7 @@ class _Engine:
                  noise_scale: float = 1.0, bug: str | None = None,
                  compressor: Any = None) -> None:
         self.cfg = cfg
-        tr, pv, bz, cp = cfg.training, cfg.privacy, cfg.byzantine, cfg.compression
+        tr, bz, cp = cfg.training, cfg.byzantine, cfg.compression
         self.device = torch.device(cfg.device)
         if self.device.type == "cuda" and not torch.cuda.is_available():
             raise ValueError(f"device must be 'cpu' when no CUDA device is available, "
