@@ -236,7 +236,7 @@ def max_participation(batch_rate, noise_multiplier, local_steps, rounds: int,
                       target_epsilon: float, delta: float) -> np.ndarray:
     """Largest participation rate (relative precision 2e-3) whose RDP ε meets the target.
 
-    0 where even :math:`p = 10^{-4}` does not; vectorised bisection on :math:`\log p`.
+    0 where even :math:`p = 10^{-4}` does not; vectorised bisection on :math:`\\log p`.
 
     Examples
     --------
