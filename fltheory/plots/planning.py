@@ -34,9 +34,9 @@ def plot_plan_validation(res, stem) -> list[str]:
         ax.bar(names, acc, yerr=err, color=colors, capsize=3)
         for i, r in enumerate(recipes):
             if r.predicted_error_bound is not None:
-                ax.text(i, acc[i] + 0.01, f"J={r.predicted_error_bound:.3g}", ha="center",
-                        va="bottom", fontsize=7)
-        ax.set_ylim(0, min(1.0, max(acc) * 1.25 + 0.02))
+                ax.text(i, acc[i] + err[i] + 0.02, f"J={r.predicted_error_bound:.3g}",
+                        ha="center", va="bottom", fontsize=7)
+        ax.set_ylim(0, min(1.05, max(a + e for a, e in zip(acc, err)) * 1.15 + 0.05))
         ax.set_ylabel("test accuracy (final)")
         ax.set_title(f"measured accuracy, predicted bound J ({len(res.seeds)} seed(s))")
         ax = axes[1]
