@@ -470,16 +470,21 @@ class Plan:
         return all(c.feasible for c in self.classes)
 
     def __getitem__(self, name: str) -> ClassPlan:
-        for c in self.classes:
-            if c.name == name:
-                return c
-        raise KeyError(name)
+        return by_name(self.classes, name)
 
     def to_dict(self) -> dict:
         return {"name": self.spec.name, "mode": self.mode, "rounds": self.spec.rounds,
                 "deadline_seconds": self.spec.deadline_seconds, "model_parameters":
                 self.spec.model.d, "feasible": self.feasible, "objective": dict(self.objective),
                 "classes": [c.to_dict() for c in self.classes]}
+
+
+def by_name(items, name: str):
+    """The item of ``items`` whose ``name`` is ``name`` (``KeyError`` otherwise)."""
+    for item in items:
+        if item.name == name:
+            return item
+    raise KeyError(name)
 
 
 def _fmt_bytes(x: float) -> str:
@@ -706,20 +711,23 @@ def _certify(result: Plan, refine: bool) -> None:
                                     bracket=(z_rdp / 8, z_rdp))
             except ValueError:
                 z = z_rdp
-        g = epsilon(build(z), cp.delta)
-        if g.epsilon > cp.epsilon_target:       # PLD looser than the RDP search: keep RDP
+        eps, method = epsilon(build(z), cp.delta).epsilon, "pld"
+        if eps > cp.epsilon_target:
+            # the PLD bound at the searched z is looser than the RDP bound the search met (rare):
+            # keep that z and report the smallest of the certified upper bounds
             z = z_rdp
-            g = epsilon(build(z), cp.delta, method="rdp")
-            if g.epsilon > cp.epsilon_target:
-                g_pld = epsilon(build(z), cp.delta)
-                g = g_pld if g_pld.epsilon < g.epsilon else g
+            bounds = {"pld": epsilon(build(z), cp.delta).epsilon,
+                      "rdp": min(epsilon(build(z), cp.delta, method="rdp").epsilon,
+                                 float(rdp_epsilon(p, q, z, k, T, cp.delta)))}
+            method = min(bounds, key=bounds.get)
+            eps = bounds[method]
         s["noise_multiplier"] = float(z)
-        cp.epsilon = float(g.epsilon)
-        cp.epsilon_method = g.method
+        cp.epsilon = float(eps)
+        cp.epsilon_method = method
         cp.explanation[0] = (f"noise multiplier {z:.4g}: the smallest meeting epsilon "
                              f"{cp.epsilon_target:g} at delta {cp.delta:g} for this participation, "
-                             f"batch and local steps (certified {g.method.upper()} epsilon "
-                             f"{g.epsilon:.4g}, revealed participation)")
+                             f"batch and local steps (certified {method.upper()} epsilon "
+                             f"{eps:.4g}, revealed participation)")
 
 
 def _refresh_objective(result: Plan, counts: np.ndarray) -> None:

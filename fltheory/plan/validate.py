@@ -23,7 +23,7 @@ from pathlib import Path
 
 import numpy as np
 
-from fltheory.plan.optimize import BASELINES, Plan, baseline
+from fltheory.plan.optimize import BASELINES, Plan, baseline, by_name
 
 __all__ = ["RecipeResult", "PlanValidation", "validate_plan", "recipe_config",
            "federation_dataset", "format_validation"]
@@ -75,10 +75,7 @@ class PlanValidation:
     files: list = field(default_factory=list)
 
     def __getitem__(self, name: str) -> RecipeResult:
-        for r in self.recipes:
-            if r.name == name:
-                return r
-        raise KeyError(name)
+        return by_name(self.recipes, name)
 
     def to_dict(self) -> dict:
         return {"name": self.name, "dataset": self.dataset, "seeds": list(self.seeds),

@@ -46,27 +46,29 @@ def plot_plan_validation(res, stem) -> list[str]:
         ax.set_ylabel("test accuracy")
         ax.set_title("accuracy over rounds (mean over seeds)")
         ax.legend(frameon=False)
-        width = 0.8 / len(recipes)
         x = np.arange(len(classes))
+        _per_class(axes[2], recipes, colors, x, "epsilon_run", "epsilon_target", "target")
         ax = axes[2]
-        for j, (r, c) in enumerate(zip(recipes, colors)):
-            eps = [row.get("epsilon_run", np.nan) for row in r.classes]
-            ax.bar(x + (j - (len(recipes) - 1) / 2) * width, eps, width, color=c, label=r.name)
-        tgt = [row["epsilon_target"] for row in recipes[0].classes]
-        ax.scatter(x, tgt, marker="_", s=400, color="k", zorder=3, label="target")
         ax.set_xticks(x, classes)
         ax.set_ylabel(r"certified $\varepsilon$ of the run")
         ax.set_title(r"$\varepsilon$ per class vs target")
         ax.legend(frameon=False, fontsize=7)
+        _per_class(axes[3], recipes, colors, x, "uplink_bits_measured", "uplink_budget_bits",
+                   "budget")
         ax = axes[3]
-        for j, (r, c) in enumerate(zip(recipes, colors)):
-            bits = [row.get("uplink_bits_measured", np.nan) for row in r.classes]
-            ax.bar(x + (j - (len(recipes) - 1) / 2) * width, bits, width, color=c, label=r.name)
-        bud = [row["uplink_budget_bits"] for row in recipes[0].classes]
-        ax.scatter(x, bud, marker="_", s=400, color="k", zorder=3, label="budget")
         ax.set_yscale("log")
         ax.set_xticks(x, classes)
         ax.set_ylabel("uplink bits per participation")
         ax.set_title("uplink (measured) vs budget")
         fig.tight_layout()
     return save_figure(fig, stem)
+
+
+def _per_class(ax, recipes, colors, x, key, ref_key, ref_label) -> None:
+    """Grouped bars of ``key`` per class and recipe, with ``ref_key`` of each class as a tick."""
+    width = 0.8 / len(recipes)
+    for j, (r, c) in enumerate(zip(recipes, colors)):
+        vals = [row.get(key, np.nan) for row in r.classes]
+        ax.bar(x + (j - (len(recipes) - 1) / 2) * width, vals, width, color=c, label=r.name)
+    ref = [row[ref_key] for row in recipes[0].classes]
+    ax.scatter(x, ref, marker="_", s=400, color="k", zorder=3, label=ref_label)
