@@ -117,5 +117,5 @@ def _cmd(args) -> int:
         for line in _validate.format_validation(res):
             print(line)
 
-    emit(res.to_dict(), args.json, render)
+    emit({"plan": pl.to_dict(), "validation": res.to_dict()}, args.json, render)
     return 0
