@@ -1042,6 +1042,9 @@ def simulate(config: Any, *, out_dir: Any = None, resume: bool = False,
             if isinstance(engine.compressor, _compressors.ErrorFeedback):
                 engine.compressor.memory = {int(k): v.to(engine.device)
                                             for k, v in state["ef_memory"].items()}
+            if "client_bits" in state:    # per-client counters (config.clients)
+                engine.client_bits[:] = np.asarray(state["client_bits"], dtype=np.int64)
+                engine.client_rounds[:] = np.asarray(state["client_rounds"], dtype=np.int64)
     if record_messages:
         if start:
             raise ValueError("record_messages=True cannot resume from a checkpoint (the "
@@ -1073,6 +1076,8 @@ def simulate(config: Any, *, out_dir: Any = None, resume: bool = False,
                     "momentum": None if momentum is None else momentum.detach().cpu(),
                     "ef_memory": {int(k): v.detach().cpu() for k, v in ef.items()},
                     "metrics": metrics, "elapsed": m["wall_time"],
+                    "client_bits": engine.client_bits.tolist(),
+                    "client_rounds": engine.client_rounds.tolist(),
                     "config": cfg.to_dict()}, out / CHECKPOINT)
             bar.update(t, m)
             if callback is not None:

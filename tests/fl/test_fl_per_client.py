@@ -93,3 +93,24 @@ def test_per_client_toml_round_trip():
     again = ExperimentConfig.from_dict(c.to_dict())
     assert again.clients.noise_multiplier == [1.0, 2.0, 1.0, 2.0]
     assert np.isfinite(again.epsilon().epsilon)
+
+
+def test_resume_keeps_the_per_client_counters(tmp_path):
+    d = {"noise_multiplier": [1.0, 1.0, 2.0, 2.0], "qsgd_levels": [0, 0, 7, 7]}
+    full = simulate(cfg(d))
+    c = ExperimentConfig.from_dict({**cfg(d).to_dict(),
+                                    "run": {"progress": False, "checkpoint_every": 2}})
+
+    class Stop(Exception):
+        pass
+
+    def stop(t, m):
+        if t == 3:
+            raise Stop
+
+    with pytest.raises(Stop):
+        simulate(c, out_dir=tmp_path, callback=stop)
+    resumed = simulate(c, out_dir=tmp_path, resume=True)
+    assert resumed.info["client_bits_total"] == full.info["client_bits_total"]
+    assert resumed.info["client_rounds"] == full.info["client_rounds"]
+    assert torch.equal(resumed.params, full.params)
