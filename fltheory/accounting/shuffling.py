@@ -6,8 +6,8 @@ report from an :math:`\\varepsilon_0`-LDP randomizer through a trusted shuffler.
 neighbouring datasets are post-processings of an explicit pair of distributions on
 :math:`\\mathbb{Z}^2`, which is therefore a dominating pair and composes over rounds (PLD).
 :func:`shuffling_closed_form` is the paper's closed-form bound (one round, looser) for
-comparison; :func:`random_checkins` is the closed form of Balle et al. (NeurIPS 2020), a loose
-bound.
+comparison.  :func:`random_checkins` refuses (its theorem's conditions could not be verified;
+the error names the sound alternatives).
 """
 
 from __future__ import annotations
@@ -437,64 +437,49 @@ def shuffling_closed_form(local_epsilon: float, num_clients: int, delta: float) 
                                    "shuffled() gives a tighter, composable PLD bound",))
 
 
-def random_checkins(local_epsilon: float, checkin_rate: float, num_slots: int,
-                    delta: float) -> PrivacyGuarantee:
-    """Random check-ins into a fixed window (Balle et al. 2020): a loose closed-form bound.
+_RCI_MSG = (
+    "random_checkins is not offered: the closed form of Balle et al. (NeurIPS 2020, "
+    "arXiv:2007.06605) holds only under conditions on the number of clients n, the check-in "
+    "rate p0, the window m and eps0 that fltheory cannot verify against the theorem's "
+    "statement, and without them it is not a bound (n=1, p0=0.1, m=1000, eps0=1: the formula "
+    "gives 0.047 while the true epsilon at delta=1e-6 is about 1.0). Sound alternatives: the "
+    "local guarantee itself (each report is eps0-DP: no amplification, e.g. "
+    "randomized_response(2, eps0)), or, if a trusted shuffler permutes the reports of a fixed, "
+    "public set of n clients, shuffled(eps0, n) (clone-pair PLD)")
 
-    Each of the clients independently decides to check in with probability :math:`p_0` and, if
-    so, picks one of :math:`m` time slots uniformly; each slot processes one checked-in client
-    with an :math:`\\varepsilon_0`-LDP update.  The bound used here is
 
-    .. math::
+def random_checkins(local_epsilon: float = 0.0, checkin_rate: float = 1.0, num_slots: int = 1,
+                    delta: float = 1e-6, *, num_clients: int | None = None):
+    """Refusal: random check-ins are not accounted (no verified theorem).
 
-        \\varepsilon = p_0 (e^{\\varepsilon_0} - 1)\\sqrt{\\frac{2 e^{\\varepsilon_0}
-        \\log(1/\\delta)}{m}} + \\frac{p_0^2 e^{\\varepsilon_0} (e^{\\varepsilon_0} - 1)^2}{m}.
+    The closed form of Balle et al. (2020) for random check-ins into a fixed window holds only
+    under its theorem's conditions, which involve the number of clients :math:`n`; this library
+    could not verify that statement and its conditions, so it offers no bound.  Without the
+    conditions the formula is not a bound: with :math:`n = 1`, :math:`p_0 = 0.1`,
+    :math:`m = 1000`, :math:`\\varepsilon_0 = 1` it gives 0.047, while the exact ε of that
+    mechanism at δ = 1e-6 is about 1.0 (:mod:`fltheory.verify`).
 
-    It is returned as a (loose) closed-form upper bound, with no lower bound.  The statement
-    is the one commonly cited for the paper's fixed-window theorem; it could not be checked
-    against the paper's text here (see the notes of the result).
-
-    Threat model: the server sees every slot's update but not which client sent it (updates
-    arrive without identifiers); the check-in coins are the clients' own and secret.
-
-    Parameters
-    ----------
-    local_epsilon : float
-        ε0 ≥ 0 of each client's update.
-    checkin_rate : float
-        :math:`p_0 \\in (0, 1]`.
-    num_slots : int
-        :math:`m \\ge 1`.
-    delta : float
-        δ in (0, 1).
-
-    Returns
-    -------
-    PrivacyGuarantee
+    Raises
+    ------
+    ValueError
+        Always, naming the sound alternatives: the local guarantee
+        :math:`\\varepsilon_0` itself (no amplification) or :func:`shuffled` when a trusted
+        shuffler permutes the reports of a fixed set of ``n`` clients.
 
     References
     ----------
     .. [1] B. Balle, P. Kairouz, H. B. McMahan, O. Thakkar, A. Thakurta. "Privacy Amplification
-       via Random Check-Ins." NeurIPS 2020, arXiv:2007.06605 (fixed-window theorem).
+       via Random Check-Ins." NeurIPS 2020, arXiv:2007.06605.
 
     Examples
     --------
     >>> from fltheory.accounting import random_checkins
-    >>> g = random_checkins(local_epsilon=1.0, checkin_rate=0.1, num_slots=1000, delta=1e-6)
-    >>> g.method, g.epsilon_lower is None, round(g.epsilon, 4)
-    ('closed form (loose)', True, 0.0472)
+    >>> random_checkins(1.0, 0.1, 1000, 1e-6, num_clients=1)
+    Traceback (most recent call last):
+    ...
+    ValueError: random_checkins is not offered: ...
     """
-    e0 = check_nonnegative("local_epsilon", local_epsilon)
-    p0 = check_probability("checkin_rate", checkin_rate)
-    m = check_int("num_slots", num_slots, minimum=1)
-    d = check_open_unit("delta", delta)
-    ee = math.exp(e0)
-    val = (p0 * (ee - 1.0) * math.sqrt(2.0 * ee * math.log(1.0 / d) / m)
-           + p0 * p0 * ee * (ee - 1.0) ** 2 / m)
-    return PrivacyGuarantee(val, d, "closed form (loose)", "replace_one", _REF_RCI, None,
-                            notes=("loose closed-form bound",
-                                   "formula as commonly cited; not verified against the paper "
-                                   "text in this project"))
+    raise ValueError(_RCI_MSG)
 
 
 register_scenario(Scenario(
