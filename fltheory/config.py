@@ -468,7 +468,7 @@ class ExperimentConfig:
                 from fltheory.accounting import coordinate_sampled_gaussian
 
                 return coordinate_sampled_gaussian(c.ratio, p.noise_multiplier, t,
-                                                   mask="secret")
+                                                   mask="secret", mask_unit="client")
             # shared masks, fixed-size (rand-k) masks, or masks with client sampling: the
             # masked contribution still has norm <= clip, no amplification by the masks claimed
             return dp_fedavg(qc, p.noise_multiplier, t, cohort_visible=p.cohort_visible)

@@ -90,7 +90,8 @@ def test_client_level_events_and_coordinate_masks():
     assert make(base).accounting_event() == dp_fedavg(1.0, 0.9, 7)
     masks = {"compression": {"name": "prune", "ratio": 0.2, "stage": "mechanism",
                              "mask": "secret"}}
-    assert make(base, masks).accounting_event() == coordinate_sampled_gaussian(0.2, 0.9, 7)
+    assert make(base, masks).accounting_event() == coordinate_sampled_gaussian(0.2, 0.9, 7,
+                                                                                mask_unit="client")
     # with client sampling the masks give no amplification in this account
     pois = make(base, masks, {"training": {"client_sampling": "poisson", "client_rate": 0.3}})
     assert pois.accounting_event() == dp_fedavg(0.3, 0.9, 7)

@@ -61,7 +61,8 @@ def amplification_curves(rounds, *, noise_multiplier: float = 1.0, delta: float 
     out["naive product (unsound)"] = epsilon_curve(
         lambda T: dp_sgd(client_rate * batch_rate, z, T), t, delta)
     out["secret coordinate masks"] = epsilon_curve(
-        lambda T: coordinate_sampled_gaussian(coordinate_rate, z, T), t, delta, method="rdp")
+        lambda T: coordinate_sampled_gaussian(coordinate_rate, z, T, mask_unit="record"), t, delta,
+        method="rdp")
     out["mixup (revealed)"] = epsilon_curve(lambda T: mixup(client_rate, z, T, lam), t, delta)
     out["mixup (hidden; not a guarantee)"] = epsilon_curve(hidden, t, delta)
     return out
