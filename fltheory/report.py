@@ -254,8 +254,9 @@ def _amplification(cfg) -> list[dict]:
     if p.level == "record":
         if cfg.mixup.enabled:
             rows.append({"source": f"mixup (Beta({cfg.mixup.alpha:g}, {cfg.mixup.alpha:g}))",
-                         "used": True, "why": "revealed-weight mixture of subsampled Gaussians"
-                         if cfg.mixup.reveal_weights else "hidden weights: NOT a guarantee"})
+                         "used": True, "why": "revealed-weight mixture of subsampled Gaussians (valid, looser)"
+                         if cfg.mixup.reveal_weights else "hidden weights, one per record, never "
+                         "released: the exact pair"})
         rows.append({"source": f"Poisson batches (rate {p.batch_rate:g})", "used":
                      p.batch_rate < 1.0, "why": "subsampled Gaussian per local step"
                      if p.batch_rate < 1.0 else "full batches: no sampling amplification"})

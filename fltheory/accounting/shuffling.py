@@ -22,11 +22,11 @@ from scipy import special, stats
 from fltheory._checks import check_int, check_nonnegative, check_open_unit, check_probability
 from fltheory.accounting import _steps
 from fltheory.accounting._guarantee import PrivacyGuarantee
-from fltheory.accounting._lattice import AtomsPair
+from fltheory.accounting._lattice import AtomsPair, SplitPair
 from fltheory.accounting.scenarios import Param, Scenario, register_scenario
 
 __all__ = ["shuffled", "shuffling_closed_form", "random_checkins", "ShuffledDpEvent",
-           "clone_pair"]
+           "clone_pair", "shuffled_rr_pair"]
 
 _REF_FMT = ("Feldman, McMillan, Talwar, 'Hiding Among the Clones: A Simple and Nearly Optimal "
             "Analysis of Privacy Amplification by Shuffling', FOCS 2021, arXiv:2012.12803, "
@@ -230,6 +230,74 @@ def clone_pair(local_epsilon: float, num_clients: int, tail: float = 1e-14) -> A
                      name=f"shuffling clone pair (eps0={e0:g}, n={n})")
 
 
+def shuffled_rr_pair(local_epsilon: float, num_clients: int, ones: int | None = None,
+                     tail: float = 1e-15) -> AtomsPair:
+    """Exact pair of shuffled *binary randomized response*: a real instance of the mechanism.
+
+    Each of ``n`` clients reports its bit through binary randomized response
+    (:math:`p = e^{\\varepsilon_0}/(e^{\\varepsilon_0}+1)` of telling the truth); the shuffled
+    output is the number :math:`K` of reported ones.  The target holds 0 (:math:`P`) or 1
+    (:math:`Q`), ``ones`` of the other :math:`n-1` clients hold 1:
+
+    .. math::
+
+        K = \\mathrm{Bin}(\\mathit{ones}, p) + \\mathrm{Bin}(n-1-\\mathit{ones}, 1-p)
+        + \\mathrm{Bern}(1-p \\text{ or } p).
+
+    Binary randomized response is an :math:`\\varepsilon_0`-LDP randomizer, so the ε of this
+    pair is a certified *lower* bound on the ε any analysis valid for all
+    :math:`\\varepsilon_0`-LDP randomizers (such as :func:`shuffled`) can claim.
+
+    Parameters
+    ----------
+    local_epsilon : float
+        ε0 > 0.
+    num_clients : int
+        n ≥ 1.
+    ones : int, optional
+        Number of other clients holding 1 (default 0: all others hold the target's bit 0, the
+        worst case found by exact enumeration on small instances).
+    tail : float
+        Truncated probability budget (charged as untracked mass).
+
+    Returns
+    -------
+    AtomsPair
+    """
+    e0 = float(local_epsilon)
+    n = int(num_clients)
+    k = 0 if ones is None else int(ones)
+    p = math.exp(e0 - math.log1p(math.exp(e0))) if e0 < 700 else 1.0
+    # law of the others' count: exact convolution of two binomials on a central window
+    def window(m, r):
+        if m == 0:
+            return np.array([0]), np.array([0.0]), 0.0
+        d = stats.binom(m, r)
+        lo = int(d.ppf(tail / 8)) if tail > 0 else 0
+        hi = int(d.isf(tail / 8)) if tail > 0 else m
+        lo, hi = max(0, lo - 1), min(m, hi + 1)
+        x = np.arange(lo, hi + 1)
+        out = float(d.cdf(lo - 1) + d.sf(hi)) if m > 0 else 0.0
+        return x, d.logpmf(x), out
+    xa, la, oa = window(k, p)
+    xb, lb, ob = window(n - 1 - k, 1.0 - p)
+    pa, pb = np.exp(la - la.max()), np.exp(lb - lb.max())
+    conv = np.convolve(pa, pb)
+    with np.errstate(divide="ignore"):
+        lconv = np.log(np.maximum(conv, 0.0)) + la.max() + lb.max()
+    base = int(xa[0] + xb[0])
+    # K = others + target bit; target 0 reports 1 w.p. 1 - p (P), target 1 w.p. p (Q)
+    lo_ = np.concatenate([lconv, [-np.inf]])          # others = j
+    hi_ = np.concatenate([[-np.inf], lconv])          # others = j - 1
+    lp1, lq1 = math.log1p(-p) if p < 1 else -np.inf, math.log(p)
+    lP = np.logaddexp(math.log(p) + lo_, lp1 + hi_)
+    lQ = np.logaddexp(lp1 + lo_, lq1 + hi_)
+    out = (oa + ob) * (1.0 + 1e-9) + 1e-13
+    del base
+    return AtomsPair(lP, lQ, p_out=out, q_out=out,
+                     name=f"shuffled binary randomized response (eps0={e0:g}, n={n}, ones={k})")
+
+
 class ShuffleStep(_steps.Step):
     """One shuffled round (FMT clone pair)."""
 
@@ -239,6 +307,7 @@ class ShuffleStep(_steps.Step):
     def __init__(self, e0: float, n: int):
         self.e0, self.n = e0, n
         self._pair = None
+        self._split = None
 
     def key(self) -> tuple:
         return ("shuffle", self.e0, self.n)
@@ -260,7 +329,13 @@ class ShuffleStep(_steps.Step):
         return self._pair
 
     def pairs(self, relation: str) -> dict:
-        return {"replace": self.pair()}
+        # upper law: the clone pair (dominates every eps0-LDP randomizer); label laws: shuffled
+        # binary randomized response, an instance of the mechanism, so the certified lower
+        # bound is one of the mechanism's epsilon (the clone pair's own is not)
+        if self._split is None:
+            self._split = SplitPair(self.pair(), shuffled_rr_pair(self.e0, self.n),
+                                    name=f"shuffling (eps0={self.e0:g}, n={self.n})")
+        return {"replace": self._split}
 
     def rdp(self, orders: np.ndarray, relation: str) -> np.ndarray:
         orders = np.asarray(orders, float)
