@@ -38,7 +38,8 @@ from fltheory.accounting.scenarios import Param, Scenario, register_scenario
 __all__ = ["coordinate_sampled_gaussian", "stochastic_quantizer", "stochastic_rounding",
            "sign_gaussian", "finite_mechanism", "randomized_response", "pure_epsilon",
            "CoordinateSampledGaussianDpEvent", "StochasticQuantizerDpEvent",
-           "SignGaussianDpEvent", "FiniteMechanismDpEvent", "MASKS", "UNITS"]
+           "SignGaussianDpEvent", "FiniteMechanismDpEvent", "MASKS", "UNITS",
+           "MaskedGaussianNoAmplificationDpEvent"]
 
 MASKS = ("secret", "shared", "rand_k")
 
@@ -596,6 +597,45 @@ def _handle_coord(ev: CoordinateSampledGaussianDpEvent):
 
 _steps.register_event(CoordinateSampledGaussianDpEvent, _handle_coord)
 
+@attr.define(frozen=True)
+class MaskedGaussianNoAmplificationDpEvent(dp_accounting.DpEvent):
+    """A Gaussian release with coordinate masks that give no (proved) amplification.
+
+    Accounted as the unmasked Gaussian with multiplier ``noise_multiplier`` (sound: given the
+    mask, every kept coordinate is a Gaussian release of sensitivity at most C).  That bound
+    ignores the masks, so its certified lower bound is not one of this mechanism: results carry
+    no lower bound.  ``reason`` says why the masks are not counted.
+    """
+
+    noise_multiplier: float
+    reason: str = "shared"
+
+
+class _NoAmpStep(_steps.GaussianStep):
+    """The Gaussian bound of a masked release (no lower bound for the masked mechanism)."""
+
+    has_lower = False
+
+    def key(self) -> tuple:
+        return ("masked-gaussian", self.z)
+
+    def describe(self) -> str:
+        return f"masked Gaussian, masks not counted (z={self.z:g})"
+
+
+_NOAMP_NOTE = ("coordinate masks not counted: the Gaussian bound is valid for the masked "
+               "release, but its lower bound is not one of that mechanism, so none is given")
+
+
+def _handle_noamp(ev: MaskedGaussianNoAmplificationDpEvent):
+    z = check_positive("noise_multiplier", ev.noise_multiplier)
+    st = _NoAmpStep(1.0, z)
+    st.notes = (_NOAMP_NOTE,)
+    return [(st, 1)]
+
+
+_steps.register_event(MaskedGaussianNoAmplificationDpEvent, _handle_noamp)
+
 #: Who a secret mask is drawn for / who is protected.
 UNITS = ("record", "client")
 
@@ -684,7 +724,8 @@ def coordinate_sampled_gaussian(coordinate_rate: float, noise_multiplier: float,
     -------
     dp_accounting.DpEvent
         ``SelfComposedDpEvent(CoordinateSampledGaussianDpEvent(γ, z, unit), steps)`` (amplified)
-        or ``SelfComposedDpEvent(GaussianDpEvent(z), steps)`` (no amplification).
+        or ``SelfComposedDpEvent(MaskedGaussianNoAmplificationDpEvent(z), steps)`` (no
+        amplification: the Gaussian bound, without a lower bound).
 
     References
     ----------
@@ -712,7 +753,7 @@ def coordinate_sampled_gaussian(coordinate_rate: float, noise_multiplier: float,
         raise ValueError(_RANDK_MSG)
     if mask == "shared":
         warnings.warn(_SHARED_MSG, NoAmplificationWarning, stacklevel=2)
-        return dp_accounting.SelfComposedDpEvent(dp_accounting.GaussianDpEvent(z), t)
+        return dp_accounting.SelfComposedDpEvent(MaskedGaussianNoAmplificationDpEvent(z), t)
     if mask_unit is None:
         raise ValueError(
             "mask_unit must be given for mask='secret': 'record' (an independent mask per "
@@ -724,7 +765,8 @@ def coordinate_sampled_gaussian(coordinate_rate: float, noise_multiplier: float,
     if mu != pu:
         warnings.warn(_UNIT_MSG.format(mask_unit=mu, privacy_unit=pu, why=_UNIT_WHY[(mu, pu)]),
                       NoAmplificationWarning, stacklevel=2)
-        return dp_accounting.SelfComposedDpEvent(dp_accounting.GaussianDpEvent(z), t)
+        return dp_accounting.SelfComposedDpEvent(
+            MaskedGaussianNoAmplificationDpEvent(z, f"mask per {mu}, {pu}-level DP"), t)
     return dp_accounting.SelfComposedDpEvent(CoordinateSampledGaussianDpEvent(g, z, mu), t)
 
 
