@@ -59,8 +59,14 @@ def _experiment_names() -> list[str]:
     return sorted(EXPERIMENTS)
 
 
+# the sub-commands this module registers (fltheory.cli stubs them when another one runs)
+COMMANDS = {
+    "plot": "draw a named paper figure (PDF + PNG)",
+}
+
+
 def register(sub, formatter_class) -> None:
-    p = sub.add_parser("plot", help="draw a named paper figure (PDF + PNG)",
+    p = sub.add_parser("plot", help=COMMANDS["plot"],
                        description="Draw one of fltheory's paper figures; files are written "
                                    "atomically as PDF and PNG.  Experiment figures run their "
                                    "grid around a base configuration (or redraw from the JSON "

@@ -14,12 +14,16 @@ import argparse
 import importlib
 import json
 import math
+import re
 import sys
 from typing import Any, Callable, Sequence
 
 __all__ = ["main", "build_parser", "print_table", "emit"]
 
-# (module, description) -- each module defines register(subparsers)
+# Each module defines register(subparsers, formatter_class).  A module may also define
+# COMMANDS = {"name": "one-line help", ...}: then only the command being run is registered in
+# full and the others appear as one-line stubs, so `fltheory --help` and `fltheory bound ...`
+# import nothing the other commands need (dp_accounting, torch, matplotlib).
 _COMMAND_MODULES = [
     "fltheory._cli_accounting",
     "fltheory._cli_bounds",
@@ -27,7 +31,12 @@ _COMMAND_MODULES = [
     "fltheory._cli_plot",
     "fltheory._cli_run",
     "fltheory._cli_leakage",
+    "fltheory._cli_plan",
 ]
+
+# argparse (3.10, 3.11) takes "-1e-5" for an option; accept every number written with a sign so
+# that it reaches the range check, which says what the valid values are
+_NEGATIVE_NUMBER = re.compile(r"^-(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?$|^-inf(inity)?$", re.I)
 
 
 class UsageError(ValueError):
@@ -35,16 +44,41 @@ class UsageError(ValueError):
 
 
 class _Parser(argparse.ArgumentParser):
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self._negative_number_matcher = _NEGATIVE_NUMBER
+
     def error(self, message: str) -> None:  # type: ignore[override]
         raise UsageError(f"{self.prog}: error: {message}")
 
 
 class _Formatter(argparse.RawDescriptionHelpFormatter, argparse.ArgumentDefaultsHelpFormatter):
-    pass
+    """Shows an option's default only where it has one (no "(default: None)")."""
+
+    def _get_help_string(self, action: argparse.Action) -> str:
+        help_ = action.help or ""
+        if ("%(default)" in help_ or action.default in (None, False, argparse.SUPPRESS)
+                or action.required or not action.option_strings):
+            return help_
+        return help_ + " (default: %(default)s)"
 
 
-def build_parser() -> argparse.ArgumentParser:
-    """The full ``fltheory`` parser with every registered sub-command."""
+def _selected_command(argv: Sequence[str]) -> str | None:
+    """The sub-command named on the command line (the first token that is not an option)."""
+    for tok in argv:
+        if tok == "--":
+            return None
+        if not tok.startswith("-"):
+            return tok
+    return None
+
+
+def build_parser(argv: Sequence[str] | None = None) -> argparse.ArgumentParser:
+    """The ``fltheory`` parser.
+
+    With ``argv``, only the sub-command ``argv`` names is registered in full (the others as
+    one-line stubs that import nothing); without it, every sub-command is.
+    """
     parser = _Parser(
         prog="fltheory",
         description="Theory-driven privacy accounting and robustness analysis for federated learning.",
@@ -55,6 +89,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     parser.add_argument("--version", action="version", version=f"fltheory {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="command", parser_class=_Parser)
+    wanted = _selected_command(argv) if argv is not None else None
     for modname in _COMMAND_MODULES:
         try:
             mod = importlib.import_module(modname)
@@ -62,6 +97,11 @@ def build_parser() -> argparse.ArgumentParser:
             if exc.name == modname:
                 continue
             raise
+        commands = getattr(mod, "COMMANDS", None)
+        if argv is not None and commands and wanted not in commands:
+            for name, help_ in commands.items():
+                sub.add_parser(name, help=help_, add_help=False)
+            continue
         mod.register(sub, _Formatter)
     return parser
 
@@ -128,7 +168,8 @@ def print_table(rows: Sequence[Sequence[Any]], header: Sequence[str] | None = No
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``fltheory`` command; returns the exit status."""
     try:
-        parser = build_parser()
+        argv = list(sys.argv[1:] if argv is None else argv)
+        parser = build_parser(argv)
         args = parser.parse_args(argv)
         if not getattr(args, "command", None):
             parser.print_help()
