@@ -309,13 +309,14 @@ class MixupConfig:
     enters the step's sum with its own weight λ ~ Beta(alpha, alpha), independent of the other
     records, so one record moves the sum by λ·clip -- the mechanism
     :func:`fltheory.accounting.mixup` accounts (see :mod:`fltheory.fl.mixup` for why pairs with
-    weights λ and 1 − λ would not match it).  ``reveal_weights=False`` gives the hidden-weights
-    number, which is not a guarantee (a warning says so).
+    weights λ and 1 − λ would not match it).  The weights are never released, so the
+    hidden-weights account (``reveal_weights=False``, the default) is the exact one;
+    ``reveal_weights=True`` gives the revealed-weights mixture (valid, looser).
     """
 
     enabled: bool = False
     alpha: float = 0.4
-    reveal_weights: bool = True
+    reveal_weights: bool = False
 
     def validate(self, prefix: str = "mixup") -> None:
         self.alpha = check_positive(f"{prefix}.alpha", self.alpha)
@@ -609,7 +610,7 @@ class ExperimentConfig:
                 from fltheory.accounting import coordinate_sampled_gaussian
 
                 return coordinate_sampled_gaussian(c.ratio, p.noise_multiplier, t,
-                                                   mask="secret")
+                                                   mask="secret", mask_unit="client")
             # shared masks, fixed-size (rand-k) masks, or masks with client sampling: the
             # masked contribution still has norm <= clip, no amplification by the masks claimed
             return dp_fedavg(qc, p.noise_multiplier, t, cohort_visible=p.cohort_visible)
