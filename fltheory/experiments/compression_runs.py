@@ -95,7 +95,7 @@ DEFAULT_GRID: dict = {
         "digits_cnn": {**copy.deepcopy(_MLP), "model": {"name": "cnn", "hidden": 8},
                        "training": {**_MLP["training"], "rounds": 20}},
         "synthetic": {
-            "data": {"name": "synthetic_logistic", "num_clients": 20, "samples_per_client": 20,
+            "data": {"name": "synthetic_logistic", "num_clients": 20, "samples_per_client": 10,
                      "dim": 1000, "heterogeneity": 0.0},
             "model": {"name": "logreg"},
             "training": {"algorithm": "fedavg", "rounds": 3, "local_steps": 1, "lr": 1.0,
