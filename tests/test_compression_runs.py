@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 torch = pytest.importorskip("torch")
 
 from fltheory.bounds import _reference_aggregators as ref  # noqa: E402
-from fltheory.experiments import compression_runs as cr  # noqa: E402
+from fltheory import compression_runs as cr  # noqa: E402
 from fltheory.fl import aggregators  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -1,7 +1,7 @@
 """Figures of experiment 8 (compression runs), drawn from a ``compression-runs.json`` result.
 
 Nothing here runs an experiment: every function takes the result object of
-:func:`fltheory.experiments.compression_runs.run_compression_grid` (or the JSON it wrote).
+:func:`fltheory.compression_runs.run_compression_grid` (or the JSON it wrote).
 
 * :func:`plot_accuracy_vs_bits` -- accuracy vs bits per client per round at each target ε under
   attack, one curve per compressor;
