@@ -154,10 +154,13 @@ def fl_privacy_section(out_dir, scenario: dict | None = None) -> dict:
         "public masks give no amplification (same epsilon as row 1); the gain is dimension: "
         f"noise energy x{kf:g}")
     add("secret masks alone (rate k/d per step, no sampling)",
-        epsilon(coordinate_sampled_gaussian(kf, z, K * T, mask="secret"), d, method="rdp"), True,
-        "secret Poisson coordinate masks amplify like sampling at rate k/d (RDP bound, "
-        "masks are the only randomness here), but only if noise covers every coordinate: the "
-        "release is dense, so the communication saving is lost")
+        epsilon(coordinate_sampled_gaussian(kf, z, K * T, mask="secret", mask_unit="record"), d,
+                method="rdp"), True,
+        "secret Poisson coordinate masks, an independent mask per record applied before the "
+        "sum, amplify like sampling at rate k/d (RDP bound, masks are the only randomness "
+        "here), but only if noise covers every coordinate and no positions are sent: the "
+        "release is dense, so the communication saving is lost; one mask per client over its "
+        "records would give no amplification (its other records reveal the mask)")
     add("naive product rate", epsilon(dp_sgd(qc * ql, z, K * T), d), False,
         "NOT a guarantee: q_c * q_l as one Poisson rate ignores that a client's other records "
         "reveal its participation")

@@ -646,7 +646,7 @@ class MultiKrum(Krum):
     """
 
     name = "multikrum"
-    kappa_name = "multikrum"
+    kappa_name = None   # no proved (f, kappa) constant (fltheory.bounds.kappa_bound)
 
     def __init__(self, f: int = 0, *, m: int | None = None,
                  num_neighbors: int | None = None) -> None:
