@@ -38,18 +38,18 @@ def _norm(name: str) -> str:
 class Registry(MutableMapping):
     """Named components of one kind (see the module documentation).
 
-    Parameters
-    ----------
-    kind : str
-        What the components are (``"aggregator"``, ``"attack"``, ...); the name of the argument
-        in error messages.
-
-    ``reg.register(name, obj, aliases=(...), deprecated=(...), replace=False, **meta)`` adds a
+    ``reg.register(name, obj, aliases=..., deprecated=..., replace=False, **meta)`` adds a
     component (as a decorator when ``obj`` is omitted): ``deprecated`` aliases warn, ``meta``
     holds its declared theory links (read back with :meth:`meta`), and a name already taken
     raises ``ValueError`` unless ``replace=True``.  Mapping access (``reg[name]``,
     ``name in reg``, iteration over every accepted name, aliases included) keeps code written
     against plain dictionaries working; ``reg[name] = obj`` registers (or replaces) ``obj``.
+
+    Parameters
+    ----------
+    kind : str
+        What the components are (``"aggregator"``, ``"attack"``, ...); the name of the argument
+        in error messages.
     """
 
     def __init__(self, kind: str) -> None:
