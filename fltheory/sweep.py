@@ -319,7 +319,7 @@ def add_sweep_arguments(parser) -> None:
 
 def sweep_command(args) -> int:
     """``fltheory run CONFIG --seeds ... [--jobs N] [--backend B] --out DIR [--json]``."""
-    from fltheory.cli import emit, print_table
+    from fltheory._table import emit, print_table
 
     res = run_sweep(args.config, args.seeds, jobs=args.jobs, out_dir=args.out,
                     backend=getattr(args, "backend", "loky"),
