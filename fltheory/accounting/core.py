@@ -14,7 +14,7 @@ import numpy as np
 
 from fltheory._checks import (check_array, check_choice, check_nonnegative, check_open_unit,
                               check_positive)
-from fltheory.accounting import _pld
+from fltheory.accounting import _exact, _pld
 from fltheory.accounting._guarantee import PrivacyGuarantee
 from fltheory.accounting._steps import (ForeignStep, GaussianStep, NonPrivateStep, Step, flatten,
                                         normalize_neighboring)
@@ -23,6 +23,9 @@ __all__ = ["epsilon", "delta", "epsilon_curve", "epsilon_grid", "calibrate_noise
            "calibrate_steps", "calibrate_sampling_rate", "METHODS"]
 
 METHODS = ("pld", "rdp")
+
+#: default target relative gap (ε_upper − ε_lower) / ε_upper of the certified interval
+DEFAULT_RTOL = 0.002
 
 _REF_PLD = ("two-sided PLD accounting: pessimistic connect-the-dots upper bound (Doroshenko et al., "
             "PETS 2022, Thm. 3.2) and a label-test lower bound (fltheory, see 'Privacy "
@@ -98,7 +101,7 @@ def _rdp_orders():
 # epsilon / delta
 # ------------------------------------------------------------------------------------------------
 def epsilon(event, delta: float, *, method: str = "pld", neighboring="add_remove",
-            rtol: float = 0.005) -> PrivacyGuarantee:
+            rtol: float = DEFAULT_RTOL) -> PrivacyGuarantee:
     """Certified ε of a mechanism at a given δ.
 
     Parameters
@@ -187,12 +190,41 @@ def _epsilon_steps(steps, rel, d, method, rtol) -> PrivacyGuarantee:
         notes.append(f"optimal RDP order {float(np.asarray(order)):g}")
         return PrivacyGuarantee(float(np.asarray(eps)), d, "rdp", rel,
                                 _refs(steps, _REF_RDP), None, notes=tuple(notes))
+    prof = _exact.exact_profile(steps, rel)
+    if prof is not None:
+        lo, up = _exact.epsilon_interval(prof, d)
+        return PrivacyGuarantee(up, d, "pld", rel, _refs(steps, prof.reference), lo,
+                                notes=tuple(notes), upper_method=prof.label,
+                                lower_method=prof.label)
     res = _pld.compose_pairs(_directions(steps, rel), delta=d, rtol=rtol)[0]
     notes.extend(res.notes)
+    up, up_m, ref = res.upper, "pld", _refs(steps, _REF_PLD)
     if _gapr(res) > rtol:
-        notes.append(f"relative gap {_gapr(res):.2g} exceeds rtol={rtol:g}")
-    return PrivacyGuarantee(res.upper, d, "pld", rel, _refs(steps, _REF_PLD), res.lower,
-                            notes=tuple(notes))
+        r_eps = _rdp_upper(steps, rel, d)
+        if r_eps is not None and r_eps < up:
+            notes.append(("the PLD upper bound is infinite at this delta" if math.isinf(up)
+                          else f"the PLD upper bound ({up:.6g}) is looser here")
+                         + f": the RDP upper bound {r_eps:.6g} is reported")
+            up, up_m, ref = r_eps, "rdp", ref + "; " + _REF_RDP
+    gap = 0.0 if up == 0 else (up - min(res.lower, up)) / up
+    if gap > rtol:
+        notes.append(f"relative gap {gap:.2g} exceeds rtol={rtol:g}")
+    return PrivacyGuarantee(up, d, "pld", rel, ref, min(res.lower, up), notes=tuple(notes),
+                            upper_method=up_m, lower_method="pld")
+
+
+def _rdp_upper(steps, rel, d) -> float | None:
+    """The RDP upper bound on epsilon, or None where a step has no RDP curve."""
+    from fltheory.accounting import _rdp
+
+    orders = _rdp_orders()
+    try:
+        tot = _rdp_total(steps, rel, orders)
+    except (NotImplementedError, ValueError):
+        return None
+    eps, _ = _rdp.rdp_to_epsilon(orders, tot, d)
+    eps = float(np.asarray(eps))
+    return eps if math.isfinite(eps) else None
 
 
 def _step_notes(steps) -> list[str]:
@@ -229,7 +261,7 @@ def _foreign_pld(steps, rel, d) -> PrivacyGuarantee:
 
 
 def delta(event, epsilon: float, *, method: str = "pld", neighboring="add_remove",
-          rtol: float = 0.005) -> PrivacyGuarantee:
+          rtol: float = DEFAULT_RTOL) -> PrivacyGuarantee:
     """Certified δ(ε) of a mechanism (upper and, with PLD, lower bound).
 
     Parameters
@@ -284,9 +316,16 @@ def delta(event, epsilon: float, *, method: str = "pld", neighboring="add_remove
         dl, _ = _rdp.rdp_to_delta(orders, tot, e)
         return PrivacyGuarantee(e, float(np.asarray(dl)), "rdp", rel, _refs(steps, _REF_RDP),
                                 None, None, notes=tuple(notes))
+    prof = _exact.exact_profile(steps, rel)
+    if prof is not None:
+        lo, up = _exact.delta_interval(prof, e)
+        return PrivacyGuarantee(e, up, "pld", rel, _refs(steps, prof.reference), None, lo,
+                                notes=tuple(notes), upper_method=prof.label,
+                                lower_method=prof.label)
     res = _pld.compose_pairs(_directions(steps, rel), epsilon=e, rtol=rtol)[0]
     return PrivacyGuarantee(e, res.upper, "pld", rel, _refs(steps, _REF_PLD), None, res.lower,
-                            notes=tuple(notes + res.notes))
+                            notes=tuple(notes + res.notes), upper_method="pld",
+                            lower_method="pld")
 
 
 # ------------------------------------------------------------------------------------------------
@@ -307,7 +346,7 @@ def _linear_in_steps(build: Callable, steps_arr: np.ndarray, rel: str):
 
 
 def epsilon_curve(build: Callable[[int], object], steps, delta: float, *, method: str = "pld",
-                  neighboring="add_remove", rtol: float = 0.005, return_lower: bool = False):
+                  neighboring="add_remove", rtol: float = DEFAULT_RTOL, return_lower: bool = False):
     """ε (certified upper bound) after each number of steps, sharing one discretisation.
 
     Parameters
@@ -383,7 +422,7 @@ def epsilon_curve(build: Callable[[int], object], steps, delta: float, *, method
 
 
 def epsilon_grid(sampling_rate, noise_multiplier, steps, delta: float, *, method: str = "pld",
-                 neighboring="add_remove", rtol: float = 0.005) -> np.ndarray:
+                 neighboring="add_remove", rtol: float = DEFAULT_RTOL) -> np.ndarray:
     """ε of DP-SGD (Poisson sampling) over NumPy-broadcast parameter arrays.
 
     Parameters
@@ -453,15 +492,10 @@ def epsilon_grid(sampling_rate, noise_multiplier, steps, delta: float, *, method
 # ------------------------------------------------------------------------------------------------
 # Calibration
 # ------------------------------------------------------------------------------------------------
-def _upper_only(build, x, d, method, rel) -> float:
+def _upper_only(build, x, d, method, rel, rtol: float = DEFAULT_RTOL) -> float:
+    """Certified upper bound on ε at ``x``, refined to relative gap ``rtol`` (the best method)."""
     steps, _ = _prepare(build(x), rel)
-    if method == "pld" and all(s.has_pld for s, _ in steps) and not any(
-            isinstance(s, NonPrivateStep) for s, _ in steps):
-        if not steps:
-            return 0.0
-        res = _pld.compose_pairs(_directions(steps, rel), delta=d, rtol=1.0, max_refine=0)
-        return res[0].upper
-    return _epsilon_steps(steps, rel, d, method, 0.005).epsilon
+    return _epsilon_steps(steps, rel, d, method, rtol).epsilon
 
 
 def _bisect_log(f: Callable[[float], float], target: float, lo: float, hi: float,
@@ -523,8 +557,11 @@ def calibrate_noise(build: Callable[[float], object], target_epsilon: float, del
 
     Notes
     -----
-    A safeguarded secant search on :math:`\\log \\varepsilon(\\log z)`; intermediate evaluations
-    use only the PLD upper bound (the lower bound is not needed to certify the answer).
+    A safeguarded secant search on :math:`\\log \\varepsilon(\\log z)`.  Every evaluation is
+    the certified upper bound of :func:`epsilon` (the tightest method: exact closed forms for
+    full-batch Gaussians and single steps, otherwise PLD refined to a relative gap of
+    ``min(0.002, max(rtol, 1e-4))``), so the answer is certified and, where the bound is exact,
+    within ``rtol`` of the exact smallest noise multiplier.
 
     References
     ----------
@@ -543,8 +580,10 @@ def calibrate_noise(build: Callable[[float], object], target_epsilon: float, del
     rel = normalize_neighboring(neighboring)
     rtol = check_positive("rtol", rtol)
 
+    eps_rtol = min(DEFAULT_RTOL, max(rtol, 1e-4))
+
     def f(z):
-        return _upper_only(build, z, d, method, rel)
+        return _upper_only(build, z, d, method, rel, eps_rtol)
 
     lo, hi = bracket if bracket is not None else (None, None)
     if lo is None:
@@ -573,6 +612,18 @@ def calibrate_noise(build: Callable[[float], object], target_epsilon: float, del
         if f(hi) > tgt:
             raise ValueError(f"bracket upper end z={hi:g} does not reach target_epsilon={tgt:g}")
     _, hi = _bisect_log(f, tgt, lo, hi, increasing=False, rtol=rtol)
+    if eps_rtol != DEFAULT_RTOL:
+        # the answer must also pass epsilon() at its default precision (a coarser lattice may
+        # give a slightly larger upper bound): move up just enough
+        def f_def(z):
+            return _upper_only(build, z, d, method, rel, DEFAULT_RTOL)
+
+        if f_def(hi) > tgt:
+            step = 1.0 + 2.0 * DEFAULT_RTOL
+            lo2, hi2 = hi, hi * step
+            while f_def(hi2) > tgt:
+                lo2, hi2 = hi2, hi2 * step
+            _, hi = _bisect_log(f_def, tgt, lo2, hi2, increasing=False, rtol=rtol)
     return float(hi)
 
 
