@@ -290,7 +290,7 @@ def _lattice_levels(ls: np.ndarray, ms: np.ndarray, h: float,
         return seg * np.nan_to_num(inv_w, nan=1.0)
 
     lo_b, hi_b = -700.0, 50.0
-    for _ in range(60):
+    for _ in range(36):
         mid = 0.5 * (lo_b + hi_b)
         if count(mid).sum() > max_cells:
             lo_b = mid
@@ -337,8 +337,21 @@ def subsampled_gaussian_pairs(q: float, z: float, relation: str) -> dict[str, Do
             rep = GaussianMixturePair([1.0], [1.0], [-1.0], [1.0], z, increasing=True,
                                       inverse=lambda l: z2 * l / 2.0, name="Gaussian (replace)")
         else:
+            lqc = math.log(q) - 0.5 / z2                     # log(q c), c = exp(-1 / (2 z^2))
+
+            def inv_replace(l):
+                # u = exp(x / z^2) solves q c u^2 - (1 - q)(e^l - 1) u - e^l q c = 0
+                l = np.asarray(l, float)
+                with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+                    lb = math.log1p(-q) + np.log(np.abs(np.expm1(l)))
+                    ls = 0.5 * np.logaddexp(2 * lb, math.log(4.0) + 2 * lqc + l)
+                    lu = np.where(l >= 0, np.logaddexp(lb, ls) - math.log(2.0) - lqc,
+                                  math.log(2.0) + l + lqc - np.logaddexp(lb, ls))
+                return z2 * lu
+
             rep = GaussianMixturePair([0.0, 1.0], [1 - q, q], [0.0, -1.0], [1 - q, q], z,
-                                      increasing=True, name="subsampled Gaussian (replace)")
+                                      increasing=True, inverse=inv_replace,
+                                      name="subsampled Gaussian (replace)")
         return {"replace": rep}
     raise ValueError(f"relation must be 'add_remove' or 'replace_one', got {relation!r}")
 
@@ -627,7 +640,7 @@ def _tilted_laws(steps: Sequence[StepPmfs], lam_u: float, lam_p: float):
     return out
 
 
-_WIN_LAM = np.concatenate([-np.geomspace(1e-4, 64.0, 20), np.geomspace(1e-4, 64.0, 20)])
+_WIN_LAM = np.concatenate([-np.geomspace(1e-4, 64.0, 12), np.geomspace(1e-4, 64.0, 12)])
 
 
 def _plan(steps: Sequence[StepPmfs], counts: np.ndarray, tau: float,
@@ -692,7 +705,7 @@ def _compose_many(steps: Sequence[StepPmfs], counts: np.ndarray, tau: float,
             # |sum_S err| <= ||coefficient errors||_2, and the relative error of phi^T is at
             # most T times the per-step FFT error (eps * ||p||_2 * log n), plus the inverse FFT.
             fp = 4.0 * _EPS_MACH * (ttot * pnorm + logn) * math.sqrt(
-                2.0 * float(np.sum(np.abs(phi) ** 2))) + 4.0 * _EPS_MACH * logn
+                2.0 * float(np.vdot(phi, phi).real)) + 4.0 * _EPS_MACH * logn
             lz = float(sum(ci * lz for ci, lz in zip(c, lognorm[k]) if ci > 0))
             res.append((arr, fp, lz))
         (up, fp_u, lz_u), (lp, fp_p, lz_p), (lq, fp_q, lz_q) = res
