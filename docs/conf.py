@@ -18,6 +18,9 @@ extensions = [
     "sphinx.ext.autodoc",
     "sphinx.ext.napoleon",
     "sphinx.ext.mathjax",
+    # ships MathJax 3 inside the package and copies it into _static/mathjax: formulas render
+    # with no network (docs/check_offline.py checks the built HTML loads nothing remote)
+    "sphinx-mathjax-offline",
     "sphinx.ext.viewcode",
 ]
 # optional local extensions (added by later modules) are loaded when present
@@ -32,8 +35,13 @@ autodoc_member_order = "bysource"
 autodoc_typehints = "description"
 autodoc_default_options = {}
 exclude_patterns = ["_build"]
-html_theme = "alabaster"
-html_static_path = []
+html_theme = "furo"
+html_title = f"fltheory {release}"
+html_static_path = ["_static"]
+html_css_files = ["fltheory.css"]
+# furo loads no web fonts and no remote scripts; keep it that way (see docs/check_offline.py)
+html_theme_options = {"navigation_with_keys": True}
+
 nitpicky = False
 # no intersphinx: the build must not need the network
 math_number_all = False

@@ -106,8 +106,15 @@ def _common(p: argparse.ArgumentParser) -> None:
     _add_scenario_params(p)
 
 
+# the sub-commands this module registers (fltheory.cli stubs them when another one runs)
+COMMANDS = {
+    "epsilon": "certified epsilon (or delta) of a training recipe",
+    "calibrate": "noise (or steps / sampling rate) for a target epsilon",
+}
+
+
 def register(sub, formatter_class) -> None:
-    p = sub.add_parser("epsilon", help="certified epsilon (or delta) of a training recipe",
+    p = sub.add_parser("epsilon", help=COMMANDS["epsilon"],
                        description="Certified privacy budget of a recipe: PLD upper and lower "
                                    "bounds (default) or the RDP bound.",
                        formatter_class=formatter_class,
@@ -120,7 +127,7 @@ def register(sub, formatter_class) -> None:
                         "is faster)")
     p.set_defaults(func=_cmd_epsilon)
 
-    c = sub.add_parser("calibrate", help="noise (or steps / sampling rate) for a target epsilon",
+    c = sub.add_parser("calibrate", help=COMMANDS["calibrate"],
                        description="Smallest noise multiplier (or largest number of steps / "
                                    "sampling rate) whose certified epsilon meets a target.",
                        formatter_class=formatter_class,

@@ -280,11 +280,18 @@ def _cmd_tradeoff(args: argparse.Namespace) -> int:
 
 # ---------------------------------------------------------------------------------------------
 
+# the sub-commands this module registers (fltheory.cli stubs them when another one runs)
+COMMANDS = {
+    "bound": "robustness, DP x Byzantine and compression bounds",
+    "tradeoff": "compression trade-off table, Pareto front and figures",
+}
+
+
 def register(subparsers, formatter_class) -> None:
     """Add ``bound`` (with its sub-commands) and ``tradeoff`` to the ``fltheory`` parser."""
     bound = subparsers.add_parser(
         "bound", formatter_class=formatter_class,
-        help="robustness, DP x Byzantine and compression bounds",
+        help=COMMANDS["bound"],
         description="Evaluate the symbolic bounds of fltheory.bounds (kappa, minimum batch size, "
                     "VN thresholds, error floors, compressors, aggregation cost).",
         epilog="example:\n  fltheory bound kappa --aggregator cwtm --n 20 --f 4 --latex\n"
@@ -393,7 +400,7 @@ def register(subparsers, formatter_class) -> None:
 
     t = subparsers.add_parser(
         "tradeoff", formatter_class=formatter_class,
-        help="compression trade-off table, Pareto front and figures",
+        help=COMMANDS["tradeoff"],
         description="For a grid of rand-k levels: bits per round, privacy epsilon (with and "
                     "without secret-mask amplification), mean-estimation MSE, robust-aggregation "
                     "error, minimum DP x Byzantine batch size and aggregation cost.",

@@ -13,8 +13,14 @@ empirical equivalence, NOT a DP guarantee) and the figures the config lists (PDF
 """
 
 
+# the sub-commands this module registers (fltheory.cli stubs them when another one runs)
+COMMANDS = {
+    "leakage": "defense sweep of the leakage attacks (PyTorch)",
+}
+
+
 def register(sub, formatter_class) -> None:
-    p = sub.add_parser("leakage", help="defense sweep of the leakage attacks (PyTorch)",
+    p = sub.add_parser("leakage", help=COMMANDS["leakage"],
                        description="Run leakage attacks (source / attribute inference, "
                                    "eavesdropper, passive MIA, loss-threshold, LiRA) under DP "
                                    "noise and noise-free defenses (pruning, quantization, "
@@ -33,7 +39,7 @@ def _cmd(args) -> int:
     try:
         import torch
 
-        from fltheory.audit import sweeps
+        from fltheory import leakage as sweeps
     except ImportError as exc:  # pragma: no cover - torch missing
         raise ValueError(f"fltheory leakage needs PyTorch: pip install 'fltheory[fl]' ({exc})"
                          ) from None

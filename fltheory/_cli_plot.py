@@ -54,13 +54,19 @@ def _figures() -> dict:
 
 
 def _experiment_names() -> list[str]:
-    from fltheory.plots.experiments import EXPERIMENTS
+    from fltheory.experiments import EXPERIMENTS
 
     return sorted(EXPERIMENTS)
 
 
+# the sub-commands this module registers (fltheory.cli stubs them when another one runs)
+COMMANDS = {
+    "plot": "draw a named paper figure (PDF + PNG)",
+}
+
+
 def register(sub, formatter_class) -> None:
-    p = sub.add_parser("plot", help="draw a named paper figure (PDF + PNG)",
+    p = sub.add_parser("plot", help=COMMANDS["plot"],
                        description="Draw one of fltheory's paper figures; files are written "
                                    "atomically as PDF and PNG.  Experiment figures run their "
                                    "grid around a base configuration (or redraw from the JSON "
@@ -114,7 +120,7 @@ def _cmd(args) -> int:
 
             paths = draw_runs(args.source, Path(args.out) / "runs")
         else:
-            from fltheory.plots.experiments import load_results
+            from fltheory.experiments import load_results
             from fltheory.validation import plot_validation
 
             data = load_results(args.source)
@@ -122,7 +128,7 @@ def _cmd(args) -> int:
                 raise ValueError(f"{args.source}: not a validation.json (no 'checks')")
             paths = plot_validation(data, Path(args.out) / "validation")
     else:
-        from fltheory.plots.experiments import experiment_figure
+        from fltheory.experiments import experiment_figure
 
         if args.jobs == 0 or args.jobs < -1:
             raise ValueError(f"jobs must be >= 1 or -1, got {args.jobs}")

@@ -27,8 +27,15 @@ and without attack, against the error floor where it applies.  Exit status 1 whe
 """
 
 
+# the sub-commands this module registers (fltheory.cli stubs them when another one runs)
+COMMANDS = {
+    "report": "full report of the default scenario or of a config",
+    "validate": "run, audit and check a config against its guarantees",
+}
+
+
 def register(sub, formatter_class) -> None:
-    p = sub.add_parser("report", help="full report of the default scenario or of a config",
+    p = sub.add_parser("report", help=COMMANDS["report"],
                        description="Privacy, robustness and compression guarantees of the "
                                    "built-in default scenario (or of CONFIG), with figures "
                                    "(PDF + PNG) and report.json; --validate also runs the quick "
@@ -47,7 +54,7 @@ def register(sub, formatter_class) -> None:
     p.add_argument("--json", action="store_true", help="print report.json's content")
     p.set_defaults(func=_cmd)
 
-    v = sub.add_parser("validate", help="run, audit and check a config against its guarantees",
+    v = sub.add_parser("validate", help=COMMANDS["validate"],
                        description="Run the FL recipe CONFIG, audit it, and set every "
                                    "measurement beside the bound that predicts it; writes "
                                    "validation.json and validation.pdf/png.",

@@ -17,8 +17,14 @@ DIR/params.pt; with run.checkpoint_every = N also DIR/checkpoint.pt every N roun
 """
 
 
+# the sub-commands this module registers (fltheory.cli stubs them when another one runs)
+COMMANDS = {
+    "run": "run an FL experiment (PyTorch) from a TOML config",
+}
+
+
 def register(sub, formatter_class) -> None:
-    p = sub.add_parser("run", help="run an FL experiment (PyTorch) from a TOML config",
+    p = sub.add_parser("run", help=COMMANDS["run"],
                        description="Run the FL recipe a TOML configuration describes (the one "
                                    "'fltheory epsilon' accounts) and write its per-round metrics "
                                    "and accounting event as JSON.",

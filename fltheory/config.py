@@ -6,7 +6,7 @@ accountant reads it through :meth:`ExperimentConfig.accounting_event`; the FL en
 actually executed, built by the same function, so the two cannot disagree (DESIGN principle 1).
 
 Unknown or invalid keys are rejected with the key named: ``training.rouns`` →
-``ValueError: unknown key 'training.rouns' (valid keys: ...)``.
+``ConfigError: unknown key 'training.rouns' (valid keys: ...)`` (a ``ValueError``).
 
 Example TOML::
 
@@ -44,18 +44,13 @@ from __future__ import annotations
 
 import dataclasses
 import math
-import sys
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
 from fltheory._checks import (check_choice, check_int, check_nonnegative, check_open_unit,
                               check_positive, check_probability)
-
-if sys.version_info >= (3, 11):
-    import tomllib
-else:  # pragma: no cover
-    import tomli as tomllib
+from fltheory.errors import ConfigError
 
 __all__ = ["DataConfig", "ModelConfig", "TrainingConfig", "PrivacyConfig", "CompressionConfig",
            "ByzantineConfig", "MixupConfig", "RunConfig", "ExperimentConfig", "load_config",
@@ -221,7 +216,10 @@ class CompressionConfig:
     :func:`fltheory.accounting.coordinate_sampled_gaussian` (amplification by secret masks).
     ``mask="shared"``: one public mask per round for everyone, noise only on the kept
     coordinates; no amplification (the gain is dimension: noise energy ``k σ²`` instead of
-    ``d σ²``).  Record-level DP supports shared mechanism masks only.
+    ``d σ²``).  With record-level DP a secret mask is drawn for every record and applied to its
+    clipped gradient before the sum (:class:`fltheory.fl.release.Release`); no amplification
+    by these masks is claimed by the accountant (the masked gradient still has norm
+    ``<= clip``).
 
     ``params`` holds extra keyword arguments of the compressor (e.g. ``{c = 1.0, B = 3.0}`` for
     ``onebit``, ``{rescale = true}`` for ``prune``).
@@ -362,7 +360,7 @@ class ExperimentConfig:
     >>> ExperimentConfig.from_dict({"training": {"rouns": 3}})
     Traceback (most recent call last):
     ...
-    ValueError: unknown key 'training.rouns' (valid keys: algorithm, rounds, ...)
+    fltheory.errors.ConfigError: unknown key 'training.rouns' (valid keys: algorithm, rounds, ...)
     """
 
     name: str = "experiment"
@@ -378,7 +376,12 @@ class ExperimentConfig:
     run: RunConfig = field(default_factory=RunConfig)
 
     def __post_init__(self) -> None:
-        self.validate()
+        try:
+            self.validate()
+        except ConfigError:
+            raise
+        except ValueError as exc:   # every invalid field is a configuration error
+            raise ConfigError(str(exc)) from None
 
     # ------------------------------------------------------------------ validation
     def validate(self) -> "ExperimentConfig":
@@ -406,13 +409,6 @@ class ExperimentConfig:
             raise ValueError("compression.stage='mechanism' puts the mask inside the DP "
                              "mechanism and needs privacy.level='record' or 'client'; use "
                              "compression.stage='update' without DP")
-        if c.stage == "mechanism" and self.privacy.level == "record" and c.mask == "secret":
-            raise ValueError("compression.mask='secret' with compression.stage='mechanism' is "
-                             "not available with privacy.level='record': no amplification is "
-                             "known for secret masks inside local DP-SGD with client sampling, "
-                             "and the noise would cover every coordinate anyway; use "
-                             "compression.mask='shared' (noise on the kept coordinates, no "
-                             "amplification claimed) or compression.stage='update'")
         if self.privacy.level == "record" and self.training.batch_sampling != "poisson":
             raise ValueError("privacy.level='record' needs training.batch_sampling='poisson' "
                              "(the accountant assumes Poisson batches; shuffled or fixed batches "
@@ -500,22 +496,22 @@ class ExperimentConfig:
     def from_dict(cls, data: dict) -> "ExperimentConfig":
         """Build from a nested dictionary; unknown keys raise ``ValueError`` naming the key."""
         if not isinstance(data, dict):
-            raise ValueError(f"configuration must be a table, got {type(data).__name__}")
+            raise ConfigError(f"configuration must be a table, got {type(data).__name__}")
         top = {f.name for f in fields(cls)}
         unknown = sorted(set(data) - top)
         if unknown:
-            raise ValueError(f"unknown key {unknown[0]!r} (valid keys: {', '.join(sorted(top))})")
+            raise ConfigError(f"unknown key {unknown[0]!r} (valid keys: {', '.join(sorted(top))})")
         kw: dict[str, Any] = {}
         for key, value in data.items():
             if key in _SECTIONS:
                 sec_cls = _SECTIONS[key]
                 if not isinstance(value, dict):
-                    raise ValueError(f"{key} must be a table, got {value!r}")
+                    raise ConfigError(f"{key} must be a table, got {value!r}")
                 valid = [f.name for f in fields(sec_cls)]
                 bad = [k for k in value if k not in valid]
                 if bad:
-                    raise ValueError(f"unknown key '{key}.{bad[0]}' "
-                                     f"(valid keys: {', '.join(valid)})")
+                    raise ConfigError(f"unknown key '{key}.{bad[0]}' "
+                                      f"(valid keys: {', '.join(valid)})")
                 kw[key] = sec_cls(**value)
             else:
                 kw[key] = value
@@ -523,15 +519,24 @@ class ExperimentConfig:
 
     @classmethod
     def from_toml(cls, path) -> "ExperimentConfig":
-        """Load a TOML file (``ValueError`` with the file name on syntax errors)."""
+        """Load a TOML file.
+
+        Raises :class:`~fltheory.errors.ConfigError` naming the file for a missing file, a
+        syntax error, or a file without any recipe section (an empty file would otherwise run
+        the default recipe silently).
+        """
+        from fltheory._io import read_toml
+
         path = Path(path)
-        if not path.is_file():
-            raise ValueError(f"config file not found: {path}")
+        data = read_toml(path)
+        if not any(key in _SECTIONS for key in data):
+            raise ConfigError(f"{path}: no recipe (none of the sections "
+                              f"[{'], ['.join(_SECTIONS)}]); an empty file is refused rather "
+                              "than run as the default recipe")
         try:
-            data = tomllib.loads(path.read_text())
-        except tomllib.TOMLDecodeError as exc:
-            raise ValueError(f"{path}: invalid TOML: {exc}") from None
-        return cls.from_dict(data)
+            return cls.from_dict(data)
+        except ConfigError as exc:
+            raise ConfigError(f"{path}: {exc}") from None
 
     def to_toml(self) -> str:
         """TOML text of this configuration (``None`` values omitted)."""

@@ -43,8 +43,8 @@ import torch.nn.functional as F
 from torch import nn
 from torch.func import functional_call, grad, vmap
 
-from .._checks import check_choice, check_int, check_nonnegative, check_positive
-from ._util import GeneratorLike, randn, torch_generator
+from .._checks import check_choice, check_int
+from ._util import GeneratorLike, torch_generator
 
 __all__ = [
     "FunctionalModel",
@@ -636,175 +636,15 @@ def for_dataset(dataset: Any, name: str = "logistic_regression", **kwargs: Any) 
     return cnn(dataset.input_shape, dataset.num_classes, **kwargs)
 
 
+# DP-SGD building blocks: moved to fltheory.fl.release (one release mechanism)
 # --------------------------------------------------------------------------------------------------
-# DP-SGD building block
-# --------------------------------------------------------------------------------------------------
-def _check_dp_args(clip: float, noise_multiplier: float) -> tuple[float, float]:
-    return check_positive("clip", clip), check_nonnegative("noise_multiplier", noise_multiplier)
+_MOVED = {"dp_noise_std", "clipped_grad_sum", "clipped_grad_sums"}
 
 
-def dp_noise_std(noise_multiplier: float, clip: float, noise_scale: float = 1.0) -> float:
-    r"""Standard deviation of the Gaussian noise of DP-SGD / DP-FedAvg: ``z * C``.
+def __getattr__(name: str) -> Any:
+    # ``models.clipped_grad_sum`` & co. keep working: the release step lives in ``release``.
+    if name in _MOVED:
+        from . import release
 
-    The one place where the engine (:func:`fltheory.fl.simulate`), :func:`clipped_grad_sum`
-    and the audits turn the accountant's noise multiplier into a noise level, so a wrong formula
-    here is caught by the audits of every run.  ``noise_scale`` (default 1) multiplies it and
-    exists only to plant a bug on purpose (``noise_scale=0.5``: half the noise the accountant
-    assumes) in validation tests.
-
-    .. math::
-
-        \sigma = z \, C \cdot \text{noise\_scale}.
-
-    References
-    ----------
-    .. [1] Abadi et al. "Deep Learning with Differential Privacy." CCS 2016, Alg. 1.
-
-    Examples
-    --------
-    >>> dp_noise_std(1.1, 2.0)
-    2.2
-    """
-    return float(noise_multiplier) * float(clip) * float(noise_scale)
-
-
-def clipped_grad_sum(model: FunctionalModel, params: torch.Tensor, x: torch.Tensor,
-                     y: torch.Tensor, clip: float, noise_multiplier: float,
-                     generator: GeneratorLike = None, *, return_norms: bool = False,
-                     chunk_size: int | None = None) -> Any:
-    r"""Sum of per-example gradients clipped to norm ``clip``, plus Gaussian noise (DP-SGD).
-
-    .. math::
-
-        \tilde g = \sum_{i=1}^{B} g_i \min\Bigl(1, \frac{C}{\lVert g_i\rVert_2}\Bigr)
-                   + \mathcal N\bigl(0, (zC)^2 I_d\bigr)
-
-    Each clipped term has norm at most :math:`C`, so the sum has sensitivity :math:`C` under
-    adding/removing one record and the release is the Gaussian mechanism with noise multiplier
-    :math:`z` -- the mechanism a ``dp_sgd(q, z, T)`` accounting event describes.  Divide by the
-    expected batch size yourself (:math:`qN` under Poisson sampling).  Logistic/linear regression
-    use the closed form of :class:`GeneralizedLinearModel`; the MLP and CNN of this module get their
-    per-example norms and the clipped sum from one forward and one backward pass (per linear layer
-    :math:`\lVert g_i\rVert^2 = \lVert\partial\ell_i/\partial z_i\rVert^2(\lVert a_i\rVert^2+1)`
-    for input :math:`a_i` and output :math:`z_i`, the "ghost norm" identity; convolutions from
-    their unfolded inputs), without forming the :math:`B\times d` per-example gradients; other
-    architectures use ``vmap(grad)``.
-
-    Parameters
-    ----------
-    model : FunctionalModel
-        The model.
-    params : torch.Tensor, shape (d,)
-        Flat parameters.
-    x, y : torch.Tensor
-        The batch (may be empty: the result is then pure noise).
-    clip : float
-        Clipping norm :math:`C > 0`.
-    noise_multiplier : float
-        :math:`z \ge 0`; the noise standard deviation is :math:`zC` (0: no noise).
-    generator : torch.Generator or int, optional
-        Source of the noise (an int seeds a new generator); ``None`` uses torch's global RNG.
-    return_norms : bool
-        Also return the unclipped per-example norms ``(B,)``.
-    chunk_size : int, optional
-        Process at most this many examples at once (general models; bounds memory).
-
-    Returns
-    -------
-    torch.Tensor or (torch.Tensor, torch.Tensor)
-        The noisy sum ``(d,)`` (and the norms).
-
-    References
-    ----------
-    M. Abadi, A. Chu, I. Goodfellow, H. B. McMahan, I. Mironov, K. Talwar and L. Zhang (2016).
-    Deep learning with differential privacy. ACM CCS, Algorithm 1.
-
-    Examples
-    --------
-    >>> model = linear_regression(2)
-    >>> params = torch.zeros(3)
-    >>> x, y = torch.tensor([[3.0, 4.0]]), torch.tensor([10.0])
-    >>> clipped_grad_sum(model, params, x, y, clip=1.0, noise_multiplier=0.0, return_norms=True)
-    (tensor([-0.5883, -0.7845, -0.1961]), tensor([50.9902]))
-    """
-    clip, noise_multiplier = _check_dp_args(clip, noise_multiplier)
-    if params.dim() != 1 or params.shape[0] != model.num_params:
-        raise ValueError(f"params must have shape ({model.num_params},), got {tuple(params.shape)}")
-    gen = torch_generator(generator, params.device)
-    if x.shape[0] == 0:
-        total = torch.zeros_like(params)
-        norms = torch.zeros(0, dtype=params.dtype, device=params.device)
-    elif isinstance(model, GeneralizedLinearModel):
-        with torch.no_grad():
-            total, norms = model.clipped_sum(params, x, y, clip)
-    elif model.linear_chain:
-        total, norms = _chain_clipped_sum(model, params.detach(), x, y, clip)
-    else:
-        step = x.shape[0] if chunk_size is None else check_int("chunk_size", chunk_size, minimum=1)
-        total = torch.zeros_like(params)
-        norm_list = []
-        with torch.no_grad():
-            for i in range(0, x.shape[0], step):
-                g = model.per_sample_grads(params, x[i:i + step], y[i:i + step])
-                nrm = g.norm(dim=1)
-                total += torch.clamp(clip / nrm, max=1.0) @ g
-                norm_list.append(nrm)
-        norms = torch.cat(norm_list)
-    if noise_multiplier > 0:
-        total = total + dp_noise_std(noise_multiplier, clip) * randn(
-            tuple(total.shape), gen, device=total.device, dtype=total.dtype)
-    return (total, norms) if return_norms else total
-
-
-def clipped_grad_sums(model: FunctionalModel, params: torch.Tensor, xs: torch.Tensor,
-                      ys: torch.Tensor, clip: float, noise_multiplier: float,
-                      generator: GeneratorLike = None, *,
-                      return_norms: bool = False) -> Any:
-    r""":func:`clipped_grad_sum` for ``K`` clients at once, each with its own noise draw.
-
-    ``xs`` is ``(K, B, ...)``, ``ys`` ``(K, B)``; ``params`` is shared ``(d,)`` or per client
-    ``(K, d)``.  Logistic/linear regression run as batched matrix products (no Python loop);
-    other models loop over clients (nested ``vmap`` over clients × examples materialises
-    ``K·B·d`` floats and is slower on CPU).  Noise is ``(K, d)`` i.i.d.
-    :math:`\mathcal N(0, (zC)^2)`.
-
-    Returns
-    -------
-    torch.Tensor or (torch.Tensor, torch.Tensor)
-        ``(K, d)`` noisy sums (and ``(K, B)`` norms).
-
-    Examples
-    --------
-    >>> model = logistic_regression(3)
-    >>> xs, ys = torch.randn(4, 6, 3), torch.randint(0, 2, (4, 6))
-    >>> out = clipped_grad_sums(model, torch.zeros(4), xs, ys, 1.0, 0.0)
-    >>> one = clipped_grad_sum(model, torch.zeros(4), xs[2], ys[2], 1.0, 0.0)
-    >>> bool(torch.allclose(out[2], one, atol=1e-6))
-    True
-    """
-    clip, noise_multiplier = _check_dp_args(clip, noise_multiplier)
-    k = xs.shape[0]
-    if params.dim() == 1:
-        shared = True
-    elif params.dim() == 2 and params.shape[0] == k:
-        shared = False
-    else:
-        raise ValueError(f"params must have shape ({model.num_params},) or ({k}, "
-                         f"{model.num_params}), got {tuple(params.shape)}")
-    gen = torch_generator(generator, params.device)
-    with torch.no_grad():
-        if isinstance(model, GeneralizedLinearModel):
-            p = params.expand(k, -1) if shared else params
-            total, norms = model.clipped_sum(p, xs, ys, clip)
-        else:
-            outs, nl = [], []
-            for i in range(k):
-                t, nrm = clipped_grad_sum(model, params if shared else params[i], xs[i], ys[i],
-                                          clip, 0.0, return_norms=True)
-                outs.append(t)
-                nl.append(nrm)
-            total, norms = torch.stack(outs), torch.stack(nl)
-    if noise_multiplier > 0:
-        total = total + dp_noise_std(noise_multiplier, clip) * randn(
-            tuple(total.shape), gen, device=total.device, dtype=total.dtype)
-    return (total, norms) if return_norms else total
+        return getattr(release, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -4,11 +4,7 @@ from __future__ import annotations
 
 from contextlib import contextmanager
 from pathlib import Path
-
-import matplotlib
-
-matplotlib.use("Agg", force=False)
-import matplotlib.pyplot as plt  # noqa: E402
+from typing import Any
 
 __all__ = ["paper_style", "save_figure", "new_figure", "latex_sci"]
 
@@ -31,17 +27,34 @@ _STYLE = {
 }
 
 
+def _pyplot():
+    """``matplotlib.pyplot`` on the Agg backend, imported on first use (not at import time, so
+    that ``fltheory plot --list`` and the other commands that draw nothing stay fast)."""
+    import matplotlib
+
+    matplotlib.use("Agg", force=False)
+    import matplotlib.pyplot
+
+    return matplotlib.pyplot
+
+
+def __getattr__(name: str) -> Any:  # ``from fltheory.plots._common import plt``
+    if name == "plt":
+        return _pyplot()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
 @contextmanager
 def paper_style():
     """Context manager applying fltheory's paper style to matplotlib."""
-    with plt.rc_context(_STYLE):
+    with _pyplot().rc_context(_STYLE):
         yield
 
 
 def new_figure(width: float = 4.2, height: float = 3.0):
     """A new (figure, axes) pair in paper size (inches)."""
     with paper_style():
-        fig, ax = plt.subplots(figsize=(width, height))
+        fig, ax = _pyplot().subplots(figsize=(width, height))
     return fig, ax
 
 
@@ -75,5 +88,5 @@ def save_figure(fig, stem, formats=("pdf", "png")) -> list[str]:
         p = stem.with_suffix(f".{fmt}")
         _atomic_savefig(fig, p, fmt)
         out.append(str(p))
-    plt.close(fig)
+    _pyplot().close(fig)
     return out
