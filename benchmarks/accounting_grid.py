@@ -106,16 +106,42 @@ def run(n: int, seed: int, repeats: int, reference: bool = True) -> dict:
     return {"summary": summary, "rows": rows}
 
 
+def headline(repeats: int = 7) -> dict:
+    """q = 0.01, z = 1, T = 1e4, δ = 1e-5 (add/remove), the two sides interleaved."""
+    c = {"q": 0.01, "z": 1.0, "T": 10_000, "delta": 1e-5, "relation": "add_remove"}
+    _ours(c), _theirs(c)
+    to, tt = [], []
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        g = _ours(c)
+        to.append(time.perf_counter() - t0)
+        t0 = time.perf_counter()
+        e = _theirs(c)
+        tt.append(time.perf_counter() - t0)
+    mo, mt = statistics.median(to), statistics.median(tt)
+    return {**c, "fltheory_s": mo, "dp_accounting_s": mt, "ratio": mt / mo,
+            "fltheory": [g.epsilon_lower, g.epsilon], "gap": g.relative_gap,
+            "dp_accounting": e}
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--n", type=int, default=40)
     ap.add_argument("--seed", type=int, default=17)
     ap.add_argument("--repeats", type=int, default=3)
+    ap.add_argument("--headline", action="store_true",
+                    help="only the headline configuration (7 interleaved repetitions)")
     ap.add_argument("--no-reference", action="store_true",
                     help="fltheory only (gap distribution over a larger grid)")
     ap.add_argument("--out", default=str(Path(__file__).with_name("results")
                                          / "accounting_grid.json"))
     args = ap.parse_args(argv)
+    if args.headline:
+        h = headline()
+        print(f"fltheory {h['fltheory_s'] * 1e3:.1f} ms [{h['fltheory'][0]:.5f}, "
+              f"{h['fltheory'][1]:.5f}]; dp-accounting {h['dp_accounting_s'] * 1e3:.0f} ms "
+              f"({h['dp_accounting']:.5f}); ratio {h['ratio']:.1f}x; load {os.getloadavg()}")
+        return 0
     out = run(args.n, args.seed, args.repeats, reference=not args.no_reference)
     try:
         out["load_average"] = os.getloadavg()

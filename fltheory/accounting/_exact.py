@@ -219,7 +219,7 @@ def exact_profile(steps, relation: str) -> ExactProfile | None:
 
 
 def epsilon_interval(prof: ExactProfile, delta: float) -> tuple[float, float]:
-    """Certified (lower, upper) on ε(δ) by bisection on the certified δ(ε) bounds."""
+    """Certified (lower, upper) on ε(δ): root-finding on the certified δ(ε) bounds, then checked."""
     def up(e):
         return prof.delta_bounds(e)[1]
 
@@ -234,15 +234,40 @@ def epsilon_interval(prof: ExactProfile, delta: float) -> tuple[float, float]:
         if b > 1e300:
             return 0.0, math.inf
     a = 0.0 if b == 1.0 else b / 2.0
-    hi = _bisect(up, delta, a, b)[1]
+    hi = _solve(up, delta, a, b, upper=True)
     # lower: the largest e with lo(e) > delta (lo(e) <= up(e), so e < hi)
     if lo(0.0) <= delta:
         return 0.0, hi
-    la, lb = a, hi
-    if lo(la) <= delta:
-        la = 0.0
-    low = _bisect(lo, delta, la, lb)[0]
+    la = a if lo(a) > delta else 0.0
+    low = _solve(lo, delta, la, hi, upper=False)
     return low, hi
+
+
+def _solve(f, delta, a, b, upper: bool) -> float:
+    """An end of the bracket [a, b] of f(e) = delta (f decreasing, f(a) > delta >= f(b)).
+
+    Brent's method on log f finds the crossing in a few evaluations; the returned point is then
+    *checked* (f(b') <= delta for the upper end, f(a') > delta for the lower end) and moved
+    outwards until it is, with bisection as the fallback, so the answer is certified.
+    """
+    def g(e):
+        v = f(e)
+        return (math.log(v) if v > 0 else -800.0) - math.log(delta)
+
+    try:
+        r = brentq(g, a, b, xtol=1e-14 * max(b, 1e-300), rtol=1e-14, maxiter=200)
+    except (ValueError, RuntimeError):
+        r = None
+    if r is not None:
+        step = 1e-13 * max(abs(r), 1e-300)
+        for _ in range(8):
+            if upper and a <= r + step <= b and f(r + step) <= delta:
+                return r + step
+            if not upper and a <= r - step and f(r - step) > delta:
+                return r - step
+            step *= 8.0
+    lo_, hi_ = _bisect(f, delta, a, b)
+    return hi_ if upper else lo_
 
 
 def _bisect(f, delta, a, b):

@@ -666,6 +666,41 @@ def _plan(steps: Sequence[StepPmfs], counts: np.ndarray, tau: float,
     return wins, (tilted, lam_u, lam_p)
 
 
+def _int_power(x: np.ndarray, k: int) -> np.ndarray:
+    """``x ** k`` for a non-negative integer ``k`` by repeated squaring (complex arrays)."""
+    out = None
+    base = x.copy()
+    while True:
+        if k & 1:
+            out = base.copy() if out is None else out * base
+        k >>= 1
+        if not k:
+            break
+        base *= base
+    return np.ones_like(x) if out is None else out
+
+
+def _spectrum_power(sp: Sequence[np.ndarray], c: np.ndarray, n: int) -> np.ndarray:
+    """prod_i sp_i ** c_i: repeated squaring for integer counts, else exp(sum c log sp)."""
+    with np.errstate(divide="ignore", invalid="ignore", under="ignore", over="ignore"):
+        if all(float(ci).is_integer() for ci in c):
+            phi = None
+            for spi, ci in zip(sp, c):
+                if ci > 0:
+                    term = _int_power(spi, int(ci))
+                    phi = term if phi is None else phi * term
+            if phi is None:
+                phi = np.ones(n // 2 + 1, dtype=complex)
+        else:
+            acc = np.zeros(n // 2 + 1, dtype=complex)
+            for spi, ci in zip(sp, c):
+                if ci > 0:
+                    acc += ci * np.log(spi)
+            phi = np.exp(acc)
+        phi[~np.isfinite(phi)] = 0.0
+    return phi
+
+
 def _compose_many(steps: Sequence[StepPmfs], counts: np.ndarray, tau: float,
                   wins, tilted) -> list[ComposedLattice]:
     """Compose lattice steps by FFT; ``counts`` has shape (n_pairs, n_points)."""
@@ -678,8 +713,7 @@ def _compose_many(steps: Sequence[StepPmfs], counts: np.ndarray, tau: float,
         sp = []
         for t in tilted:
             idx, val, _ = t[k]
-            with np.errstate(divide="ignore"):
-                sp.append(np.log(sfft.rfft(_fold(idx, val, n)).astype(complex)))
+            sp.append(sfft.rfft(_fold(idx, val, n)).astype(complex))
         logspec.append(sp)
     lognorm = [[t[k][2] for t in tilted] for k in range(3)]
     pnorm = max(float(np.sqrt(np.sum(t[k][1] ** 2))) for t in tilted for k in range(3))
@@ -693,13 +727,7 @@ def _compose_many(steps: Sequence[StepPmfs], counts: np.ndarray, tau: float,
             n = ns[0 if k == 0 else 1]
             shift = (-lo) % n
             logn = math.log2(max(n, 2))
-            with np.errstate(divide="ignore", invalid="ignore", under="ignore", over="ignore"):
-                acc = np.zeros(n // 2 + 1, dtype=complex)
-                for spi, ci in zip(sp, c):
-                    if ci > 0:
-                        acc += ci * spi
-                phi = np.exp(acc)
-                phi[~np.isfinite(phi)] = 0.0
+            phi = _spectrum_power(sp, c, n)
             arr = np.roll(sfft.irfft(phi, n), shift)
             # floating-point allowance for the sum of entries over any set S: by Parseval,
             # |sum_S err| <= ||coefficient errors||_2, and the relative error of phi^T is at
