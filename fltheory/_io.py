@@ -61,3 +61,36 @@ def write_json_atomic(path, data: Any) -> str:
             fh.write("\n")
 
     return atomic_write(path, write)
+
+
+def check_out_dir(path, *, option: str = "--out", holds: str | None = None,
+                  overwrite: bool = False, resume: bool = False) -> Path:
+    """Check (and create) an output directory *before* any work is done.
+
+    Raises ``ValueError`` naming ``option`` when ``path`` is an existing file, cannot be created
+    or is not writable, and -- when ``holds`` names the file a previous run leaves there --
+    when that file exists and neither ``overwrite`` nor ``resume`` is set.
+
+    >>> import tempfile, os
+    >>> d = check_out_dir(os.path.join(tempfile.mkdtemp(), "new"))
+    >>> d.is_dir()
+    True
+    >>> check_out_dir(__file__)
+    Traceback (most recent call last):
+    ...
+    ValueError: --out must be a directory, got the existing file ...
+    """
+    p = Path(path)
+    if p.exists() and not p.is_dir():
+        raise ValueError(f"{option} must be a directory, got the existing file {str(p)!r}")
+    try:
+        p.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise ValueError(f"{option}: cannot create directory {str(p)!r}: "
+                         f"{exc.strerror or exc}") from None
+    if not os.access(p, os.W_OK | os.X_OK):
+        raise ValueError(f"{option}: directory {str(p)!r} is not writable")
+    if holds is not None and (p / holds).exists() and not (overwrite or resume):
+        raise ValueError(f"{option} {str(p)!r} already holds {holds} from an earlier run; pass "
+                         "--overwrite to replace it (or --resume to continue it)")
+    return p

@@ -528,10 +528,18 @@ class ExperimentConfig:
         if not path.is_file():
             raise ValueError(f"config file not found: {path}")
         try:
-            data = tomllib.loads(path.read_text())
+            data = tomllib.loads(path.read_text(encoding="utf-8"))
+        except UnicodeDecodeError:
+            raise ValueError(f"{path}: not a TOML file (not UTF-8 text)") from None
         except tomllib.TOMLDecodeError as exc:
             raise ValueError(f"{path}: invalid TOML: {exc}") from None
-        return cls.from_dict(data)
+        if not data:   # an empty file would silently run the default recipe
+            raise ValueError(f"{path}: empty configuration (see experiments/configs/ for "
+                             "examples)")
+        try:
+            return cls.from_dict(data)
+        except ValueError as exc:
+            raise type(exc)(f"{path}: {exc}") from None
 
     def to_toml(self) -> str:
         """TOML text of this configuration (``None`` values omitted)."""

@@ -621,9 +621,12 @@ def build_report(out_dir="fltheory-report", sections=None, *, config=None,
 
         cfg = load_config(config)
     table = SECTIONS if cfg is None else CONFIG_SECTIONS
-    for key, spec in table:
-        if sections is not None and key not in sections:
-            continue
+    from fltheory._progress import bar
+
+    todo = [(k, spec) for k, spec in table if sections is None or k in sections]
+    pbar = bar(len(todo) + bool(validate), "report", unit="section")
+    for key, spec in todo:
+        pbar.set_postfix_str(key, refresh=True)
         t0 = time.perf_counter()
         try:
             fn = _load(spec)
@@ -635,12 +638,16 @@ def build_report(out_dir="fltheory-report", sections=None, *, config=None,
         sec["seconds"] = time.perf_counter() - t0
         result["sections"][key] = sec
         result["files"].extend(sec.get("figures", []))
+        pbar.update(1)
     if validate:
+        pbar.set_postfix_str("validation", refresh=True)
         t0 = time.perf_counter()
         sec = validation_section(out, cfg, quick=quick, seed=seed)
         sec["seconds"] = time.perf_counter() - t0
         result["sections"]["validation"] = sec
         result["files"].extend(sec.get("figures", []))
+        pbar.update(1)
+    pbar.close()
     path = write_json_atomic(out / "report.json",
                              {k: {"title": s["title"], "data": s["data"],
                                   "figures": s.get("figures", []), "seconds": s["seconds"]}

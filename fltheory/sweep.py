@@ -189,7 +189,16 @@ def run_sweep(config: Any, seeds: Iterable[int] | str, jobs: int = 1, out_dir: A
     tasks = [delayed(_one)(base, s, None if out is None else str(out / f"seed_{s}"),
                            float(noise_scale)) for s in seeds]
     try:
-        runs = Parallel(n_jobs=jobs, backend=backend, verbose=verbose)(tasks)
+        from fltheory._progress import bar
+
+        as_gen = backend in ("loky", "threading", "multiprocessing", "sequential")
+        pbar = bar(len(tasks), "seeds", unit="run")
+        runs = []
+        for r in Parallel(n_jobs=jobs, backend=backend, verbose=verbose,
+                          return_as="generator" if as_gen else "list")(tasks):
+            runs.append(r)
+            pbar.update(1)      # as each run finishes (with a generator backend)
+        pbar.close()
     except ValueError as exc:
         if "backend" in str(exc).lower() and backend not in ("loky", "threading",
                                                              "multiprocessing", "sequential"):

@@ -131,12 +131,10 @@ def _seeds(seeds: Any, quick: bool) -> list[int]:
     return parse_seeds(seeds)
 
 
-def _parallel(fn: Callable, items: list, jobs: int) -> list:
-    if jobs == 1 or len(items) <= 1:
-        return [fn(*it) for it in items]
-    from joblib import Parallel, delayed
+def _parallel(fn: Callable, items: list, jobs: int, desc: str = "runs") -> list:
+    from fltheory._progress import parallel_map
 
-    return Parallel(n_jobs=jobs)(delayed(fn)(*it) for it in items)
+    return parallel_map(fn, items, jobs, desc)
 
 
 # --------------------------------------------------------------------------------------------------
@@ -621,9 +619,12 @@ def load_results(path: Any) -> dict:
     if not p.is_file():
         raise ValueError(f"results file not found: {p}")
     try:
-        return json.loads(p.read_text())
-    except json.JSONDecodeError as exc:
+        data = json.loads(p.read_text(encoding="utf-8"))
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
         raise ValueError(f"{p}: not a JSON file: {exc}") from None
+    if not isinstance(data, dict):
+        raise ValueError(f"{p}: not a results file (a JSON object), got a {type(data).__name__}")
+    return data
 
 
 def experiment_figure(name: str, out_dir: Any, *, config: Any = None, seeds: Any = None,
@@ -676,8 +677,12 @@ def draw_runs(run_dir: Any, stem: Any) -> list[str]:
     if not paths:
         raise ValueError("run_dir must contain result.json files (fltheory run --out DIR), "
                          f"got {str(run_dir)!r}")
-    runs = [(p.parent.relative_to(root).as_posix() or p.parent.name, json.loads(p.read_text()))
+    runs = [(p.parent.relative_to(root).as_posix() or p.parent.name, load_results(p))
             for p in paths]
+    for p, (_, r) in zip(paths, runs):
+        if not isinstance(r.get("metrics"), list) or not all(
+                isinstance(m, dict) and "round" in m for m in r["metrics"]):
+            raise ValueError(f"{p}: not a result.json of fltheory run (no per-round 'metrics')")
     has_eps = any(isinstance(m.get("epsilon"), (int, float)) and math.isfinite(m["epsilon"])
                   for _, r in runs for m in r["metrics"])
     with paper_style():
