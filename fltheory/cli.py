@@ -31,6 +31,7 @@ _COMMAND_MODULES = [
     "fltheory._cli_plot",
     "fltheory._cli_run",
     "fltheory._cli_leakage",
+    "fltheory._cli_plan",
 ]
 
 # argparse (3.10, 3.11) takes "-1e-5" for an option; accept every number written with a sign so

@@ -221,7 +221,10 @@ class CompressionConfig:
     :func:`fltheory.accounting.coordinate_sampled_gaussian` (amplification by secret masks).
     ``mask="shared"``: one public mask per round for everyone, noise only on the kept
     coordinates; no amplification (the gain is dimension: noise energy ``k σ²`` instead of
-    ``d σ²``).  Record-level DP supports shared mechanism masks only.
+    ``d σ²``).  With record-level DP a secret mask is drawn for every record and applied to its
+    clipped gradient before the sum (:class:`fltheory.fl.release.Release`); no amplification
+    by these masks is claimed by the accountant (the masked gradient still has norm
+    ``<= clip``).
 
     ``params`` holds extra keyword arguments of the compressor (e.g. ``{c = 1.0, B = 3.0}`` for
     ``onebit``, ``{rescale = true}`` for ``prune``).
@@ -406,13 +409,6 @@ class ExperimentConfig:
             raise ValueError("compression.stage='mechanism' puts the mask inside the DP "
                              "mechanism and needs privacy.level='record' or 'client'; use "
                              "compression.stage='update' without DP")
-        if c.stage == "mechanism" and self.privacy.level == "record" and c.mask == "secret":
-            raise ValueError("compression.mask='secret' with compression.stage='mechanism' is "
-                             "not available with privacy.level='record': no amplification is "
-                             "known for secret masks inside local DP-SGD with client sampling, "
-                             "and the noise would cover every coordinate anyway; use "
-                             "compression.mask='shared' (noise on the kept coordinates, no "
-                             "amplification claimed) or compression.stage='update'")
         if self.privacy.level == "record" and self.training.batch_sampling != "poisson":
             raise ValueError("privacy.level='record' needs training.batch_sampling='poisson' "
                              "(the accountant assumes Poisson batches; shuffled or fixed batches "

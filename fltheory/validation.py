@@ -78,7 +78,7 @@ from typing import Any
 
 import numpy as np
 
-from fltheory._checks import check_int, check_positive
+from fltheory._checks import check_choice, check_int, check_positive
 
 __all__ = ["validate", "ValidationReport", "Check", "CHECKS", "STATUSES", "EXTRA_ATTACKS",
            "QUICK_MAX_ROUNDS", "plot_validation"]
@@ -256,14 +256,21 @@ def _g(x: Any, spec: str = ".3g") -> str:
     return format(x, spec)
 
 
+# The planted bug of the validation in progress (validate() sets and clears it).
+_BUG: dict = {"bug": None}
+
+
 def _na(key: str, reason: str, **data) -> Check:
     return Check(key, CHECKS[key], "N/A", reason, data)
 
 
 def _simulate(cfg: Any, noise_scale: float, notes: list, **kw):
-    """``simulate`` with ``noise_scale`` when the engine accepts it."""
+    """``simulate`` with the planted bugs (``noise_scale``, ``bug``) of the validation."""
     from fltheory.fl import simulate
 
+    bug = _BUG.get("bug")
+    if bug is not None:
+        kw["bug"] = bug
     if noise_scale != 1.0:
         if "noise_scale" in inspect.signature(simulate).parameters:
             kw["noise_scale"] = noise_scale
@@ -305,7 +312,7 @@ def _check_audit(cfg: Any, *, canaries: int, confidence: float, noise_scale: flo
                         "mechanism against the mixup accountant)"), None
     try:
         res = canary_audit(cfg, canaries=canaries, confidence=confidence,
-                           noise_scale=noise_scale, seed=seed)
+                           noise_scale=noise_scale, seed=seed, bug=_BUG.get("bug"))
     except ValueError as exc:
         return _na("a", " ".join(str(exc).split())), None
     lo = res.epsilon_theory_lower
@@ -331,8 +338,10 @@ def _probe_audit(cfg: Any, *, canaries: int, confidence: float, noise_scale: flo
     z = p.noise_multiplier
     steps = t.local_steps * t.rounds if p.level == "record" else t.rounds
     probe_steps = int(min(steps, max(1, math.ceil(z * z))))
+    bug = _BUG.get("bug")
     kw = dict(canaries=canaries, method="gdp", delta=p.delta, noise_scale=noise_scale,
-              confidence=confidence, seed=seed)
+              confidence=confidence, seed=seed,
+              bug=None if bug == "positions_sent" else bug)   # the probe has no masks
     if p.level == "record":
         return gradient_canary_audit(1.0, z, probe_steps, p.clip, **kw), probe_steps
     return client_canary_audit(1.0, z, probe_steps, p.clip, **kw), probe_steps
@@ -787,7 +796,7 @@ def _check_utility(cfg: Any, runs: dict, noise_scale: float, notes: list, datase
 def validate(config: Any, *, seed: int = 0, quick: bool = False, noise_scale: float = 1.0,
              out_dir: Any = None, canaries: int | None = None,
              confidence: float | None = None, attacks: Any = None,
-             figure: bool = True) -> ValidationReport:
+             figure: bool = True, bug: str | None = None) -> ValidationReport:
     r"""Run, audit and check a configuration against its guarantees (checks (a)–(e) above).
 
     Parameters
@@ -814,6 +823,10 @@ def validate(config: Any, *, seed: int = 0, quick: bool = False, noise_scale: fl
         :data:`EXTRA_ATTACKS`).
     figure : bool
         Draw the figure when ``out_dir`` is given.
+    bug : str, optional
+        A planted bug of the one release mechanism (:data:`fltheory.fl.release.BUGS`:
+        ``"half_noise"``, ``"double_clip"``, ``"noise_before_clip"``, ``"positions_sent"``),
+        planted in the engine's runs and in the audits of (a) and (b), which must flag it.
 
     Returns
     -------
@@ -835,10 +848,26 @@ def validate(config: Any, *, seed: int = 0, quick: bool = False, noise_scale: fl
     ['N/A', 'N/A', 'PASS', 'N/A', 'N/A']
     """
     from fltheory.config import load_config
+    from fltheory.fl.release import BUGS
     from fltheory.fl.simulate import build_dataset
 
     t0 = time.perf_counter()
     seed = check_int("seed", seed, minimum=0)
+    if bug is not None:
+        check_choice("bug", bug, BUGS)
+    _BUG["bug"] = bug
+    try:
+        return _validate(config, seed=seed, quick=quick, noise_scale=noise_scale,
+                         out_dir=out_dir, canaries=canaries, confidence=confidence,
+                         attacks=attacks, figure=figure, t0=t0, build_dataset=build_dataset,
+                         load_config=load_config)
+    finally:
+        _BUG["bug"] = None
+
+
+def _validate(config: Any, *, seed: int, quick: bool, noise_scale: float, out_dir: Any,
+              canaries: int | None, confidence: float | None, attacks: Any, figure: bool,
+              t0: float, build_dataset: Any, load_config: Any) -> ValidationReport:
     noise_scale = check_positive("noise_scale", noise_scale)
     if not isinstance(quick, bool):
         raise ValueError(f"quick must be true or false, got {quick!r}")
@@ -906,6 +935,8 @@ def validate(config: Any, *, seed: int = 0, quick: bool = False, noise_scale: fl
         checks.append(check())
         pbar.update(1)
     pbar.close()
+    if _BUG.get("bug"):
+        notes.append(f"planted bug {_BUG['bug']!r} in the release mechanism (engine and audits)")
     rep = ValidationReport(cfg.name, checks, cfg.to_dict(), seed, quick, noise_scale,
                            time.perf_counter() - t0, notes)
     if out_dir is not None:

@@ -74,12 +74,12 @@ from typing import Any
 
 import numpy as np
 import torch
-from torch import nn
 
 from fltheory._checks import (check_choice, check_int, check_open_unit, check_positive,
                               check_probability)
 from fltheory.audit import stats as _stats
 from fltheory.fl import models as _models
+from fltheory.fl.release import Release
 
 __all__ = ["AuditResult", "canary_audit", "gradient_canary_audit", "client_canary_audit",
            "METHODS", "MU_TOLERANCE_SE"]
@@ -88,6 +88,7 @@ METHODS = ("auto", "one_run", "hypothesis_test", "gdp")
 MU_TOLERANCE_SE = 4.0
 """μ̂ is consistent with √T/z when within this many standard errors of μ̂."""
 
+_MAX_MASKED_RUNS = 1_000_000  # runs of a multi-run audit with masks (canaries / gamma, capped)
 _CANARY_FEATURE = 1e3  # c: the canary's input value on its own feature
 _CLIENT_CANARY_NORM = 10.0  # canary client's update norm, in units of C (clipping is exercised)
 _REF_CANARY = ("M. Nasr, J. Hayes, T. Steinke, B. Balle, F. Tramer, M. Jagielski, N. Carlini and "
@@ -240,6 +241,9 @@ class _Mechanism:
     clip: float
     delta: float
     noise_scale: float
+    bug: str | None = None
+    mask: str = "none"          # masks inside the mechanism: "none" | "secret" | "shared"
+    mask_rate: float = 1.0      # probability that the canary's coordinate is kept
 
     @property
     def steps(self) -> int:
@@ -247,14 +251,28 @@ class _Mechanism:
 
     @property
     def full_batch(self) -> bool:
-        return self.sampling_rate == 1.0 and self.client_rate == 1.0
+        return (self.sampling_rate == 1.0 and self.client_rate == 1.0
+                and (self.mask == "none" or self.mask_rate == 1.0))
+
+    def release(self) -> Release:
+        """The release mechanism (:mod:`fltheory.fl.release`) on the canary's coordinates."""
+        if self.mask == "none":
+            return Release(self.clip, self.noise_multiplier, bug=self.bug,
+                           noise_scale=self.noise_scale)
+        return Release(self.clip, self.noise_multiplier, mask=self.mask,
+                       mask_rate=self.mask_rate, bug=self.bug, noise_scale=self.noise_scale)
 
     def describe(self) -> dict:
-        return {"level": self.level, "sampling_rate": self.sampling_rate,
-                "client_rate": self.client_rate, "local_steps": self.local_steps,
-                "rounds": self.rounds, "steps": self.steps,
-                "noise_multiplier": self.noise_multiplier, "noise_scale": self.noise_scale,
-                "clip": self.clip, "delta": self.delta}
+        out = {"level": self.level, "sampling_rate": self.sampling_rate,
+               "client_rate": self.client_rate, "local_steps": self.local_steps,
+               "rounds": self.rounds, "steps": self.steps,
+               "noise_multiplier": self.noise_multiplier, "noise_scale": self.noise_scale,
+               "clip": self.clip, "delta": self.delta}
+        if self.bug is not None:
+            out["bug"] = self.bug
+        if self.mask != "none":
+            out.update(mask=self.mask, mask_rate=self.mask_rate)
+        return out
 
 
 def _theory(mech: _Mechanism):
@@ -305,7 +323,10 @@ def _reduced_runs(mech: _Mechanism, included: np.ndarray, gen: torch.Generator
     score = np.zeros(n)
     total = np.zeros(n)
     observed = np.zeros(n)
-    z_actual = mech.noise_multiplier * mech.noise_scale
+    rel = mech.release()
+    masked = mech.mask != "none"
+    if masked:
+        from fltheory.fl.training import soft_targets
     for _ in range(mech.rounds):
         if mech.client_rate < 1.0:
             part = torch.rand(n, generator=gen) < mech.client_rate
@@ -319,12 +340,41 @@ def _reduced_runs(mech: _Mechanism, included: np.ndarray, gen: torch.Generator
                 sampled = inc & part
             xs = torch.where(sampled, c, 0.0).reshape(n, 1, 1)
             ys = torch.where(sampled, -1.0, 0.0).reshape(n, 1)
-            out = _models.clipped_grad_sums(model, params, xs, ys, mech.clip, z_actual, gen)
+            if not masked:
+                out = _release_sums(rel, model, params, xs, ys, gen)
+                llr = _step_loglik(out[:, 0].double().numpy(), a, sigma, mech.sampling_rate)
+            else:
+                # the canary's slot (its record or client) gets its mask: secret (never sent,
+                # unless the planted bug sends it) or public (one per run: shared)
+                shared = (torch.rand((n, model.num_params), generator=gen) < mech.mask_rate
+                          ).to(params.dtype) if mech.mask == "shared" else None
+                res = rel.record_sums(model, params.expand(n, -1), xs,
+                                      soft_targets(model, ys, params.dtype),
+                                      torch.ones((n, 1)), generator=gen, mask_generator=gen,
+                                      shared_mask=shared)
+                out = res.value
+                obs_ = out[:, 0].double().numpy()
+                kept = (shared[:, 0] if shared is not None else
+                        None if res.positions is None else res.positions[:, 0, 0])
+                if kept is None:   # secret masks: the canary's coordinate kept w.p. q * gamma
+                    llr = _step_loglik(obs_, a, sigma, mech.sampling_rate * mech.mask_rate)
+                else:              # the adversary sees the positions: informative only if kept
+                    llr = np.where(kept.numpy(),
+                                   _step_loglik(obs_, a, sigma, mech.sampling_rate), 0.0)
             obs = out[:, 0].double().numpy()
-            score += np.where(part_np, _step_loglik(obs, a, sigma, mech.sampling_rate), 0.0)
+            score += np.where(part_np, llr, 0.0)
             total += np.where(part_np, obs, 0.0)
             observed += part_np
     return score, total, {"canary_magnitude": a, "mean_observed_steps": float(observed.mean())}
+
+
+def _release_sums(rel: Release, model: Any, params: torch.Tensor, xs: torch.Tensor,
+                  ys: torch.Tensor, gen: torch.Generator) -> torch.Tensor:
+    """``(n, d)`` releases of one-record batches ``xs`` ``(n, 1, ...)`` (one run each)."""
+    from fltheory.fl.release import clipped_grad_sums
+
+    return clipped_grad_sums(model, params, xs, ys, rel.clip, rel.noise_multiplier, gen,
+                             bug=rel.bug, noise_scale=rel.noise_scale)
 
 
 # --------------------------------------------------------------------------------------------------
@@ -364,7 +414,7 @@ def _record_one_run(mech: _Mechanism, x: torch.Tensor, y: torch.Tensor, base_mod
     inc_idx = torch.nonzero(inc).ravel()
     a = mech.clip * c / math.sqrt(1.0 + c * c)
     sigma = mech.noise_multiplier * mech.clip
-    z_actual = mech.noise_multiplier * mech.noise_scale
+    rel = mech.release()
     score = np.zeros(m)
     total = np.zeros(m)
     unclipped = 0
@@ -383,9 +433,10 @@ def _record_one_run(mech: _Mechanism, x: torch.Tensor, y: torch.Tensor, base_mod
             cidx = inc_idx[cmask]
             xb = torch.cat([xd[dmask], xc[cidx]])
             yb = torch.cat([yd[dmask], yc[cidx]])
-            release, norms = _models.clipped_grad_sum(model, params, xb, yb, mech.clip, z_actual,
-                                                      gen, return_norms=True)
-            unclipped += int((norms[int(dmask.sum()):] < mech.clip).sum())
+            out = rel.release_batch(model, params, xb, yb, gen)
+            release = out.value
+            if out.norms is not None:
+                unclipped += int((out.norms[int(dmask.sum()):] < mech.clip).sum())
             # the canary's gradient direction on its column (same for every canary: its columns
             # of the parameters are kept at zero, so its logit is the bias alone)
             r, _ = model.residuals(params, xc[:1], yc[:1])
@@ -405,28 +456,19 @@ def _record_one_run(mech: _Mechanism, x: torch.Tensor, y: torch.Tensor, base_mod
 # --------------------------------------------------------------------------------------------------
 # One run, client level: DP-FedAvg with canary clients
 # --------------------------------------------------------------------------------------------------
-def _update_model(dim: int) -> _models.FunctionalModel:
-    """A linear model without bias and squared loss: at parameters 0 and label -1 the gradient of
-    example ``x`` is ``x`` itself, so ``clipped_grad_sum`` clips and noises arbitrary vectors."""
-    return _models.FunctionalModel(nn.Sequential(nn.Linear(dim, 1, bias=False)), "mse",
-                                   name="update_sum", init="zeros")
-
-
 def _client_one_run(mech: _Mechanism, dataset: Any, base_model: Any, included: np.ndarray,
                     gen: torch.Generator, lr: float, local_steps: int, seed: int
                     ) -> tuple[np.ndarray, np.ndarray, dict]:
     m = included.size
     nc = dataset.num_clients
     d = base_model.num_params
-    umodel = _update_model(d + m)
-    zero = torch.zeros(d + m)
+    rel = mech.release()
     theta = base_model.init(seed=seed)
     canary_rows = torch.zeros(m, d + m)
     canary_rows[torch.arange(m), d + torch.arange(m)] = _CLIENT_CANARY_NORM * mech.clip
     inc = torch.as_tensor(included, dtype=torch.bool)
     a = mech.clip
     sigma = mech.noise_multiplier * mech.clip
-    z_actual = mech.noise_multiplier * mech.noise_scale
     q = mech.sampling_rate
     score = np.zeros(m)
     total = np.zeros(m)
@@ -446,8 +488,7 @@ def _client_one_run(mech: _Mechanism, dataset: Any, base_model: Any, included: n
         rows.append(canary_rows[can])
         u = torch.cat([torch.stack(rows[:-1]) if len(rows) > 1 else torch.zeros(0, d + m),
                        rows[-1]])
-        release = _models.clipped_grad_sum(umodel, zero, u, -torch.ones(u.shape[0]),
-                                           mech.clip, z_actual, gen)
+        release = rel.aggregate(u, generator=gen).value     # the server's DP-FedAvg release
         theta = theta + release[:d] / max(1.0, q * nc)
         obs = release[d:].double().numpy()
         score += _step_loglik(obs, a, sigma, q)
@@ -471,15 +512,24 @@ def _run(mech: _Mechanism, *, method: str, canaries: int, confidence: float, see
     seed = check_int("seed", seed, minimum=0)
     if method == "auto":
         method = "gdp" if mech.full_batch else "hypothesis_test"
+    if method == "one_run" and mech.mask != "none":
+        raise ValueError("method='one_run' does not model coordinate masks inside the "
+                         "mechanism; use method='hypothesis_test' (or 'auto')")
     if method == "gdp" and not mech.full_batch:
         raise ValueError(
             "method='gdp' needs a full-batch mechanism (sampling rate 1 and every client every "
             f"round), got sampling_rate={mech.sampling_rate}, client_rate={mech.client_rate}: a "
             "subsampled Gaussian is not Gaussian-DP shaped, so converting its mu to epsilon would "
             "overstate the lower bound; use method='hypothesis_test' or 'one_run'")
+    mech.release()   # refuses an unknown bug / inconsistent masks before any run
     g = _theory(mech) if theory is None else theory
     rng = np.random.default_rng(seed)
-    included = rng.random(canaries) < 0.5
+    runs = canaries
+    if method != "one_run" and mech.mask != "none" and mech.mask_rate < 1.0:
+        # the canary's coordinate is kept in a fraction gamma of its steps: gamma^-1 times the
+        # runs give the same expected number of informative ones
+        runs = int(min(_MAX_MASKED_RUNS, math.ceil(canaries / mech.mask_rate)))
+    included = rng.random(runs) < 0.5
     if included.all() or not included.any():
         included[0] = not included[0]
     gen = torch.Generator().manual_seed(seed)
@@ -515,18 +565,20 @@ def _run(mech: _Mechanism, *, method: str, canaries: int, confidence: float, see
         mu_lower = bound.mu
         details.update(bound.details)
         ref = bound.reference
-    details.update({"runs_with_canary": int(included.sum()),
+    details.update({"runs": int(included.size), "runs_with_canary": int(included.sum()),
                     "runs_without_canary": int((~included).sum())})
     eps_lb = float(bound.epsilon)
     kind = ("white-box gradient canaries, DP-SGD (record level)" if mech.level == "record"
             else "canary clients, DP-FedAvg (client level)")
     how = (f"one run, {canaries} canaries" if method == "one_run"
-           else f"{canaries} runs, {method}")
+           else f"{included.size} runs, {method}")
     audited = (f"{kind}: q={mech.sampling_rate:g}"
                + (f", client rate {mech.client_rate:g}" if mech.level == "record"
                   and mech.client_rate < 1 else "")
                + f", z={mech.noise_multiplier:g}, T={mech.steps}, C={mech.clip:g}, noise x"
-               f"{mech.noise_scale:g} ({how})")
+               f"{mech.noise_scale:g}"
+               + (f", {mech.mask} masks (keep {mech.mask_rate:g})" if mech.mask != "none" else "")
+               + (f", planted bug {mech.bug!r}" if mech.bug else "") + f" ({how})")
     return AuditResult(
         epsilon_lower=eps_lb, confidence=conf, delta=mech.delta,
         epsilon_theory=float(g.epsilon),
@@ -549,7 +601,7 @@ def gradient_canary_audit(sampling_rate: float, noise_multiplier: float, steps: 
                           delta: float = 1e-5, noise_scale: float = 1.0,
                           confidence: float = 0.95, seed: int = 0, data: Any = None,
                           model: Any = None, lr: float = 0.1,
-                          guesses: Any = None) -> AuditResult:
+                          guesses: Any = None, bug: str | None = None) -> AuditResult:
     r"""Audit DP-SGD (Poisson rate ``q``, multiplier ``z``, ``T`` steps, clip ``C``) with
     white-box gradient canaries.
 
@@ -595,6 +647,8 @@ def gradient_canary_audit(sampling_rate: float, noise_multiplier: float, steps: 
     guesses : int or sequence of int, optional
         One-run guess counts (several: Bonferroni-corrected); default ``canaries // 20, // 10,
         // 5, // 2``.
+    bug : str, optional
+        A planted bug of the release (:data:`fltheory.fl.release.BUGS`).
 
     Returns
     -------
@@ -616,7 +670,7 @@ def gradient_canary_audit(sampling_rate: float, noise_multiplier: float, steps: 
                       check_int("steps", steps, minimum=1),
                       check_positive("noise_multiplier", noise_multiplier),
                       check_positive("clip", clip), check_open_unit("delta", delta),
-                      check_positive("noise_scale", noise_scale))
+                      check_positive("noise_scale", noise_scale), bug)
     lr = check_positive("lr", lr)
 
     def one_run(mech_, included, gen):
@@ -641,7 +695,7 @@ def client_canary_audit(client_rate: float, noise_multiplier: float, rounds: int
                         delta: float = 1e-5, noise_scale: float = 1.0, confidence: float = 0.95,
                         seed: int = 0, dataset: Any = None, model: Any = None,
                         local_steps: int = 1, lr: float = 0.1,
-                        guesses: Any = None) -> AuditResult:
+                        guesses: Any = None, bug: str | None = None) -> AuditResult:
     r"""Audit client-level DP-FedAvg (Poisson client rate :math:`q_c`, multiplier :math:`z`,
     :math:`T` rounds, update clip :math:`C`) with canary clients.
 
@@ -664,7 +718,7 @@ def client_canary_audit(client_rate: float, noise_multiplier: float, rounds: int
         Their model (default: logistic regression sized for ``dataset``).
     local_steps, lr :
         Local full-batch gradient steps of real clients.
-    canaries, method, delta, noise_scale, confidence, seed, guesses :
+    canaries, method, delta, noise_scale, confidence, seed, guesses, bug :
         As in :func:`gradient_canary_audit`.
 
     Returns
@@ -688,7 +742,7 @@ def client_canary_audit(client_rate: float, noise_multiplier: float, rounds: int
     mech = _Mechanism("client", qc, 1.0, 1, check_int("rounds", rounds, minimum=1),
                       check_positive("noise_multiplier", noise_multiplier),
                       check_positive("clip", clip), check_open_unit("delta", delta),
-                      check_positive("noise_scale", noise_scale))
+                      check_positive("noise_scale", noise_scale), bug)
     local_steps = check_int("local_steps", local_steps, minimum=1)
     lr = check_positive("lr", lr)
 
@@ -707,53 +761,9 @@ def client_canary_audit(client_rate: float, noise_multiplier: float, rounds: int
 # --------------------------------------------------------------------------------------------------
 # From a configuration
 # --------------------------------------------------------------------------------------------------
-def _engine_builders():
-    """``(build_dataset, build_model)`` of the FL engine, or ``None`` where it is absent."""
-    try:
-        from fltheory.fl.simulate import build_dataset, build_model
-    except ImportError:
-        return None
-    return build_dataset, build_model
-
-
-def _dataset_from_config(config: Any):
-    """The configuration's federated dataset, built as the engine builds it."""
-    builders = _engine_builders()
-    if builders is not None:
-        return builders[0](config)
-    from fltheory.fl import data as _data
-
-    d = config.data
-    common = {"num_clients": d.num_clients, "seed": config.seed}
-    if d.name in ("synthetic_logistic", "synthetic_linear"):
-        return _data.get(d.name, samples_per_client=d.samples_per_client, dim=d.dim,
-                         heterogeneity=d.heterogeneity, **common)
-    part = {"partition_method": d.partition, "alpha": d.alpha,
-            "shards_per_client": d.shards_per_client}
-    flatten = config.model.name != "cnn"
-    if d.name == "digits":
-        return _data.digits(test_fraction=d.test_fraction, flatten=flatten, **part, **common)
-    if d.name == "mnist":
-        return _data.mnist(d.path, flatten=flatten, **part, **common)
-    return _data.from_npz(d.path, test_fraction=d.test_fraction, **part, **common)
-
-
-def _model_from_config(config: Any, dataset: Any):
-    """The configuration's model, built as the engine builds it."""
-    builders = _engine_builders()
-    if builders is not None:
-        return builders[1](config, dataset)
-    name = config.model.name
-    if name in ("logreg", "linreg"):
-        return _models.for_dataset(dataset, "logistic_regression")
-    if name == "mlp":
-        return _models.for_dataset(dataset, "mlp", hidden=(config.model.hidden,))
-    return _models.for_dataset(dataset, "cnn", hidden=config.model.hidden)
-
-
 def canary_audit(config: Any, canaries: int = 1000, *, method: str = "auto",
                  noise_scale: float = 1.0, confidence: float = 0.95, seed: int | None = None,
-                 guesses: Any = None) -> AuditResult:
+                 guesses: Any = None, bug: str | None = None) -> AuditResult:
     r"""Audit the privacy claim of an :class:`~fltheory.config.ExperimentConfig`.
 
     * ``privacy.level = "record"``: white-box gradient canaries in client 0's data.  Each round
@@ -786,17 +796,24 @@ def canary_audit(config: Any, canaries: int = 1000, *, method: str = "auto",
         Defaults to ``config.seed``.
     guesses : int or sequence of int, optional
         One-run guess counts.
+    bug : str, optional
+        A planted bug of the release mechanism (:data:`fltheory.fl.release.BUGS`), the same
+        knob :func:`fltheory.fl.simulate` takes.
 
     Returns
     -------
     AuditResult
 
+    Coordinate masks inside the mechanism (``compression.stage = "mechanism"``) are audited
+    through the multi-run audit: the canary's slot gets its own mask (secret, or public with
+    ``mask = "shared"``); the adversary's score uses the kept positions whenever the release
+    transmits them (shared masks, or the planted bug ``positions_sent``).
+
     Raises
     ------
     ValueError
         For ``privacy.level = "none"`` (ε = ∞: nothing to audit), ``method="gdp"`` on a
-        subsampled mechanism, or coordinate masks inside the mechanism
-        (``compression.stage = "mechanism"``, not modelled).
+        subsampled (or masked) mechanism, or ``method="one_run"`` with masks.
 
     Examples
     --------
@@ -822,31 +839,39 @@ def canary_audit(config: Any, canaries: int = 1000, *, method: str = "auto",
     if p.neighboring != "add_remove":
         raise ValueError("privacy.neighboring must be 'add_remove' for canary audits (a canary "
                          f"is added or removed), got {p.neighboring!r}")
-    if getattr(cfg.compression, "stage", "update") == "mechanism":
-        raise ValueError("compression.stage='mechanism' (coordinate masks inside the DP "
-                         "mechanism) is not modelled by the canary audit; the accountant's "
-                         "amplified epsilon would be compared with an unmasked run. Audit the "
-                         "recipe with compression.stage='update'")
+    from fltheory.fl.simulate import build_dataset, build_model, release_of
+
     seed = cfg.seed if seed is None else check_int("seed", seed, minimum=0)
     scale = check_positive("noise_scale", noise_scale)
     qc = t.effective_client_rate
     g = cfg.epsilon()
+    masks: dict = {}
+    if cfg.compression.stage == "mechanism":
+        c = cfg.compression
+        d = None
+        if c.name == "randk" and c.k is not None:
+            d = build_model(cfg, build_dataset(cfg)).num_params
+        rel = release_of(cfg, d or 1)
+        # the probability that the canary's coordinate is kept (rand-k: k / d)
+        rate = rel.mask_rate if rel.mask_rate is not None else (
+            min(1.0, c.k / d) if c.k is not None else c.ratio)
+        masks = {"mask": rel.mask, "mask_rate": float(rate)}
     if p.level == "record":
         mech = _Mechanism("record", float(p.batch_rate), qc, t.local_steps, t.rounds,
-                          p.noise_multiplier, p.clip, p.delta, scale)
+                          p.noise_multiplier, p.clip, p.delta, scale, bug, **masks)
 
         def one_run(mech_, included, gen):
-            ds = _dataset_from_config(cfg)
+            ds = build_dataset(cfg)
             x, y = ds.client(0)
             mdl = _models.for_dataset(ds, "logistic_regression")
             return _record_one_run(mech_, x, y, mdl, included, gen, t.lr)
     else:
         mech = _Mechanism("client", qc, 1.0, 1, t.rounds, p.noise_multiplier, p.clip, p.delta,
-                          scale)
+                          scale, bug, **masks)
 
         def one_run(mech_, included, gen):
-            ds = _dataset_from_config(cfg)
-            mdl = _model_from_config(cfg, ds)
+            ds = build_dataset(cfg)
+            mdl = build_model(cfg, ds)
             return _client_one_run(mech_, ds, mdl, included, gen, t.lr, t.local_steps, seed)
 
     res = _run(mech, method=method, canaries=canaries, confidence=confidence, seed=seed,

@@ -70,14 +70,51 @@ def randperm(n: int, generator: torch.Generator | None, *, device: Any) -> torch
     return torch.randperm(n, generator=generator, device=gdev).to(device)
 
 
-def as_matrix(name: str, value: Any) -> torch.Tensor:
-    """A floating 2-D tensor ``(n, d)`` with ``n >= 1`` and ``d >= 1`` (no copy when possible)."""
-    if not isinstance(value, torch.Tensor):
+_FLOAT_NUMPY = (np.float16, np.float32, np.float64)
+
+
+def _to_tensor(name: str, value: Any) -> torch.Tensor:
+    """A tensor from a tensor, a NumPy array, or a list/tuple of vectors (tensors, arrays, floats).
+
+    Floating dtypes are kept (NumPy ``float16``/``float32``/``float64`` map to the torch dtype of
+    the same width, without a copy when the array allows it); integer or boolean input becomes
+    torch's default float dtype; Python floats become ``float64`` (NumPy's choice).
+    """
+    if isinstance(value, torch.Tensor):
+        return value
+    if isinstance(value, (list, tuple)) and value and all(isinstance(v, torch.Tensor)
+                                                          for v in value):
         try:
-            value = torch.as_tensor(np.asarray(value, dtype=np.float32))
+            return torch.stack([v.reshape(-1) for v in value])  # promotes mixed dtypes
+        except RuntimeError as exc:
+            raise ValueError(f"{name} must hold vectors of one length, got shapes "
+                             f"{sorted({tuple(v.shape) for v in value})}") from exc
+    if isinstance(value, np.generic) or not isinstance(value, np.ndarray):
+        try:
+            value = np.asarray(value)
         except (TypeError, ValueError):
-            raise ValueError(f"{name} must be a (n, d) tensor of floats, "
-                             f"got {type(value).__name__}") from None
+            raise ValueError(f"{name} must be a (n, d) array of floats (NumPy, torch, or a list "
+                             f"of vectors), got {type(value).__name__}") from None
+    if value.dtype == object:
+        raise ValueError(f"{name} must be a (n, d) array of floats (vectors of one length), "
+                         f"got an array of objects of shape {value.shape}")
+    if value.dtype.type not in _FLOAT_NUMPY:
+        if not (np.issubdtype(value.dtype, np.number) or value.dtype == np.bool_) \
+                or np.issubdtype(value.dtype, np.complexfloating):
+            raise ValueError(f"{name} must be a (n, d) array of floats, got dtype {value.dtype}")
+        return torch.as_tensor(value.astype(np.float64)).to(torch.get_default_dtype())
+    if not value.flags.writeable or not value.flags.aligned or value.dtype.byteorder == ">":
+        value = np.array(value, dtype=value.dtype.newbyteorder("="))
+    return torch.from_numpy(value)
+
+
+def as_matrix(name: str, value: Any) -> torch.Tensor:
+    """A floating 2-D tensor ``(n, d)`` with ``n >= 1`` and ``d >= 1`` (no copy when possible).
+
+    Accepts a torch tensor, a NumPy array or a list/tuple of vectors (ByzFL's input types);
+    float16/float32/float64 are kept, other numbers become torch's default float dtype.
+    """
+    value = _to_tensor(name, value)
     if value.dim() != 2:
         raise ValueError(f"{name} must be a 2-D tensor (n, d), got shape {tuple(value.shape)}")
     if value.shape[0] < 1 or value.shape[1] < 1:
@@ -90,15 +127,29 @@ def as_matrix(name: str, value: Any) -> torch.Tensor:
 
 def as_vector_or_matrix(name: str, value: Any) -> torch.Tensor:
     """A floating tensor of shape ``(d,)`` or ``(n, d)``."""
-    if not isinstance(value, torch.Tensor):
-        try:
-            value = torch.as_tensor(np.asarray(value, dtype=np.float32))
-        except (TypeError, ValueError):
-            raise ValueError(f"{name} must be a tensor of floats, got {type(value).__name__}") \
-                from None
+    value = _to_tensor(name, value)
     if value.dim() not in (1, 2) or value.numel() == 0:
         raise ValueError(f"{name} must be a non-empty tensor of shape (d,) or (n, d), "
                          f"got shape {tuple(value.shape)}")
     if not value.is_floating_point():
         value = value.to(torch.get_default_dtype())
     return value
+
+
+def numpy_input(value: Any) -> bool:
+    """Whether ``value`` is NumPy-like input (an array, or a list/tuple of arrays or numbers)."""
+    if isinstance(value, np.ndarray):
+        return True
+    if isinstance(value, (list, tuple)) and value:
+        return not isinstance(value[0], torch.Tensor)
+    return False
+
+
+def like_input(result: torch.Tensor, original: Any) -> Any:
+    """``result`` as the type of ``original``: a NumPy array for NumPy-like input, else a tensor.
+
+    The dtype is ``result``'s (the input's floating dtype is kept by :func:`as_matrix`).
+    """
+    if numpy_input(original):
+        return result.detach().cpu().numpy()
+    return result

@@ -49,7 +49,8 @@ import numpy as np
 import torch
 
 from .._checks import check_choice, check_int, check_nonnegative, check_positive
-from ._util import GeneratorLike, as_matrix, randperm, torch_generator
+from ._util import (GeneratorLike, as_matrix, as_vector_or_matrix, like_input, randperm,
+                    torch_generator)
 
 __all__ = [
     "AggregationInfo",
@@ -142,14 +143,24 @@ def gram_matrix(x: torch.Tensor, *, center: bool = False) -> torch.Tensor:
     tensor([[ 5., 11.],
             [11., 25.]], dtype=torch.float64)
     """
-    if not center:
-        return (x @ x.T).to(torch.float64)
     n, d = x.shape
-    mean = x.mean(dim=0)
+    half = x.dtype in (torch.float16, torch.bfloat16)
+    if not center:
+        if not half:
+            return (x @ x.T).to(torch.float64)
+        # float16 squared norms overflow above 256 (65504 = max): accumulate in float32 chunks.
+        g = torch.zeros(n, n, dtype=torch.float64, device=x.device)
+        for s in range(0, d, _GRAM_CHUNK):
+            z = x[:, s:s + _GRAM_CHUNK].to(torch.float32)
+            g += (z @ z.T).to(torch.float64)
+        return g
+    mean = x.mean(dim=0, dtype=torch.float32 if half else None)
     g = torch.zeros(n + 1, n + 1, dtype=torch.float64, device=x.device)
     for s in range(0, d, _GRAM_CHUNK):
-        z = torch.cat([x[:, s:s + _GRAM_CHUNK] - mean[s:s + _GRAM_CHUNK],
-                       mean[None, s:s + _GRAM_CHUNK]])
+        xs = x[:, s:s + _GRAM_CHUNK]
+        if half:
+            xs = xs.to(torch.float32)
+        z = torch.cat([xs - mean[s:s + _GRAM_CHUNK], mean[None, s:s + _GRAM_CHUNK]])
         g += (z @ z.T).to(torch.float64)
     return g
 
@@ -362,6 +373,19 @@ class PreAggregator(_Rule):
         self._transform(pool, f, torch_generator(generator, "cpu"))
         return pool.rows(), info
 
+    def transform(self, updates: Any, *, generator: GeneratorLike = None) -> Any:
+        """The transformed updates alone, as the input's type (NumPy in, NumPy out).
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> NNM(f=1).transform(np.array([[0.0], [1.0], [10.0]]))
+        array([[0.5],
+               [0.5],
+               [5.5]])
+        """
+        return like_input(self(updates, generator=generator)[0], updates)
+
     def __repr__(self) -> str:
         return f"{type(self).__name__}(f={self.f})"
 
@@ -428,6 +452,8 @@ class Aggregator(_Rule):
             nz = (xw != 0).nonzero().flatten()
             if nz.numel() == 1 and float(xw[nz[0]]) == 1.0:
                 vector = xs[int(nz[0])].clone()  # a selected row, bit for bit
+            elif x.dtype in (torch.float16, torch.bfloat16):
+                vector = xw.to(torch.float32) @ xs.to(torch.float32)
             else:
                 vector = xw.to(x.dtype) @ xs
             full = torch.zeros(n, dtype=torch.float64, device=x.device)
@@ -439,6 +465,18 @@ class Aggregator(_Rule):
             if info.selected is not None and keep is not None:
                 info.selected = [int(keep[i]) for i in info.selected]
         return vector.to(dtype=x.dtype, device=x.device), info
+
+    def aggregate(self, updates: Any, **kwargs: Any) -> Any:
+        """The aggregate alone, as the input's type: a NumPy array for a NumPy array or a list of
+        arrays, a tensor for a tensor or a list of tensors (ByzFL's convention); dtype kept.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> Krum(f=1).aggregate(np.array([[1.0, 2.0, 3.0], [4.0, 5.0, 6.0], [7.0, 8.0, 9.0]]))
+        array([1., 2., 3.])
+        """
+        return like_input(self(updates, **kwargs)[0], updates)
 
     def _needs_gram(self) -> bool:
         return self.uses_gram or any(p.uses_gram for p in self._pre())
@@ -754,9 +792,14 @@ class CenteredClipping(Aggregator):
         if center is None:
             return super().__call__(updates, generator=generator, gram=gram)
         x = as_matrix("updates", updates)
-        center = center.to(dtype=x.dtype, device=x.device).reshape(-1)
+        center = as_vector_or_matrix("center", center).to(dtype=x.dtype,
+                                                          device=x.device).reshape(-1)
         if center.shape[0] != x.shape[1]:
             raise ValueError(f"center must have shape ({x.shape[1]},), got {tuple(center.shape)}")
+        if not bool(torch.isfinite(center).all()):
+            bad = int((~torch.isfinite(center)).sum())
+            raise ValueError(f"center must be finite, got {bad} NaN/Inf entries of "
+                             f"{center.shape[0]}")
         value, info = super().__call__(x - center, generator=generator)
         info.weights = None
         return value + center, info

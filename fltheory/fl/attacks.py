@@ -45,7 +45,7 @@ import torch
 
 from .._checks import (check_choice, check_int, check_nonnegative, check_positive,
                        check_probability, check_real)
-from ._util import GeneratorLike, as_matrix, randn, randperm, torch_generator
+from ._util import GeneratorLike, as_matrix, like_input, randn, randperm, torch_generator
 
 __all__ = [
     "Attack",
@@ -134,12 +134,18 @@ class _UpdateAttack(Attack):
 
     def __call__(self, honest: Any, f: int, *, aggregator: Callable | None = None,
                  generator: GeneratorLike = None) -> torch.Tensor:
-        """The ``(f, d)`` Byzantine updates given the ``(h, d)`` honest ones."""
+        """The ``(f, d)`` Byzantine updates given the ``(h, d)`` honest ones.
+
+        ``honest`` may be a tensor, a NumPy array or a list of vectors; the result has its type
+        (NumPy in, NumPy out) and floating dtype.
+        """
+        original = honest
         honest = as_matrix("honest", honest)
         f = check_int("f", f, minimum=0)
         if f == 0:
-            return honest.new_zeros((0, honest.shape[1]))
-        return self._attack(honest, f, aggregator, torch_generator(generator, honest.device))
+            return like_input(honest.new_zeros((0, honest.shape[1])), original)
+        out = self._attack(honest, f, aggregator, torch_generator(generator, honest.device))
+        return like_input(out, original)
 
     def _attack(self, honest, f, aggregator, gen):  # pragma: no cover - abstract
         raise NotImplementedError
@@ -243,7 +249,7 @@ def _aggregate(aggregator: Callable, x: torch.Tensor) -> torch.Tensor:
     out = aggregator(x)
     if isinstance(out, tuple):
         out = out[0]
-    return out
+    return torch.as_tensor(out)
 
 
 class _LineSearchAttack(_UpdateAttack):

@@ -97,12 +97,13 @@ from . import compressors as _compressors
 from . import data as _data
 from . import models as _models
 from .compressors import _position_bits
+from .release import Release
 from .mixup import MEAN_WEIGHT, mix_batch, record_weights
-from .training import (ClientStack, clipped_sums, compact, fixed_batches, gather,
-                       poisson_batches, soft_targets, weighted_grads)
+from .training import (ClientStack, compact, fixed_batches, gather, poisson_batches,
+                       soft_targets, weighted_grads)
 
-__all__ = ["simulate", "RunResult", "MessageLog", "build_dataset", "build_model", "CHECKPOINT", "RESULT",
-           "PARAMS"]
+__all__ = ["simulate", "RunResult", "MessageLog", "build_dataset", "build_model",
+           "build_compressor", "release_of", "CHECKPOINT", "RESULT", "PARAMS"]
 
 #: File names written in ``out_dir``.
 CHECKPOINT = "checkpoint.pt"
@@ -204,7 +205,49 @@ def build_model(config: Any, dataset: _data.FederatedDataset) -> _models.Functio
     return _models.for_dataset(dataset, name)
 
 
-def _build_compressor(c: Any, d: int):
+def release_of(config: Any, d: int, *, noise_scale: float = 1.0,
+               bug: str | None = None) -> Release | None:
+    """The :class:`~fltheory.fl.release.Release` a configuration's DP runs with (``d``
+    parameters); ``None`` without DP.
+
+    Masks inside the mechanism (``compression.stage = "mechanism"``): ``mask`` secret or
+    shared, Poisson at ``compression.ratio`` (``prune``) or rand-k (``randk``: ``k``, or
+    ``ratio * d`` rounded).
+
+    Examples
+    --------
+    >>> from fltheory.config import ExperimentConfig
+    >>> cfg = ExperimentConfig.from_dict({"privacy": {"level": "client"},
+    ...     "compression": {"name": "prune", "ratio": 0.1, "stage": "mechanism",
+    ...                     "mask": "secret"}})
+    >>> rel = release_of(cfg, 100)
+    >>> rel.mask, rel.mask_rate, rel.noise_std
+    ('secret', 0.1, 1.0)
+    """
+    pv, cp = config.privacy, config.compression
+    if pv.level == "none":
+        return None
+    mask, rate, k = "none", None, None
+    if cp.stage == "mechanism":
+        mask = cp.mask
+        if cp.name == "randk":
+            k = min(cp.k if cp.k is not None else max(1, int(round(cp.ratio * d))), d)
+        else:
+            rate = cp.ratio
+    return Release(pv.clip, pv.noise_multiplier, mask=mask, mask_rate=rate, mask_k=k, bug=bug,
+                   noise_scale=noise_scale)
+
+
+def build_compressor(c: Any, d: int):
+    """The update compressor of ``config.compression`` for ``d`` parameters (``None`` for
+    ``name = "none"`` or masks inside the mechanism, see :func:`release_of`).
+
+    Examples
+    --------
+    >>> from fltheory.config import CompressionConfig
+    >>> build_compressor(CompressionConfig(name="topk", k=3), 10).k
+    3
+    """
     if c.stage != "update" or c.name == "none":
         return None
     k = c.k if c.k is not None else (max(1, int(round(c.ratio * d))) if c.ratio else None)
@@ -225,6 +268,9 @@ def _build_compressor(c: Any, d: int):
         keep = c.ratio if c.ratio is not None else min(1.0, k / d)
         comp = _compressors.BernoulliMask(keep, mask=c.mask, **kw)
     return _compressors.ErrorFeedback(comp) if c.error_feedback else comp
+
+
+_build_compressor = build_compressor      # the name of earlier releases
 
 
 def _infer_image_shape(dataset: _data.FederatedDataset) -> tuple[int, int] | None:
@@ -261,6 +307,10 @@ class MessageLog:
         ``"fedavg"`` or ``"fedsgd"``.
     lr : float
         The clients' learning rate (FedSGD's local model is :math:`\theta_t - \eta g`).
+    positions : list of torch.Tensor or None
+        Kept positions of secret masks transmitted with the messages (record level) or the
+        released aggregate (client level) -- ``None``: the correct mechanism never sends them;
+        only the planted bug ``positions_sent`` fills this.
 
     Examples
     --------
@@ -277,6 +327,7 @@ class MessageLog:
     messages: list
     algorithm: str
     lr: float
+    positions: list | None = None
 
     @property
     def rounds(self) -> int:
@@ -471,9 +522,9 @@ class _Progress:
 # The engine
 # --------------------------------------------------------------------------------------------------
 class _Engine:
-    def __init__(self, cfg: Any, dataset: _data.FederatedDataset | None) -> None:
+    def __init__(self, cfg: Any, dataset: _data.FederatedDataset | None, *,
+                 noise_scale: float = 1.0, bug: str | None = None) -> None:
         self.cfg = cfg
-        self.noise_scale = 1.0
         tr, pv, bz, cp = cfg.training, cfg.privacy, cfg.byzantine, cfg.compression
         self.device = torch.device(cfg.device)
         if self.device.type == "cuda" and not torch.cuda.is_available():
@@ -525,15 +576,10 @@ class _Engine:
             raise ValueError(f"byzantine.num_byzantine must be <= {f_max} for aggregator "
                              f"{bz.aggregator!r} with {cohort} clients per round, got "
                              f"{bz.num_byzantine}")
-        self.compressor = _build_compressor(cp, self.d)
+        self.compressor = build_compressor(cp, self.d)
         self.mech_mask = cp.stage == "mechanism"
-        self.mask_k: int | None = None
-        self.mask_rate: float | None = None
-        if self.mech_mask and cp.name == "randk":
-            k = cp.k if cp.k is not None else max(1, int(round(cp.ratio * self.d)))
-            self.mask_k = min(k, self.d)
-        elif self.mech_mask:
-            self.mask_rate = cp.ratio
+        # the one DP release mechanism (clip, masks, sum, noise) of this run
+        self.release = release_of(cfg, self.d, noise_scale=noise_scale, bug=bug)
         self.client_rate = tr.effective_client_rate
         self.mixup = cfg.mixup.enabled
         self.fedsgd = tr.algorithm == "fedsgd"
@@ -574,16 +620,6 @@ class _Engine:
         return self._rules[f_ok]
 
     # -- masks ----------------------------------------------------------------------------------
-    def _draw_mask(self, rows: int, gen: torch.Generator) -> torch.Tensor:
-        u = torch.rand((rows, self.d), generator=gen)
-        if self.mask_rate is not None:
-            mask = u < self.mask_rate
-        else:
-            idx = torch.topk(u, self.mask_k, dim=1).indices
-            mask = torch.zeros((rows, self.d), dtype=torch.bool)
-            mask.scatter_(1, idx, True)
-        return mask.to(self.device)
-
     def _mask_bits(self, kept: torch.Tensor, secret: bool) -> int:
         kept = [int(k) for k in kept.reshape(-1).tolist()]
         if secret:
@@ -592,8 +628,10 @@ class _Engine:
 
     # -- local training --------------------------------------------------------------------------
     def local(self, params: torch.Tensor, ids: torch.Tensor, rng: _RoundRng,
-              shared_mask: torch.Tensor | None) -> torch.Tensor:
-        """Local steps of the clients ``ids``; returns their messages ``(len(ids), d)``.
+              shared_mask: torch.Tensor | None) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """Local steps of the clients ``ids``: their messages ``(len(ids), d)`` and the kept
+        positions they transmit (``(len(ids), steps, d)``; ``None`` unless the planted bug
+        ``positions_sent`` is on).
 
         Clients are processed in chunks of about 2^20 parameters (all at once for small
         models): the per-client tensors then stay in the CPU caches.  The chunking depends on
@@ -602,12 +640,13 @@ class _Engine:
         k = int(ids.numel())
         chunk = max(1, min(k, _CHUNK_PARAMS // self.d))
         out = params.new_empty((k, self.d))
-        for a in range(0, k, chunk):
-            self._local_chunk(params, ids[a:a + chunk], rng, shared_mask, out[a:a + chunk])
-        return out
+        pos = [self._local_chunk(params, ids[a:a + chunk], rng, shared_mask, out[a:a + chunk])
+               for a in range(0, k, chunk)]
+        return out, (torch.cat(pos) if pos and pos[0] is not None else None)
 
     def _local_chunk(self, params: torch.Tensor, ids: torch.Tensor, rng: _RoundRng,
-                     shared_mask: torch.Tensor | None, p: torch.Tensor) -> None:
+                     shared_mask: torch.Tensor | None, p: torch.Tensor
+                     ) -> torch.Tensor | None:
         """Local steps of ``ids``, their messages written into ``p`` (a row block)."""
         cfg, tr, pv = self.cfg, self.cfg.training, self.cfg.privacy
         k = int(ids.numel())
@@ -619,11 +658,11 @@ class _Engine:
         dp_record = pv.level == "record"
         first_grad = None
         full = tr.batch_sampling == "full" and not dp_record
+        positions = []
         if dp_record:
             # step = lr * (clipped sum + noise) / (expected batch size [x E lambda])
             denom = pv.batch_rate * sizes * (MEAN_WEIGHT if self.mixup else 1.0)
             step_scale = (tr.lr / denom).unsqueeze(1)
-            noise_std = _models.dp_noise_std(pv.noise_multiplier, pv.clip, self.noise_scale)
         for _ in range(tr.local_steps):
             if full:
                 xb, tb, w = sub.x, targets, sub.valid.to(params.dtype)
@@ -642,13 +681,13 @@ class _Engine:
             if dp_record:
                 if self.mixup:
                     w = record_weights(w, cfg.mixup.alpha, rng.numpy("mixup"))
-                sums, _ = clipped_sums(self.model, p, xb, tb, w, pv.clip)
-                noise = torch.randn((k, self.d), generator=rng.torch("noise"))
-                noise = noise.to(self.device, params.dtype)
-                g = sums.add_(noise, alpha=noise_std)
-                if shared_mask is not None:
-                    g.mul_(shared_mask)
-                g.mul_(step_scale)                       # lr * g
+                out = self.release.record_sums(self.model, p, xb, tb, w,
+                                               generator=rng.torch("noise"),
+                                               mask_generator=rng.torch("mask"),
+                                               shared_mask=shared_mask)
+                if out.positions is not None:
+                    positions.append(out.positions.any(1).cpu())
+                g = out.value.mul_(step_scale)           # lr * g
                 if self.fedsgd and first_grad is None:
                     first_grad = g / tr.lr
                 p.sub_(g)
@@ -665,6 +704,7 @@ class _Engine:
             p.copy_(first_grad)
         else:
             p.sub_(params)
+        return torch.stack(positions, 1) if positions else None
 
     # -- one round -------------------------------------------------------------------------------
     def round(self, t: int, params: torch.Tensor, momentum: torch.Tensor | None
@@ -688,11 +728,13 @@ class _Engine:
         # shared masks (one per round, public seed)
         shared_mask = None
         if self.mech_mask and cfg.compression.mask == "shared":
-            shared_mask = self._draw_mask(1, rng.torch("mask"))[0].to(params.dtype)
+            shared_mask = self.release.draw_masks(1, self.d, rng.torch("mask"),
+                                                  device=self.device)[0].to(params.dtype)
         # 2. local training (honest clients, and data-poisoning Byzantine clients)
+        positions = None
         if train_ids.numel():
-            msgs = self.local(params, train_ids, rng,
-                              shared_mask if pv.level == "record" else None)
+            msgs, positions = self.local(params, train_ids, rng,
+                                         shared_mask if pv.level == "record" else None)
         else:
             msgs = params.new_zeros((0, self.d))
         trained_byz = byz_mask[torch.isin(ids, train_ids)] if train_ids.numel() else \
@@ -701,20 +743,18 @@ class _Engine:
             msgs = msgs.clone()
             msgs[trained_byz.to(msgs.device)] = self.attack.scale_update(
                 msgs[trained_byz.to(msgs.device)])
-        # 3. client-side processing: compression, or the mechanism's masks + clipping
+        # 3. client-side processing: compression (the mechanism's masks are in the release)
         bits = 0
-        secret_masks = None
         if pv.level == "client" and self.mech_mask:
-            msgs = _clip_rows(msgs, pv.clip)
-            if cfg.compression.mask == "secret":
-                secret_masks = self._draw_mask(msgs.shape[0], rng.torch("mask"))
-                msgs = msgs * secret_masks.to(msgs.dtype)
-                bits += self._mask_bits(secret_masks.sum(1), True)
-            else:
-                msgs = msgs * shared_mask
-                bits += self._mask_bits(shared_mask.sum().expand(msgs.shape[0]), False)
+            pass                          # counted with the release, step 5
         elif pv.level == "record" and shared_mask is not None:
             bits += self._mask_bits(shared_mask.sum().expand(msgs.shape[0]), False)
+        elif pv.level == "record" and self.mech_mask:
+            # secret per-record masks: a dense message (noise on every coordinate), the kept
+            # positions stay with the client -- unless the planted bug sends them
+            bits += _FLOAT_BITS * self.d * int(msgs.shape[0])
+            if positions is not None:
+                bits += int(positions.numel())
         elif self.compressor is not None and msgs.shape[0]:
             gen = rng.torch("compress")
             if isinstance(self.compressor, _compressors.ErrorFeedback):
@@ -738,13 +778,22 @@ class _Engine:
             full[(~byz_mask).to(full.device)] = msgs
             full[byz_mask.to(full.device)] = byz_msgs.to(full.dtype)
             msgs = full
-        if self.record is not None:
-            self.record.append((ids.cpu().clone(), msgs.detach().cpu().clone(),
-                                params.detach().cpu().clone()))
         # 5. aggregation
         info_rejected = 0
         if pv.level == "client":
-            agg, info_rejected, honest_seen = self._dp_fedavg(msgs, byz_mask, shared_mask, rng)
+            # the server's release (DP-FedAvg): clip, mask, sum, noise, divide
+            out = self.release.aggregate(msgs, generator=rng.torch("noise"),
+                                         mask_generator=rng.torch("mask"),
+                                         shared_mask=shared_mask)
+            agg = out.value / (self.client_rate * self.n)
+            info_rejected = out.rejected
+            honest_seen = _rows(out.clipped, ~byz_mask)
+            if self.mech_mask:
+                kept = (out.kept if out.kept is not None
+                        else shared_mask.sum().expand(msgs.shape[0]))
+                bits += self._mask_bits(_rows(kept, ~byz_mask.to(kept.device)),
+                                        cfg.compression.mask == "secret")
+            positions = out.positions
         else:
             honest_seen = _rows(msgs, ~byz_mask)
             if msgs.shape[0]:
@@ -752,6 +801,10 @@ class _Engine:
                 info_rejected = info.rejected
             else:
                 agg = params.new_zeros(self.d)
+        if self.record is not None:
+            self.record.append((ids.cpu().clone(), msgs.detach().cpu().clone(),
+                                params.detach().cpu().clone(),
+                                None if positions is None else positions.cpu().clone()))
         # 6. robustness diagnostics
         agg_error = honest_var = kappa_emp = None
         if honest_seen.shape[0]:
@@ -778,26 +831,6 @@ class _Engine:
         b = self.compressor.bits(self.d)
         return int(b) if b is not None else _FLOAT_BITS * self.d
 
-    def _dp_fedavg(self, msgs: torch.Tensor, byz_mask: torch.Tensor,
-                   shared_mask: torch.Tensor | None, rng: _RoundRng):
-        """Server of DP-FedAvg: reject non-finite, clip to C, sum, add N(0, (zC)^2), divide."""
-        pv = self.cfg.privacy
-        finite = torch.isfinite(msgs).all(dim=1) if msgs.shape[0] else \
-            torch.zeros(0, dtype=torch.bool, device=msgs.device)
-        rejected = int((~finite).sum())
-        clipped = _clip_rows(torch.where(finite.unsqueeze(1), msgs, torch.zeros_like(msgs)),
-                             pv.clip)
-        if shared_mask is not None:
-            clipped = clipped * shared_mask
-        std = _models.dp_noise_std(pv.noise_multiplier, pv.clip, self.noise_scale)
-        noise = std * torch.randn(self.d, generator=rng.torch("noise")).to(msgs.device,
-                                                                           msgs.dtype)
-        if shared_mask is not None:
-            noise = noise * shared_mask
-        total = clipped[finite].sum(0) + noise
-        agg = total / (self.client_rate * self.n)
-        return agg, rejected, _rows(clipped, ~byz_mask)
-
     # -- evaluation ------------------------------------------------------------------------------
     def evaluate(self, params: torch.Tensor) -> dict:
         res = self.model.evaluate(params, self.x_test, self.y_test)
@@ -815,13 +848,6 @@ def _rows(x: torch.Tensor, keep: torch.Tensor) -> torch.Tensor:
     if x.shape[0] == 0 or bool(keep.all()):
         return x
     return x[keep.to(x.device)]
-
-
-def _clip_rows(x: torch.Tensor, clip: float) -> torch.Tensor:
-    if x.shape[0] == 0:
-        return x
-    norms = torch.linalg.vector_norm(x, dim=1)
-    return x * torch.clamp(clip / norms, max=1.0).unsqueeze(1)
 
 
 # --------------------------------------------------------------------------------------------------
@@ -858,7 +884,8 @@ def simulate(config: Any, *, out_dir: Any = None, resume: bool = False,
              progress: bool | None = None,
              callback: Callable[[int, dict], None] | None = None,
              dataset: _data.FederatedDataset | None = None,
-             noise_scale: float = 1.0, record_messages: bool = False) -> RunResult:
+             noise_scale: float = 1.0, record_messages: bool = False,
+             bug: str | None = None) -> RunResult:
     r"""Run the FL experiment ``config`` describes; return its metrics and accounting event.
 
     Parameters
@@ -887,6 +914,10 @@ def simulate(config: Any, *, out_dir: Any = None, resume: bool = False,
         Multiplies the DP noise standard deviation (default 1).  Only for planting a bug on
         purpose in validation tests (``0.5``: half the noise the accountant assumes); the
         accounting event stays that of the configuration, so audits must flag the run.
+    bug : str, optional
+        A planted bug of the release mechanism (:data:`fltheory.fl.release.BUGS`:
+        ``"half_noise"``, ``"double_clip"``, ``"noise_before_clip"``, ``"positions_sent"``),
+        for validation tests only; the accounting event is unchanged.
     record_messages : bool
         Keep every message the server received (:class:`MessageLog`, ``RunResult.messages``)
         for the leakage attacks of :mod:`fltheory.audit`.  Memory: ``rounds x clients x d``
@@ -930,8 +961,8 @@ def simulate(config: Any, *, out_dir: Any = None, resume: bool = False,
     t_start = time.perf_counter()
     from fltheory._checks import check_positive
 
-    engine = _Engine(cfg, dataset)
-    engine.noise_scale = check_positive("noise_scale", noise_scale)
+    engine = _Engine(cfg, dataset, noise_scale=check_positive("noise_scale", noise_scale),
+                     bug=bug)
     total = cfg.training.rounds
     out = Path(out_dir) if out_dir is not None else None
     ckpt_every = cfg.run.checkpoint_every if out is not None else 0
@@ -1013,8 +1044,10 @@ def simulate(config: Any, *, out_dir: Any = None, resume: bool = False,
     log = None
     if engine.record is not None:
         gp = torch.stack([r[2] for r in engine.record] + [params.detach().cpu()])
+        pos = [r[3] for r in engine.record]
         log = MessageLog(gp, [r[0] for r in engine.record], [r[1] for r in engine.record],
-                         cfg.training.algorithm, float(cfg.training.lr))
+                         cfg.training.algorithm, float(cfg.training.lr),
+                         pos if any(p is not None for p in pos) else None)
     result = RunResult(config=cfg, metrics=metrics, params=params.detach().cpu(),
                        accounting_event=event, guarantee=guarantee,
                        byzantine_ids=list(engine.byz), info=info, messages=log)
