@@ -454,11 +454,16 @@ def _load(config: str | Mapping[str, Any]) -> dict:
 
     try:
         with open(config, "rb") as fh:
-            return tomllib.load(fh)
+            data = tomllib.load(fh)
     except FileNotFoundError:
         raise ValueError(f"config file not found: {config}") from None
+    except UnicodeDecodeError:
+        raise ValueError(f"config {config} is not a TOML file (not UTF-8 text)") from None
     except tomllib.TOMLDecodeError as exc:
         raise ValueError(f"config {config} is not valid TOML: {exc}") from None
+    if not data:   # an empty file would silently run the default sweep
+        raise ValueError(f"config {config} is empty (see experiments/leakage/ for examples)")
+    return data
 
 
 _KEYS = ("name", "attacks", "attack", "seeds", "clip", "defenses", "figures", "description")

@@ -566,8 +566,11 @@ class _Engine:
         self.optimum = None
         if ds.optimum is not None and ds.optimum.numel() == self.d:
             self.optimum = ds.optimum.to(self.device)
-        self.rule = _aggregators.get(bz.aggregator, f=bz.num_byzantine, pre=bz.pre_aggregators,
-                                     **bz.aggregator_params)
+        try:
+            self.rule = _aggregators.get(bz.aggregator, f=bz.num_byzantine,
+                                         pre=bz.pre_aggregators, **bz.aggregator_params)
+        except ValueError as exc:   # name the configuration key
+            raise ValueError(f"byzantine.aggregator: {exc}") from None
         self._rules: dict[int, Any] = {bz.num_byzantine: self.rule}
         tr = self.cfg.training
         cohort = tr.cohort_size if tr.client_sampling == "fixed" else self.n
@@ -608,7 +611,10 @@ class _Engine:
             params.setdefault("server_lr", self.cfg.training.server_lr)
         if "image_shape" in params and params["image_shape"] is not None:
             params["image_shape"] = tuple(params["image_shape"])
-        return _attacks.get(name, **params)
+        try:
+            return _attacks.get(name, **params)
+        except ValueError as exc:   # name the configuration key
+            raise ValueError(f"byzantine.attack: {exc}") from None
 
     def rule_for(self, m: int):
         f = self.cfg.byzantine.num_byzantine
