@@ -347,7 +347,7 @@ def config_privacy_section(out_dir, config) -> dict:
                                 method=method, neighboring=p.neighboring,
                                 return_lower=method == "pld")
         up, lo = (res if method == "pld" else (res, None))
-        curve = {"rounds": rounds, "epsilon": up, "epsilon_lower": lo}
+        curve = {"rounds": rounds, "epsilon": up, "epsilon_lower": lo, "method": method}
         figs = _plot_config_epsilon(cfg, curve, Path(out_dir) / "config_epsilon_vs_rounds")
     except ValueError as exc:
         lines.append(f"  (epsilon curve not drawn: {exc})")
@@ -362,11 +362,12 @@ def _plot_config_epsilon(cfg, curve, stem) -> list[str]:
 
     fig, ax = new_figure()
     with paper_style():
+        m = str(curve.get("method", "pld")).upper()
         ax.plot(curve["rounds"], curve["epsilon"], color="#0969da",
-                label="certified upper bound")
+                label=f"{m} upper bound" + (" (certified)" if m == "PLD" else ""))
         if curve["epsilon_lower"] is not None:
             ax.plot(curve["rounds"], curve["epsilon_lower"], color="#0969da", ls=":",
-                    label="certified lower bound")
+                    label="PLD lower bound (certified)")
         ax.set_xlabel("rounds")
         ax.set_ylabel(f"ε at δ = {cfg.privacy.delta:g}")
         ax.set_title(f"{cfg.name}: privacy spent")

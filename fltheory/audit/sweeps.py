@@ -522,7 +522,8 @@ def run_config(config: str | Mapping[str, Any], out_dir: str | None = None) -> d
         result["files"] = [write_json_atomic(out / f"{name}.json", result)]
         for f in figures:
             fig = getattr(_plots, f)(points)
-            result["files"] += _plots.save(fig, out / f"{name}_{f}")
+            stem = name if name == f else f"{name}_{f}"   # no privacy_utility_privacy_utility
+            result["files"] += _plots.save(fig, out / stem)
     return result
 
 

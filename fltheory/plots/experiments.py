@@ -716,6 +716,8 @@ def draw_runs(run_dir: Any, stem: Any) -> list[str]:
             ax.plot([m["round"] for m in r["metrics"]], y, color="#0969da")
             ax.set_xlabel("round")
             ax.set_ylabel(f"ε spent (δ = {r['accounting']['delta']:g})")
-            ax.set_title("privacy spent (certified upper bound)")
+            method = str(r["accounting"].get("method") or "").upper()
+            ax.set_title(f"privacy spent ({method} upper bound)" if method else
+                         "privacy spent (upper bound)")
         fig.tight_layout()
     return save_figure(fig, stem)
