@@ -43,7 +43,7 @@ def _cmd(args) -> int:
     require("torch", "fltheory leakage")
     import torch
 
-    from fltheory.audit import sweeps
+    from fltheory import leakage as sweeps
 
     check_out_dir(args.out)
     torch.set_num_threads(1)

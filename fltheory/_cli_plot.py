@@ -54,7 +54,7 @@ def _figures() -> dict:
 
 
 def _experiment_names() -> list[str]:
-    from fltheory.plots.experiments import EXPERIMENTS
+    from fltheory.experiments import EXPERIMENTS
 
     return sorted(EXPERIMENTS)
 
@@ -124,7 +124,7 @@ def _cmd(args) -> int:
 
             paths = draw_runs(args.source, Path(args.out) / "runs")
         else:
-            from fltheory.plots.experiments import load_results
+            from fltheory.experiments import load_results
             from fltheory.validation import plot_validation
 
             data = load_results(args.source)
@@ -133,7 +133,7 @@ def _cmd(args) -> int:
             paths = plot_validation(data, Path(args.out) / "validation")
     else:
         from fltheory.cli import require
-        from fltheory.plots.experiments import experiment_figure
+        from fltheory.experiments import experiment_figure
 
         if args.jobs == 0 or args.jobs < -1:
             raise ValueError(f"jobs must be >= 1 or -1, got {args.jobs}")
