@@ -106,12 +106,10 @@ def _seeds(seeds: Any, quick: bool) -> list[int]:
     return parse_seeds(seeds)
 
 
-def _parallel(fn: Callable, items: list, jobs: int) -> list:
-    if jobs == 1 or len(items) <= 1:
-        return [fn(*it) for it in items]
-    from joblib import Parallel, delayed
+def _parallel(fn: Callable, items: list, jobs: int, desc: str = "runs") -> list:
+    from fltheory._progress import parallel_map
 
-    return Parallel(n_jobs=jobs)(delayed(fn)(*it) for it in items)
+    return parallel_map(fn, items, jobs, desc)
 
 
 
@@ -382,15 +380,9 @@ def draw_experiment(name: str, results: dict, out_dir: Any) -> list[str]:
 
 def load_results(path: Any) -> dict:
     """Results JSON written by :func:`experiment_figure`."""
-    import json
+    from fltheory._io import read_json
 
-    p = Path(path)
-    if not p.is_file():
-        raise ValueError(f"results file not found: {p}")
-    try:
-        return json.loads(p.read_text())
-    except json.JSONDecodeError as exc:
-        raise ValueError(f"{p}: not a JSON file: {exc}") from None
+    return read_json(path)
 
 
 def experiment_figure(name: str, out_dir: Any, *, config: Any = None, seeds: Any = None,

@@ -292,7 +292,7 @@ def config_privacy_section(out_dir, config) -> dict:
                                 method=method, neighboring=p.neighboring,
                                 return_lower=method == "pld")
         up, lo = (res if method == "pld" else (res, None))
-        curve = {"rounds": rounds, "epsilon": up, "epsilon_lower": lo}
+        curve = {"rounds": rounds, "epsilon": up, "epsilon_lower": lo, "method": method}
         figs = _plot_config_epsilon(cfg, curve, Path(out_dir) / "config_epsilon_vs_rounds")
     except ValueError as exc:
         lines.append(f"  (epsilon curve not drawn: {exc})")
@@ -307,11 +307,12 @@ def _plot_config_epsilon(cfg, curve, stem) -> list[str]:
 
     fig, ax = new_figure()
     with paper_style():
+        m = str(curve.get("method", "pld")).upper()
         ax.plot(curve["rounds"], curve["epsilon"], color="#0969da",
-                label="certified upper bound")
+                label=f"{m} upper bound" + (" (certified)" if m == "PLD" else ""))
         if curve["epsilon_lower"] is not None:
             ax.plot(curve["rounds"], curve["epsilon_lower"], color="#0969da", ls=":",
-                    label="certified lower bound")
+                    label="PLD lower bound (certified)")
         ax.set_xlabel("rounds")
         ax.set_ylabel(f"ε at δ = {cfg.privacy.delta:g}")
         ax.set_title(f"{cfg.name}: privacy spent")
@@ -571,9 +572,12 @@ def build_report(out_dir="fltheory-report", sections=None, *, config=None,
 
         cfg = load_config(config)
     table = SECTIONS if cfg is None else CONFIG_SECTIONS
-    for key, spec in table:
-        if sections is not None and key not in sections:
-            continue
+    from fltheory._progress import bar
+
+    todo = [(k, spec) for k, spec in table if sections is None or k in sections]
+    pbar = bar(len(todo) + bool(validate), "report", unit="section")
+    for key, spec in todo:
+        pbar.set_postfix_str(key, refresh=True)
         t0 = time.perf_counter()
         try:
             fn = _load(spec)
@@ -585,12 +589,16 @@ def build_report(out_dir="fltheory-report", sections=None, *, config=None,
         sec["seconds"] = time.perf_counter() - t0
         result["sections"][key] = sec
         result["files"].extend(sec.get("figures", []))
+        pbar.update(1)
     if validate:
+        pbar.set_postfix_str("validation", refresh=True)
         t0 = time.perf_counter()
         sec = validation_section(out, cfg, quick=quick, seed=seed)
         sec["seconds"] = time.perf_counter() - t0
         result["sections"]["validation"] = sec
         result["files"].extend(sec.get("figures", []))
+        pbar.update(1)
+    pbar.close()
     path = write_json_atomic(out / "report.json",
                              {k: {"title": s["title"], "data": s["data"],
                                   "figures": s.get("figures", []), "seconds": s["seconds"]}

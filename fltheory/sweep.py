@@ -261,8 +261,17 @@ def run_sweep(config: Any, seeds: Iterable[int] | str, jobs: int = 1, out_dir: A
         if backend == "dask":
             runs = _run_dask(args, jobs, scheduler, client) if args else []
         else:
-            runs = Parallel(n_jobs=jobs, backend=backend, verbose=verbose)(
-                delayed(_one)(*a) for a in args) if args else []
+            from fltheory._progress import bar
+
+            pbar = bar(len(args), "seeds", unit="run")
+            runs = []
+            gen = "generator" if backend in ("loky", "threading", "multiprocessing",
+                                             "sequential") else "list"
+            for r in (Parallel(n_jobs=jobs, backend=backend, verbose=verbose, return_as=gen)(
+                    delayed(_one)(*a) for a in args) if args else []):
+                runs.append(r)
+                pbar.update(1)      # as each run finishes (with a generator backend)
+            pbar.close()
     except ValueError as exc:
         if "backend" in str(exc).lower() and backend not in ("loky", "threading",
                                                              "multiprocessing", "sequential"):

@@ -886,33 +886,54 @@ def _validate(config: Any, *, seed: int, quick: bool, noise_scale: float, out_di
     dataset = build_dataset(cfg)
     bz = cfg.byzantine
     runs: dict = {}
+    from fltheory._progress import bar
+
+    n_runs = 1
     if bz.num_byzantine > 0:
-        runs[f"attack:{bz.attack}"] = _simulate(cfg, noise_scale, notes)
+        n_runs += (len([a for a in extra if a != bz.attack]) + 1
+                   + (bz.aggregator.strip().lower() != "mean" or bool(bz.pre_aggregators)))
+    pbar = bar(n_runs + 5, f"validate {cfg.name}", unit="step")
+
+    def _sim(*a):  # the runs, counted on the bar
+        pbar.set_postfix_str(f"run {pbar.n + 1}/{n_runs}", refresh=True)
+        out = _simulate(*a)
+        pbar.update(1)
+        return out
+
+    if bz.num_byzantine > 0:
+        runs[f"attack:{bz.attack}"] = _sim(cfg, noise_scale, notes)
         for att in extra:
             if att == bz.attack:
                 continue
-            runs[f"attack:{att}"] = _simulate(
+            runs[f"attack:{att}"] = _sim(
                 cfg.replace(byzantine__attack=att, byzantine__attack_params={}), noise_scale,
                 notes)
         if bz.aggregator.strip().lower() != "mean" or bz.pre_aggregators:
-            runs["mean_under_attack"] = _simulate(
+            runs["mean_under_attack"] = _sim(
                 cfg.replace(byzantine__aggregator="mean", byzantine__pre_aggregators=[],
                             byzantine__aggregator_params={}), noise_scale, notes)
-        runs["clean"] = _simulate(cfg.replace(byzantine__num_byzantine=0, byzantine__attack="none",
+        runs["clean"] = _sim(cfg.replace(byzantine__num_byzantine=0, byzantine__attack="none",
                                               byzantine__attack_params={}), noise_scale, notes)
     else:
-        runs["clean"] = _simulate(cfg, noise_scale, notes)
+        runs["clean"] = _sim(cfg, noise_scale, notes)
     main = runs.get(f"attack:{bz.attack}", runs["clean"])
+    pbar.set_postfix_str("(a) audit", refresh=True)
     check_a, res_a = _check_audit(cfg, canaries=n_can, confidence=conf, noise_scale=noise_scale,
                                   seed=seed)
-    checks = [
-        check_a,
-        _check_noise(cfg, res_a, main, dataset, canaries=n_can, confidence=conf,
-                     noise_scale=noise_scale, seed=seed),
-        _check_kappa(cfg, runs),
-        _check_compressor(cfg, main, seed=seed, draws=64 if quick else 256),
-        _check_utility(cfg, runs, noise_scale, notes, dataset),
-    ]
+    checks = [check_a]
+    pbar.update(1)
+    for label, check in (
+            ("(b) noise", lambda: _check_noise(cfg, res_a, main, dataset, canaries=n_can,
+                                               confidence=conf, noise_scale=noise_scale,
+                                               seed=seed)),
+            ("(c) kappa", lambda: _check_kappa(cfg, runs)),
+            ("(d) compressor", lambda: _check_compressor(cfg, main, seed=seed,
+                                                         draws=64 if quick else 256)),
+            ("(e) utility", lambda: _check_utility(cfg, runs, noise_scale, notes, dataset))):
+        pbar.set_postfix_str(label, refresh=True)
+        checks.append(check())
+        pbar.update(1)
+    pbar.close()
     if _BUG.get():
         notes.append(f"planted bug {_BUG.get()!r} in the release mechanism (engine and audits)")
     rep = ValidationReport(cfg.name, checks, cfg.to_dict(), seed, quick, noise_scale,

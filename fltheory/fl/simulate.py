@@ -502,38 +502,32 @@ def _first_difference(a: dict, b: dict, prefix: str = "") -> str | None:
 
 
 class _Progress:
-    """A one-line progress bar on stderr, drawn once the run has lasted ``delay`` seconds."""
+    """The rounds' bar on stderr (tqdm: rate, elapsed, ETA), drawn once the run has lasted
+    ``delay`` seconds; shows accuracy (or loss) and epsilon of the latest evaluated round."""
 
-    def __init__(self, total: int, enabled: bool, delay: float = 0.0, stream=None) -> None:
-        self.total, self.enabled, self.delay = total, enabled, delay
-        self.stream = stream or sys.stderr
-        self._t0 = time.perf_counter()
-        self._last = 0.0
-        self._drawn = False
+    def __init__(self, total: int, enabled: bool, delay: float = 0.0, start: int = 0) -> None:
+        from fltheory._progress import bar
+
+        self.total = total
+        self._bar = bar(total, "rounds", unit="round", enabled=enabled, delay=delay)
+        self._bar.update(start)
 
     def update(self, done: int, m: dict) -> None:
-        if not self.enabled:
-            return
-        now = time.perf_counter()
-        if now - self._t0 < self.delay and not self._drawn:
-            return                      # short runs stay silent
-        if done < self.total and now - self._last < 0.1:
-            return
-        self._last, self._drawn = now, True
-        width = 24
-        fill = int(width * done / max(self.total, 1))
-        parts = [f"round {done}/{self.total}"]
+        parts = []
         if m.get("accuracy") is not None:
             parts.append(f"acc {m['accuracy']:.3f}")
         elif m.get("loss") is not None:
             parts.append(f"loss {m['loss']:.4g}")
         if m.get("epsilon") is not None and math.isfinite(m["epsilon"]):
             parts.append(f"eps {m['epsilon']:.3g}")
-        parts.append(f"{m.get('wall_time', 0.0):.1f} s")
-        self.stream.write("\r[" + "#" * fill + " " * (width - fill) + "] " + "  ".join(parts))
+        if parts:
+            self._bar.set_postfix_str(", ".join(parts), refresh=False)
+        self._bar.update(done - self._bar.n)
         if done >= self.total:
-            self.stream.write("\n")
-        self.stream.flush()
+            self.close()
+
+    def close(self) -> None:
+        self._bar.close()
 
 
 # --------------------------------------------------------------------------------------------------
@@ -577,9 +571,19 @@ class _Engine:
         self.optimum = None
         if ds.optimum is not None and ds.optimum.numel() == self.d:
             self.optimum = ds.optimum.to(self.device)
-        self.rule = _aggregators.get(bz.aggregator, f=bz.num_byzantine, pre=bz.pre_aggregators,
-                                     **bz.aggregator_params)
+        try:
+            self.rule = _aggregators.get(bz.aggregator, f=bz.num_byzantine,
+                                         pre=bz.pre_aggregators, **bz.aggregator_params)
+        except ValueError as exc:   # name the configuration key
+            raise ValueError(f"byzantine.aggregator: {exc}") from None
         self._rules: dict[int, Any] = {bz.num_byzantine: self.rule}
+        tr = self.cfg.training
+        cohort = tr.cohort_size if tr.client_sampling == "fixed" else self.n
+        f_max = self.rule._max_f_pipeline(cohort)
+        if bz.num_byzantine > f_max:   # refused before training, never capped silently
+            raise ValueError(f"byzantine.num_byzantine must be <= {f_max} for aggregator "
+                             f"{bz.aggregator!r} with {cohort} clients per round, got "
+                             f"{bz.num_byzantine}")
         if compressor is not None:
             if cp.stage != "update" or cp.name != "none":
                 raise ValueError("compressor= replaces compression.name='none' only (got "
@@ -625,7 +629,10 @@ class _Engine:
             params.setdefault("server_lr", self.cfg.training.server_lr)
         if "image_shape" in params and params["image_shape"] is not None:
             params["image_shape"] = tuple(params["image_shape"])
-        return _attacks.get(name, **params)
+        try:
+            return _attacks.get(name, **params)
+        except ValueError as exc:   # name the configuration key
+            raise ValueError(f"byzantine.attack: {exc}") from None
 
     def rule_for(self, m: int):
         f = self.cfg.byzantine.num_byzantine
@@ -1063,10 +1070,12 @@ def simulate(config: Any, *, out_dir: Any = None, resume: bool = False,
                              "resume or use another output directory")
         engine.record = []
     eps_curve, method = _epsilon_curve(cfg, total, engine.client_rate)
-    if progress is None:   # default: long runs on a terminal only
-        bar = _Progress(total, cfg.run.progress and sys.stderr.isatty(), delay=1.0)
+    if progress is None:   # default: long runs on a terminal, unless --quiet
+        from fltheory._progress import enabled as _progress_on
+
+        bar = _Progress(total, cfg.run.progress and _progress_on(), delay=1.0, start=start)
     else:
-        bar = _Progress(total, bool(progress))
+        bar = _Progress(total, bool(progress), start=start)
     t_loop = time.perf_counter() - (elapsed0 + (time.perf_counter() - t_start))
     with torch.no_grad():
         for t in range(start + 1, total + 1):

@@ -198,7 +198,7 @@ def test_eavesdropper_experiment_runs(tmp_path):
     assert len(none) == len(noisy) == 5
     mean = lambda ps, k: sum(p[k] for p in ps) / len(ps)  # noqa: E731
     assert mean(none, "success") > mean(noisy, "success") + 0.15
-    assert (tmp_path / "eavesdropper_eavesdropper.png").exists()
+    assert (tmp_path / "eavesdropper.png").exists()      # one name, not eavesdropper_eavesdropper
 
 
 @pytest.mark.slow
