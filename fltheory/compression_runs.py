@@ -54,6 +54,7 @@ import copy
 import itertools
 import json
 import math
+import sys
 import time
 from pathlib import Path
 from typing import Any, Iterable
@@ -61,7 +62,7 @@ from typing import Any, Iterable
 import numpy as np
 
 __all__ = ["DEFAULT_GRID", "COMPRESSORS", "load_grid", "expand_points", "run_compression_grid",
-           "smea_kappa", "summarize", "point_config", "smea_dense_timing", "load_results", "variance_within_bound",
+           "smea_kappa", "summarize", "point_config", "smea_dense_timing", "load_results", "variance_within_bound", "within_prediction",
            "write_results"]
 
 #: Compressor names of the grid.
@@ -175,7 +176,10 @@ def load_grid(source: Any = None, *, quick: bool = False) -> dict:
     elif isinstance(source, dict):
         grid = copy.deepcopy(source)
     else:
-        from fltheory.config import tomllib
+        if sys.version_info >= (3, 11):
+            import tomllib
+        else:  # pragma: no cover
+            import tomli as tomllib
 
         path = Path(source)
         if not path.is_file():
@@ -270,6 +274,10 @@ def _compression_section(p: dict) -> dict:
     c, r = p["compressor"], p["ratio"]
     if c == "none":
         return {"name": "none"}
+    if p["epsilon_target"] is None and c in ("randk_shared", "randk_secret"):
+        # no DP mechanism to put the mask in: unbiased rand-k (scaled by d/k) on the update
+        return {"name": "randk", "ratio": r, "mask": "shared" if c == "randk_shared"
+                else "secret"}
     if c == "randk_shared":
         return {"name": "randk", "ratio": r, "stage": "mechanism", "mask": "shared"}
     if c == "randk_secret":
@@ -306,7 +314,7 @@ def point_config(grid: dict, p: dict, noise_multiplier: float | None = None) -> 
                         "attack_params": dict(ATTACK_PARAMS[p["attack"]]),
                         "aggregator": p["aggregator"]}
     cfg["compression"] = _compression_section(p)
-    if p["compressor"] == "randk_shared":
+    if p["compressor"] == "randk_shared" and cfg["compression"].get("stage") == "mechanism":
         # unbiased rand-k: the server rescales the masked aggregate by d/k
         cfg["training"]["server_lr"] = float(cfg["training"].get("server_lr", 1.0)) / p["ratio"]
     priv = dict(cfg.get("privacy", {}))
@@ -401,7 +409,7 @@ def _time_rule(rule, x, reps: int = 1) -> tuple[Any, float]:
 def _round_diagnostics(log, byz: set, rule, compressor: str, f: int) -> dict:
     import torch
 
-    errs, preds, secs, dims = [], [], [], []
+    errs, preds, secs, dims, tols = [], [], [], [], []
     for ids, msgs in zip(log.client_ids, log.messages):
         honest = torch.tensor([int(i) not in byz for i in ids.tolist()], dtype=torch.bool)
         cols = _support(msgs, compressor)
@@ -412,6 +420,7 @@ def _round_diagnostics(log, byz: set, rule, compressor: str, f: int) -> dict:
         h = x[honest].double()
         hm = h.mean(0)
         errs.append(float(torch.linalg.vector_norm(value.double() - hm) ** 2))
+        tols.append(_rounding_tolerance(x))
         m = int(x.shape[0])
         kap, kind = _kappa_for(rule, m, min(f, max((m - 1) // 2, 0)))
         if kap is None or h.shape[0] == 0:
@@ -423,7 +432,37 @@ def _round_diagnostics(log, byz: set, rule, compressor: str, f: int) -> dict:
         else:
             g = c @ c.T / h.shape[0]
             preds.append(kap * float(torch.linalg.eigvalsh(g)[-1].clamp_min(0.0)))
-    return {"errors": errs, "predictions": preds, "seconds": secs, "dims": dims}
+    return {"errors": errs, "predictions": preds, "seconds": secs, "dims": dims,
+            "tolerances": tols}
+
+
+def _rounding_tolerance(x) -> float:
+    r"""Rounding allowance of a rule computed in the messages' precision.
+
+    A weighted sum :math:`\sum_i w_i x_i` (:math:`|w_i|\le 1`, the form of every rule's output)
+    of m rows computed with unit roundoff u errs by at most :math:`m u\sum_i|x_i|` per
+    coordinate, so its squared error is at most :math:`(m u)^2\, m\sum_i\|x_i\|^2`
+    (Cauchy-Schwarz).  It matters only where the prediction is
+    0 (no Byzantine client: CWTM and NNM∘CWTM with f = 0 are the mean, κ = 0).
+    """
+    import torch
+
+    m = int(x.shape[0])
+    u = float(torch.finfo(x.dtype).eps) if x.dtype.is_floating_point else 0.0
+    return (m * u) ** 2 * m * float((x.double() ** 2).sum())
+
+
+def within_prediction(e: float, q: float | None, tol: float = 0.0) -> bool | None:
+    """``e <= q`` up to the rounding allowance ``tol`` (``None`` without a prediction).
+
+    Examples
+    --------
+    >>> within_prediction(1.0, 2.0), within_prediction(1e-12, 0.0, 1e-10)
+    (True, True)
+    """
+    if q is None or e is None:
+        return None
+    return bool(e <= q * (1 + 1e-9) + tol)
 
 
 def _compressor_kind(p: dict, d: int) -> tuple[str, str, dict]:
@@ -583,7 +622,9 @@ def _run_point(grid: dict, p: dict, noise: float | None, variance_draws: int) ->
     diag = _round_diagnostics(run.messages, byz, rule, p["compressor"], f)
     bits = _honest_bits(run.metrics, p, d, cfg)
     g = run.guarantee
-    pairs = [(e, q) for e, q in zip(diag["errors"], diag["predictions"]) if q is not None]
+    checks = [within_prediction(e, q, t) for e, q, t in zip(diag["errors"], diag["predictions"],
+                                                            diag["tolerances"])]
+    checks = [c for c in checks if c is not None]
     out.update(
         skipped=False, d=d, k=k, n=n, f=f, rounds=run.rounds,
         accuracy=run.last("accuracy"), loss=run.last("loss"),
@@ -598,8 +639,8 @@ def _run_point(grid: dict, p: dict, noise: float | None, variance_draws: int) ->
         robust_error_measured=diag["errors"],
         robust_error_predicted=diag["predictions"],
         robust_error_engine=[m.get("agg_error") for m in run.metrics],
-        rounds_within_prediction=sum(e <= q * (1 + 1e-9) + 1e-12 for e, q in pairs),
-        rounds_with_prediction=len(pairs),
+        robust_error_tolerance=diag["tolerances"],
+        rounds_within_prediction=sum(checks), rounds_with_prediction=len(checks),
         kappa_kind=_kappa_for(rule, n, f)[1],
     )
     # compressor variance on the honest messages of round 1 before compression: the dense run

@@ -178,16 +178,19 @@ def plot_aggregation_time(res: dict, stem: Any) -> list[str]:
 
 
 def robust_error_pairs(res: dict) -> dict:
-    """Per rule: arrays of (measured, predicted) per round where a prediction exists."""
+    """Per rule: arrays of (measured, predicted, rounding allowance) per round where a
+    prediction exists."""
     out: dict = {}
     for p in _points(res):
-        for e, q in zip(p["robust_error_measured"], p["robust_error_predicted"]):
+        tols = p.get("robust_error_tolerance") or [0.0] * len(p["robust_error_measured"])
+        for e, q, t in zip(p["robust_error_measured"], p["robust_error_predicted"], tols):
             if q is None or e is None:
                 continue
-            o = out.setdefault(p["aggregator"], [[], []])
+            o = out.setdefault(p["aggregator"], [[], [], []])
             o[0].append(float(e))
             o[1].append(float(q))
-    return {k: (np.array(a), np.array(b)) for k, (a, b) in out.items()}
+            o[2].append(float(t))
+    return {k: (np.array(a), np.array(b), np.array(c)) for k, (a, b, c) in out.items()}
 
 
 def plot_robust_error(res: dict, stem: Any) -> list[str]:
@@ -195,13 +198,14 @@ def plot_robust_error(res: dict, stem: Any) -> list[str]:
     pairs = robust_error_pairs(res)
     fig, ax = new_figure(5.0, 3.8)
     lo, hi = math.inf, 0.0
-    qs = np.concatenate([q[q > 0] for _, q in pairs.values()]) if pairs else np.array([])
+    qs = np.concatenate([q[q > 0] for _, q, _ in pairs.values()]) if pairs else np.array([])
     floor = 1e-6 * qs.min() if qs.size else 0.0
-    for rule, (e, q) in sorted(pairs.items()):
+    for rule, (e, q, t) in sorted(pairs.items()):
         pos = q > 0
-        frac = float(np.mean(e <= q * (1 + 1e-9) + 1e-12)) if len(e) else float("nan")
+        frac = float(np.mean(e <= q * (1 + 1e-9) + t)) if len(e) else float("nan")
         ax.scatter(q[pos], np.maximum(e[pos], floor), s=8, alpha=0.6,
-                   label=f"{_RULE.get(rule, rule)}: {100 * frac:.1f} % of {len(e)} rounds ≤ 1")
+                   label=f"{_RULE.get(rule, rule)}: {100 * frac:.1f} % of {len(e)} rounds ≤ 1"
+                         + (f" ({int((~pos).sum())} with κ = 0)" if (~pos).any() else ""))
         if pos.any():
             lo = min(lo, q[pos].min(), max(e[pos].min(), floor))
             hi = max(hi, q[pos].max(), e[pos].max())
