@@ -535,6 +535,8 @@ def _bits_predicted(p: dict, d: int) -> float:
 
     c = p["compressor"]
     k = max(1, int(round(p["ratio"] * d)))
+    if c == "randk_secret" and p["epsilon_target"] is None:
+        return float(bits_per_round("randk", d, k))   # per-client mask on the update: positions
     if c in ("none", "randk_secret"):
         return float(bits_per_round("none", d))
     if c == "randk_shared":
