@@ -1,4 +1,4 @@
-r"""Experiment 8: compression for private and robust FL, measured on the engine.
+r"""Experiment 9: compression for private and robust FL, measured on the engine.
 
 The research question: can compression -- keeping :math:`k \ll d` coordinates, quantizing,
 pruning -- make differentially private *and* Byzantine-robust FL practical?  The DP x Byzantine
@@ -387,6 +387,17 @@ def _kappa_for(rule, n: int, f: int) -> tuple[float | None, str]:
     return None, "none"
 
 
+def _kappa_status(rule) -> str:
+    """How sure the κ behind the prediction is: the ``status``/``kind`` of its Bound."""
+    from fltheory.bounds import kappa_bound
+
+    name = getattr(rule, "kappa_name", None)
+    if name is None:
+        return "derived (docs)" if getattr(rule, "name", "") == "smea" else "none"
+    b = kappa_bound(name, nnm=bool(getattr(rule, "nnm", False)))
+    return f"{b.kind}, {b.status}"
+
+
 def _support(msgs, compressor: str):
     """Columns the rule needs: the shared mask's k columns (zero elsewhere for every client)."""
     import torch
@@ -643,7 +654,7 @@ def _run_point(grid: dict, p: dict, noise: float | None, variance_draws: int) ->
         robust_error_engine=[m.get("agg_error") for m in run.metrics],
         robust_error_tolerance=diag["tolerances"],
         rounds_within_prediction=sum(checks), rounds_with_prediction=len(checks),
-        kappa_kind=_kappa_for(rule, n, f)[1],
+        kappa_kind=_kappa_for(rule, n, f)[1], kappa_status=_kappa_status(rule),
     )
     # compressor variance on the honest messages of round 1 before compression: the dense run
     # of the same recipe sends them, so rerun round 1 without compression
@@ -752,7 +763,7 @@ def _item(kind: str, *args) -> dict:
 # --------------------------------------------------------------------------------------------------
 def run_compression_grid(grid: Any = None, *, seeds: Any = None, quick: bool = False,
                          jobs: int = 1, progress: bool = False) -> dict:
-    """Run experiment 8's grid; return the JSON-ready results (``{"points": [...], ...}``).
+    """Run experiment 9's grid; return the JSON-ready results (``{"points": [...], ...}``).
 
     Parameters
     ----------

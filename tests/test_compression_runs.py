@@ -1,4 +1,4 @@
-"""Experiment 8 (compression runs): grid, measurements, SMEA's spectral constant, figures, CLI."""
+"""Experiment 9 (compression runs): grid, measurements, SMEA's spectral constant, figures, CLI."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Figures of experiment 8 (compression runs), drawn from a ``compression-runs.json`` result.
+"""Figures of experiment 9 (compression runs), drawn from a ``compression-runs.json`` result.
 
 Nothing here runs an experiment: every function takes the result object of
 :func:`fltheory.compression_runs.run_compression_grid` (or the JSON it wrote).
@@ -310,7 +310,7 @@ def plot_pareto(res: dict, stem: Any) -> list[str]:
 
 
 def draw_compression_runs(res: dict, out_dir: Any) -> list[str]:
-    """Draw the four figures of experiment 8 into ``out_dir`` (PDF + PNG); return the paths."""
+    """Draw the four figures of experiment 9 into ``out_dir`` (PDF + PNG); return the paths."""
     out = Path(out_dir)
     files: list[str] = []
     for fn, stem in zip((plot_accuracy_vs_bits, plot_aggregation_time, plot_robust_error,
