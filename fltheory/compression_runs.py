@@ -29,17 +29,17 @@ table overrides it for the reduced version.
 
 Compressors (``k/d`` = ``ratio``):
 
-==================  =====================================================================
-``none``            dense release (ratio 1 only)
-``randk_shared``    rand-k mask from a public per-round seed inside the mechanism: noise on the
-                    k kept coordinates only, no amplification; the rule works in k dimensions
-``randk_secret``    secret per-record Poisson masks of rate k/d inside the mechanism, noise on
-                    every coordinate (dense noisy release); run where the engine offers it
-``topk_ef``         top-k of the noisy update with error feedback (post-processing)
-``qsgd``            QSGD with ``qsgd_levels[ratio]`` levels (matching bit widths)
-``sign``            scaled sign :math:`\tfrac{\|x\|_1}{d}\mathrm{sign}(x)` (ratio 1 only)
-``magnitude_prune`` keep the k largest magnitudes, no error feedback (post-processing)
-==================  =====================================================================
+=====================  =====================================================================
+``none``               dense release (ratio 1 only)
+``randk_shared``       rand-k mask from a public per-round seed inside the mechanism: noise on the
+                       k kept coordinates only, no amplification; the rule works in k dimensions
+``randk_secret``       secret per-record Poisson masks of rate k/d inside the mechanism, noise on
+                       every coordinate (dense noisy release; no amplification claimed at record level)
+``topk_ef``            top-k of the noisy update with error feedback (post-processing)
+``qsgd``               QSGD with ``qsgd_levels[ratio]`` levels (matching bit widths)
+``sign``               scaled sign :math:`\tfrac{\|x\|_1}{d}\mathrm{sign}(x)` (ratio 1 only)
+``magnitude_prune``    keep the k largest magnitudes, no error feedback (post-processing)
+=====================  =====================================================================
 
 Examples
 --------
