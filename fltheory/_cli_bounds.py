@@ -227,7 +227,7 @@ def _cmd_tradeoff(args: argparse.Namespace) -> int:
     from fltheory._checks import check_int
     from fltheory.tradeoffs import compression_tradeoff, pareto_front
 
-    if args.validate is not None:       # experiment 8: fltheory/_cli_compression.py
+    if args.validate is not None:       # experiment 9: fltheory/_cli_compression.py
         from fltheory._cli_compression import validate_tradeoff
 
         return validate_tradeoff(args)

@@ -98,7 +98,7 @@ def _cmd(args) -> int:
     figs = _figures()
     exps = _experiment_names()
     names = sorted([*figs, *exps, *_FROM_ONLY, "compression-runs"])
-    if args.figure == "compression-runs":   # experiment 8: fltheory/_cli_compression.py
+    if args.figure == "compression-runs":   # experiment 9: fltheory/_cli_compression.py
         from fltheory._cli_compression import plot_compression_runs
 
         return plot_compression_runs(args)
