@@ -252,11 +252,12 @@ def _epsilon_steps(steps, rel, d, method, rtol, rdp_fractional: str = "series"
                           else f"the PLD upper bound ({up:.6g}) is looser here")
                          + f": the RDP upper bound {r_eps:.6g} is reported")
             up, up_m, ref = r_eps, "rdp", ref + "; " + _REF_RDP
-    gap = 0.0 if up == 0 else (up - min(res.lower, up)) / up
+    lower = min(res.lower, up) if _has_lower(steps) else None
+    gap = _gapr(res) if lower is None else (0.0 if up == 0 else (up - lower) / up)
     if gap > rtol:
         notes.append(f"relative gap {gap:.2g} exceeds rtol={rtol:g}")
-    return PrivacyGuarantee(up, d, "pld", rel, ref, min(res.lower, up), notes=tuple(notes),
-                            upper_method=up_m, lower_method="pld")
+    return PrivacyGuarantee(up, d, "pld", rel, ref, lower, notes=tuple(notes),
+                            upper_method=up_m, lower_method=None if lower is None else "pld")
 
 
 def _rdp_upper(steps, rel, d) -> float | None:
@@ -271,6 +272,11 @@ def _rdp_upper(steps, rel, d) -> float | None:
     eps, _ = _rdp.rdp_to_epsilon(orders, tot, d)
     eps = float(np.asarray(eps))
     return eps if math.isfinite(eps) else None
+
+
+def _has_lower(steps) -> bool:
+    """Whether the steps' label laws give a lower bound of the *mechanism* (Step.has_lower)."""
+    return all(getattr(s, "has_lower", True) for s, _ in steps)
 
 
 def _step_notes(steps) -> list[str]:
@@ -370,9 +376,11 @@ def delta(event, epsilon: float, *, method: str = "pld", neighboring="add_remove
                                 notes=tuple(notes), upper_method=prof.label,
                                 lower_method=prof.label)
     res = _pld.compose_pairs(_directions(steps, rel), epsilon=e, rtol=rtol)[0]
-    return PrivacyGuarantee(e, res.upper, "pld", rel, _refs(steps, _REF_PLD), None, res.lower,
+    has_lo = _has_lower(steps)
+    return PrivacyGuarantee(e, res.upper, "pld", rel, _refs(steps, _REF_PLD), None,
+                            res.lower if has_lo else None,
                             notes=tuple(notes + res.notes), upper_method="pld",
-                            lower_method="pld")
+                            lower_method="pld" if has_lo else None)
 
 
 # ------------------------------------------------------------------------------------------------
@@ -464,7 +472,7 @@ def epsilon_curve(build: Callable[[int], object], steps, delta: float, *, method
     res = _pld.compose_pairs(_directions(base, rel), delta=d, rtol=rtol,
                              counts_curve=t_flat.astype(float))
     up = np.array([r.upper for r in res]).reshape(shape)
-    lo = np.array([r.lower for r in res]).reshape(shape)
+    lo = np.array([r.lower if _has_lower(base) else np.nan for r in res]).reshape(shape)
     return (up, lo) if return_lower else up
 
 
