@@ -254,13 +254,12 @@ def _epsilon_steps(steps, rel, d, method, rtol, rdp_fractional: str = "series"
                           else f"the PLD upper bound ({up:.6g}) is looser here")
                          + f": the RDP upper bound {r_eps:.6g} is reported")
             up, up_m, ref = r_eps, "rdp", ref + "; " + _REF_RDP
-    has_lower = _has_lower(steps)
-    lower = min(res.lower, up) if has_lower else None
-    gap = 0.0 if up == 0 or lower is None else (up - lower) / up
+    lower = min(res.lower, up) if _has_lower(steps) else None
+    gap = _gapr(res) if lower is None else (0.0 if up == 0 else (up - lower) / up)
     if gap > rtol:
         notes.append(f"relative gap {gap:.2g} exceeds rtol={rtol:g}")
     return PrivacyGuarantee(up, d, "pld", rel, ref, lower, notes=tuple(notes),
-                            upper_method=up_m, lower_method="pld" if has_lower else None)
+                            upper_method=up_m, lower_method=None if lower is None else "pld")
 
 
 def _rdp_upper(steps, rel, d) -> float | None:
@@ -381,11 +380,11 @@ def delta(event, epsilon: float, *, method: str = "pld", neighboring="add_remove
                                 upper_method=prof.label,
                                 lower_method=prof.label if has_lower else None)
     res = _pld.compose_pairs(_directions(steps, rel), epsilon=e, rtol=rtol)[0]
-    has_lower = _has_lower(steps)
+    has_lo = _has_lower(steps)
     return PrivacyGuarantee(e, res.upper, "pld", rel, _refs(steps, _REF_PLD), None,
-                            res.lower if has_lower else None,
+                            res.lower if has_lo else None,
                             notes=tuple(notes + res.notes), upper_method="pld",
-                            lower_method="pld" if has_lower else None)
+                            lower_method="pld" if has_lo else None)
 
 
 # ------------------------------------------------------------------------------------------------
