@@ -54,7 +54,7 @@ def _figures() -> dict:
 
 
 def _experiment_names() -> list[str]:
-    from fltheory.plots.experiments import EXPERIMENTS
+    from fltheory.experiments import EXPERIMENTS
 
     return sorted(EXPERIMENTS)
 
@@ -120,7 +120,7 @@ def _cmd(args) -> int:
 
             paths = draw_runs(args.source, Path(args.out) / "runs")
         else:
-            from fltheory.plots.experiments import load_results
+            from fltheory.experiments import load_results
             from fltheory.validation import plot_validation
 
             data = load_results(args.source)
@@ -128,7 +128,7 @@ def _cmd(args) -> int:
                 raise ValueError(f"{args.source}: not a validation.json (no 'checks')")
             paths = plot_validation(data, Path(args.out) / "validation")
     else:
-        from fltheory.plots.experiments import experiment_figure
+        from fltheory.experiments import experiment_figure
 
         if args.jobs == 0 or args.jobs < -1:
             raise ValueError(f"jobs must be >= 1 or -1, got {args.jobs}")

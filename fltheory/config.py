@@ -6,7 +6,7 @@ accountant reads it through :meth:`ExperimentConfig.accounting_event`; the FL en
 actually executed, built by the same function, so the two cannot disagree (DESIGN principle 1).
 
 Unknown or invalid keys are rejected with the key named: ``training.rouns`` →
-``ValueError: unknown key 'training.rouns' (valid keys: ...)``.
+``ConfigError: unknown key 'training.rouns' (valid keys: ...)`` (a ``ValueError``).
 
 Example TOML::
 
@@ -44,18 +44,13 @@ from __future__ import annotations
 
 import dataclasses
 import math
-import sys
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
 from fltheory._checks import (check_choice, check_int, check_nonnegative, check_open_unit,
                               check_positive, check_probability)
-
-if sys.version_info >= (3, 11):
-    import tomllib
-else:  # pragma: no cover
-    import tomli as tomllib
+from fltheory.errors import ConfigError
 
 __all__ = ["DataConfig", "ModelConfig", "TrainingConfig", "PrivacyConfig", "CompressionConfig",
            "ByzantineConfig", "MixupConfig", "RunConfig", "ClientsConfig", "ExperimentConfig",
@@ -420,7 +415,7 @@ class ExperimentConfig:
     >>> ExperimentConfig.from_dict({"training": {"rouns": 3}})
     Traceback (most recent call last):
     ...
-    ValueError: unknown key 'training.rouns' (valid keys: algorithm, rounds, ...)
+    fltheory.errors.ConfigError: unknown key 'training.rouns' (valid keys: algorithm, rounds, ...)
     """
 
     name: str = "experiment"
@@ -437,7 +432,12 @@ class ExperimentConfig:
     clients: ClientsConfig = field(default_factory=ClientsConfig)
 
     def __post_init__(self) -> None:
-        self.validate()
+        try:
+            self.validate()
+        except ConfigError:
+            raise
+        except ValueError as exc:   # every invalid field is a configuration error
+            raise ConfigError(str(exc)) from None
 
     # ------------------------------------------------------------------ validation
     def validate(self) -> "ExperimentConfig":
@@ -631,22 +631,22 @@ class ExperimentConfig:
     def from_dict(cls, data: dict) -> "ExperimentConfig":
         """Build from a nested dictionary; unknown keys raise ``ValueError`` naming the key."""
         if not isinstance(data, dict):
-            raise ValueError(f"configuration must be a table, got {type(data).__name__}")
+            raise ConfigError(f"configuration must be a table, got {type(data).__name__}")
         top = {f.name for f in fields(cls)}
         unknown = sorted(set(data) - top)
         if unknown:
-            raise ValueError(f"unknown key {unknown[0]!r} (valid keys: {', '.join(sorted(top))})")
+            raise ConfigError(f"unknown key {unknown[0]!r} (valid keys: {', '.join(sorted(top))})")
         kw: dict[str, Any] = {}
         for key, value in data.items():
             if key in _SECTIONS:
                 sec_cls = _SECTIONS[key]
                 if not isinstance(value, dict):
-                    raise ValueError(f"{key} must be a table, got {value!r}")
+                    raise ConfigError(f"{key} must be a table, got {value!r}")
                 valid = [f.name for f in fields(sec_cls)]
                 bad = [k for k in value if k not in valid]
                 if bad:
-                    raise ValueError(f"unknown key '{key}.{bad[0]}' "
-                                     f"(valid keys: {', '.join(valid)})")
+                    raise ConfigError(f"unknown key '{key}.{bad[0]}' "
+                                      f"(valid keys: {', '.join(valid)})")
                 kw[key] = sec_cls(**value)
             else:
                 kw[key] = value
@@ -654,15 +654,24 @@ class ExperimentConfig:
 
     @classmethod
     def from_toml(cls, path) -> "ExperimentConfig":
-        """Load a TOML file (``ValueError`` with the file name on syntax errors)."""
+        """Load a TOML file.
+
+        Raises :class:`~fltheory.errors.ConfigError` naming the file for a missing file, a
+        syntax error, or a file without any recipe section (an empty file would otherwise run
+        the default recipe silently).
+        """
+        from fltheory._io import read_toml
+
         path = Path(path)
-        if not path.is_file():
-            raise ValueError(f"config file not found: {path}")
+        data = read_toml(path)
+        if not any(key in _SECTIONS for key in data):
+            raise ConfigError(f"{path}: no recipe (none of the sections "
+                              f"[{'], ['.join(_SECTIONS)}]); an empty file is refused rather "
+                              "than run as the default recipe")
         try:
-            data = tomllib.loads(path.read_text())
-        except tomllib.TOMLDecodeError as exc:
-            raise ValueError(f"{path}: invalid TOML: {exc}") from None
-        return cls.from_dict(data)
+            return cls.from_dict(data)
+        except ConfigError as exc:
+            raise ConfigError(f"{path}: {exc}") from None
 
     def to_toml(self) -> str:
         """TOML text of this configuration (``None`` values omitted)."""

@@ -178,7 +178,7 @@ def fl_privacy_section(out_dir, scenario: dict | None = None) -> dict:
 SECTIONS = [
     ("privacy", "fltheory.report:privacy_section"),
     ("fl_privacy", "fltheory.report:fl_privacy_section"),
-    ("robustness", "fltheory.bounds.report:report_section"),
+    ("robustness", "fltheory.bounds_report:report_section"),
 ]
 
 

@@ -751,7 +751,7 @@ class _Engine:
     # -- one round -------------------------------------------------------------------------------
     def round(self, t: int, params: torch.Tensor, momentum: torch.Tensor | None
               ) -> tuple[torch.Tensor, torch.Tensor | None, dict]:
-        cfg, tr, pv, bz = self.cfg, self.cfg.training, self.cfg.privacy, self.cfg.byzantine
+        cfg, tr, pv = self.cfg, self.cfg.training, self.cfg.privacy
         rng = _RoundRng(cfg.seed, t)
         # 1. clients
         if self.per_client is not None and cfg.clients.client_rate is not None:
@@ -907,13 +907,9 @@ def _rows(x: torch.Tensor, keep: torch.Tensor) -> torch.Tensor:
 # Accounting of the run
 # --------------------------------------------------------------------------------------------------
 def _accounting_method(event: Any) -> str:
-    from fltheory.accounting import _steps
+    from fltheory.accounting import supports
 
-    try:
-        steps = _steps.flatten(event)
-    except ValueError:  # pragma: no cover - events of this package always flatten
-        return "pld"
-    return "pld" if all(s.has_pld for s, _ in steps) else "rdp"
+    return "pld" if supports(event, "pld") else "rdp"
 
 
 def _epsilon_curve(cfg: Any, rounds: int, client_rate: float) -> tuple[np.ndarray, str]:
