@@ -51,11 +51,12 @@ def _cmd_kappa(args: argparse.Namespace) -> int:
     values = [(name, b, b.evaluate(n=n, f=f)) for name, b in values]   # assumptions checked here
     lb = kappa_lower_bound(n=n, f=f)
     for name, b, v in values:
-        rows.append([b.name, n, f, v, lb, v / lb if lb > 0 else float("inf"), b.status])
+        rows.append([b.name, n, f, v, lb, v / lb if lb > 0 else float("inf"),
+                     f"{b.kind}/{b.status}"])
         data.append({"aggregator": name, "nnm": args.nnm, "n": n, "f": f, "kappa": v,
                      "lower_bound": lb, "latex": b.latex(), "assumptions": [a.text for a in
                                                                            b.assumptions],
-                     "status": b.status, "reference": b.reference,
+                     "status": b.status, "kind": b.kind, "reference": b.reference,
                      "description": b.description})
 
     def render() -> None:
@@ -67,8 +68,9 @@ def _cmd_kappa(args: argparse.Namespace) -> int:
             print(f"{kappa_lower_bound_bound().latex()}    % any aggregation rule")
         print()
         print("References: " + data[0]["reference"])
-        if any("UNCONFIRMED" in d["description"] for d in data):
-            print("Note: the MultiKrum value is an unconfirmed stand-in (see its description).")
+        if any(d.get("kind") == "estimate" for d in data):
+            print("Note: rows with status 'literature' are estimates, not certified bounds "
+                  "(see their descriptions); cwtm and cwmed are proved.")
 
     emit({"kappa": data}, args.json, render)
     return 0
@@ -308,7 +310,7 @@ def register(subparsers, formatter_class) -> None:
                                "--nnm --latex\n"
                                "  fltheory bound kappa --aggregator all --n 20 --f 4")
     p.add_argument("--aggregator", default="cwtm",
-                   help="cwtm, cwmed (median), gm, krum, multikrum, or all")
+                   help="cwtm, cwmed (median) [proved], gm, krum [estimates], or all")
     _add_clients(p)
     p.add_argument("--nnm", action="store_true", help="compose with nearest-neighbour mixing")
     p.add_argument("--latex", action="store_true", help="also print the LaTeX of the bounds")

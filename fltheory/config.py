@@ -45,6 +45,7 @@ from __future__ import annotations
 import dataclasses
 import functools
 import math
+import warnings
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
@@ -65,7 +66,9 @@ ALGORITHMS = ("fedavg", "fedsgd")
 CLIENT_SAMPLING = ("all", "poisson", "fixed")
 BATCH_SAMPLING = ("poisson", "fixed", "full")
 PRIVACY_LEVELS = ("none", "record", "client")
-COMPRESSORS = ("none", "topk", "randk", "qsgd", "sign", "scaled_sign", "onebit", "prune")
+COMPRESSORS = ("none", "topk", "randk", "qsgd", "sign", "scaled_sign", "one_bit", "prune")
+# deprecated names -> the one name used by the config, fl and bounds
+_COMPRESSOR_ALIASES = {"onebit": "one_bit"}
 MASKS = ("shared", "secret")
 COMPRESSION_STAGES = ("update", "mechanism")
 
@@ -128,6 +131,7 @@ class TrainingConfig:
     cohort_size: int | None = None
     batch_sampling: str = "full"
     batch_size: int = 32
+    weight_decay: float = 0.0
 
     def validate(self, prefix: str = "training") -> None:
         self.algorithm = check_choice(f"{prefix}.algorithm", self.algorithm, ALGORITHMS)
@@ -148,6 +152,7 @@ class TrainingConfig:
         self.batch_sampling = check_choice(f"{prefix}.batch_sampling", self.batch_sampling,
                                            BATCH_SAMPLING)
         self.batch_size = check_int(f"{prefix}.batch_size", self.batch_size, minimum=1)
+        self.weight_decay = check_nonnegative(f"{prefix}.weight_decay", self.weight_decay)
         if self.algorithm == "fedsgd" and self.local_steps != 1:
             raise ValueError(f"{prefix}.local_steps must be 1 for algorithm='fedsgd', "
                              f"got {self.local_steps}")
@@ -196,7 +201,7 @@ class PrivacyConfig:
         if not isinstance(self.cohort_visible, bool):
             raise ValueError(f"{prefix}.cohort_visible must be true or false, "
                              f"got {self.cohort_visible!r}")
-        from fltheory.accounting._steps import normalize_neighboring
+        from fltheory.accounting import normalize_neighboring
 
         self.neighboring = normalize_neighboring(self.neighboring)
 
@@ -224,7 +229,7 @@ class CompressionConfig:
     ``<= clip``).
 
     ``params`` holds extra keyword arguments of the compressor (e.g. ``{c = 1.0, B = 3.0}`` for
-    ``onebit``, ``{rescale = true}`` for ``prune``).
+    ``one_bit`` (``onebit``: deprecated alias), ``{rescale = true}`` for ``prune``).
     """
 
     name: str = "none"
@@ -237,6 +242,11 @@ class CompressionConfig:
     params: dict = field(default_factory=dict)
 
     def validate(self, prefix: str = "compression") -> None:
+        if isinstance(self.name, str) and self.name.strip().lower() in _COMPRESSOR_ALIASES:
+            new = _COMPRESSOR_ALIASES[self.name.strip().lower()]
+            warnings.warn(f"{prefix}.name={self.name!r} is deprecated; use {new!r}",
+                          DeprecationWarning, stacklevel=4)
+            self.name = new
         self.name = check_choice(f"{prefix}.name", self.name, COMPRESSORS)
         if self.k is not None:
             self.k = check_int(f"{prefix}.k", self.k, minimum=1)
@@ -300,13 +310,14 @@ class MixupConfig:
     enters the step's sum with its own weight λ ~ Beta(alpha, alpha), independent of the other
     records, so one record moves the sum by λ·clip -- the mechanism
     :func:`fltheory.accounting.mixup` accounts (see :mod:`fltheory.fl.mixup` for why pairs with
-    weights λ and 1 − λ would not match it).  ``reveal_weights=False`` gives the hidden-weights
-    number, which is not a guarantee (a warning says so).
+    weights λ and 1 − λ would not match it).  The weights are never released, so the
+    hidden-weights account (``reveal_weights=False``, the default) is the exact one;
+    ``reveal_weights=True`` gives the revealed-weights mixture (valid, looser).
     """
 
     enabled: bool = False
     alpha: float = 0.4
-    reveal_weights: bool = True
+    reveal_weights: bool = False
 
     def validate(self, prefix: str = "mixup") -> None:
         self.alpha = check_positive(f"{prefix}.alpha", self.alpha)
@@ -600,7 +611,7 @@ class ExperimentConfig:
                 from fltheory.accounting import coordinate_sampled_gaussian
 
                 return coordinate_sampled_gaussian(c.ratio, p.noise_multiplier, t,
-                                                   mask="secret")
+                                                   mask="secret", mask_unit="client")
             # shared masks, fixed-size (rand-k) masks, or masks with client sampling: the
             # masked contribution still has norm <= clip, no amplification by the masks claimed
             return dp_fedavg(qc, p.noise_multiplier, t, cohort_visible=p.cohort_visible)

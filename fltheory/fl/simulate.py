@@ -263,7 +263,7 @@ def build_compressor(c: Any, d: int):
         comp = _compressors.Sign(**kw)
     elif c.name == "scaled_sign":
         comp = _compressors.ScaledSign(**kw)
-    elif c.name == "onebit":
+    elif c.name == "one_bit":
         comp = _compressors.StochasticOneBit(**kw)
     else:  # prune
         keep = c.ratio if c.ratio is not None else min(1.0, k / d)
@@ -290,7 +290,7 @@ class MessageLog:
     r"""What the server received in every round of a :func:`simulate` run.
 
     Recorded with ``simulate(..., record_messages=True)``; the input of the leakage attacks
-    (:meth:`fltheory.audit._fedtrace.Transcript.from_run`).
+    (:meth:`fltheory.audit.transcript.Transcript.from_run`).
 
     Attributes
     ----------
@@ -538,7 +538,8 @@ class _Progress:
 # --------------------------------------------------------------------------------------------------
 class _Engine:
     def __init__(self, cfg: Any, dataset: _data.FederatedDataset | None, *,
-                 noise_scale: float = 1.0, bug: str | None = None) -> None:
+                 noise_scale: float = 1.0, bug: str | None = None,
+                 compressor: Any = None) -> None:
         self.cfg = cfg
         tr, pv, bz, cp = cfg.training, cfg.privacy, cfg.byzantine, cfg.compression
         self.device = torch.device(cfg.device)
@@ -584,10 +585,19 @@ class _Engine:
         self.rule = _aggregators.get(bz.aggregator, f=bz.num_byzantine, pre=bz.pre_aggregators,
                                      **bz.aggregator_params)
         self._rules: dict[int, Any] = {bz.num_byzantine: self.rule}
-        self.compressor = build_compressor(cp, self.d)
+        if compressor is not None:
+            if cp.stage != "update" or cp.name != "none":
+                raise ValueError("compressor= replaces compression.name='none' only (got "
+                                 f"compression.name={cp.name!r}, stage={cp.stage!r})")
+            if hasattr(compressor, "reset"):
+                compressor.reset()
+        self.compressor = compressor if compressor is not None else build_compressor(cp, self.d)
         self.mech_mask = cp.stage == "mechanism"
         # the one DP release mechanism (clip, masks, sum, noise) of this run
         self.release = release_of(cfg, self.d, noise_scale=noise_scale, bug=bug)
+        if bug is not None and self.release is None:
+            raise ValueError(f"bug={bug!r} plants a bug in the DP release, but "
+                             "privacy.level='none' releases nothing")
         self.client_rate = tr.effective_client_rate
         # per-client settings (config.clients): groups of clients with identical settings
         self.per_client = _PerClient(cfg) if cfg.clients.enabled else None
@@ -700,6 +710,7 @@ class _Engine:
         dp_record = pv.level == "record"
         first_grad = None
         full = tr.batch_sampling == "full" and not dp_record
+        wd = tr.weight_decay      # ridge term of the local objective (data-independent)
         positions = []
         if dp_record:
             # step = lr * (clipped sum + noise) / (expected batch size [x E lambda])
@@ -730,6 +741,8 @@ class _Engine:
                 if out.positions is not None:
                     positions.append(out.positions.any(1).cpu())
                 g = out.value.mul_(step_scale)           # lr * g
+                if wd:
+                    g.add_(p, alpha=tr.lr * wd)           # + lr * weight_decay * theta
                 if self.fedsgd and first_grad is None:
                     first_grad = g / tr.lr
                 p.sub_(g)
@@ -739,6 +752,8 @@ class _Engine:
                                        rng.torch("mixup"))
                 g = weighted_grads(self.model, p, xb, tb, w)
                 g.mul_((tr.lr / w.sum(1).clamp_min(1.0)).unsqueeze(1))
+                if wd:
+                    g.add_(p, alpha=tr.lr * wd)
                 if self.fedsgd and first_grad is None:
                     first_grad = g / tr.lr
                 p.sub_(g)
@@ -934,7 +949,7 @@ def simulate(config: Any, *, out_dir: Any = None, resume: bool = False,
              callback: Callable[[int, dict], None] | None = None,
              dataset: _data.FederatedDataset | None = None,
              noise_scale: float = 1.0, record_messages: bool = False,
-             bug: str | None = None) -> RunResult:
+             bug: str | None = None, compressor: Any = None) -> RunResult:
     r"""Run the FL experiment ``config`` describes; return its metrics and accounting event.
 
     Parameters
@@ -963,6 +978,11 @@ def simulate(config: Any, *, out_dir: Any = None, resume: bool = False,
         Multiplies the DP noise standard deviation (default 1).  Only for planting a bug on
         purpose in validation tests (``0.5``: half the noise the accountant assumes); the
         accounting event stays that of the configuration, so audits must flag the run.
+    compressor : Compressor, optional
+        An update compressor object (:mod:`fltheory.fl.compressors`) applied to every message
+        after the local steps, in place of ``compression`` (which must then be ``"none"``):
+        post-processing, so the accounting event is unchanged.  The leakage sweeps use it for
+        compressors without a configuration name (e.g. magnitude pruning).
     bug : str, optional
         A planted bug of the release mechanism (:data:`fltheory.fl.release.BUGS`:
         ``"half_noise"``, ``"double_clip"``, ``"noise_before_clip"``, ``"positions_sent"``),
@@ -1011,7 +1031,7 @@ def simulate(config: Any, *, out_dir: Any = None, resume: bool = False,
     from fltheory._checks import check_positive
 
     engine = _Engine(cfg, dataset, noise_scale=check_positive("noise_scale", noise_scale),
-                     bug=bug)
+                     bug=bug, compressor=compressor)
     total = cfg.training.rounds
     out = Path(out_dir) if out_dir is not None else None
     ckpt_every = cfg.run.checkpoint_every if out is not None else 0
