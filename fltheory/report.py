@@ -264,8 +264,9 @@ def _amplification(cfg) -> list[dict]:
         if c.stage == "mechanism" and c.mask == "secret" and c.name == "prune" and \
                 p.level == "client" and qc == 1.0:
             rows.append({"source": f"secret Poisson coordinate masks (keep {c.ratio:g})",
-                         "used": True, "why": "masks hidden and noise on every coordinate: "
-                         "coordinate_sampled_gaussian (RDP)"})
+                         "used": True, "why": "one mask per client over its whole update "
+                         "(client-level DP), hidden, noise on every coordinate: "
+                         "coordinate_sampled_gaussian(mask_unit='client') (RDP)"})
         elif c.stage == "mechanism":
             rows.append({"source": f"{c.name} masks inside the mechanism ({c.mask})",
                          "used": False, "why": "shared/fixed-size masks or masks with client "

@@ -285,7 +285,6 @@ def shuffled_rr_pair(local_epsilon: float, num_clients: int, ones: int | None = 
     conv = np.convolve(pa, pb)
     with np.errstate(divide="ignore"):
         lconv = np.log(np.maximum(conv, 0.0)) + la.max() + lb.max()
-    base = int(xa[0] + xb[0])
     # K = others + target bit; target 0 reports 1 w.p. 1 - p (P), target 1 w.p. p (Q)
     lo_ = np.concatenate([lconv, [-np.inf]])          # others = j
     hi_ = np.concatenate([[-np.inf], lconv])          # others = j - 1
@@ -293,7 +292,6 @@ def shuffled_rr_pair(local_epsilon: float, num_clients: int, ones: int | None = 
     lP = np.logaddexp(math.log(p) + lo_, lp1 + hi_)
     lQ = np.logaddexp(lp1 + lo_, lq1 + hi_)
     out = (oa + ob) * (1.0 + 1e-9) + 1e-13
-    del base
     return AtomsPair(lP, lQ, p_out=out, q_out=out,
                      name=f"shuffled binary randomized response (eps0={e0:g}, n={n}, ones={k})")
 

@@ -23,8 +23,8 @@ model is the stronger one; here a task with client-specific effects of :math:`s`
 (:func:`~fltheory.audit.transcript.sensitive_tabular` with ``client_specific=True``) makes the
 global model useless for the attack while local models reveal :math:`s`.
 
-What was implemented, and how it relates to the papers (whose full texts could not be read
-offline; only the abstract of arXiv:2210.16205 and later public code of the same group,
+What was implemented, and how it relates to the papers (this implementation follows public
+sources other than the papers' full texts: the abstract of arXiv:2210.16205 and later public code of the same group,
 ``fedkit-learn``, were available): the model-based rule is the one in that code (the attribute
 value with the lower loss; for a binary attribute encoded 0/1).  Their gradient-based attack
 (after Lyu & Chen 2021) compares *one* gradient at :math:`\theta_t` with the update, with a

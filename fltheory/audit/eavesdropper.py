@@ -21,8 +21,8 @@ Metrics: the distance
 model) and the accuracy of :math:`\hat\theta_k` on the client's data; then
 :func:`~fltheory.audit.attribute_inference.model_attribute_inference` on :math:`\hat\theta_k`.
 
-Relation to the papers.  Xu & Neglia (2021)'s text could not be read offline; the later public
-code of the same group (``fedkit-learn``, AAAI'25) fits an affine map from the global model to
+Relation to the papers.  This follows public sources other than Xu & Neglia (2021)'s
+text: the later public code of the same group (``fedkit-learn``, AAAI'25) fits an affine map from the global model to
 the client's pseudo-gradient by least squares and returns its zero -- the core of the method
 above.  Two choices are ours: symmetrising :math:`A` (exact for gradient steps on a quadratic,
 where the :math:`E`-step map is a polynomial in :math:`H_k`) and the shrinkage toward

@@ -30,8 +30,8 @@ candidates only.
 
 Relation to Zari, Xu & Neglia (2021).  Their abstract describes an efficient passive attack
 from the messages exchanged over the rounds (more than 4 points more accurate than earlier
-attacks on CIFAR-100 with far less memory and computation); the paper's text could not be read
-offline.  A third-party reimplementation, written after discussion with the authors, trains a
+attacks on CIFAR-100 with far less memory and computation); this implementation follows public
+sources other than the paper's text.  A third-party reimplementation, written after discussion with the authors, trains a
 time-series classifier (a 1-D convolutional network) on each record's per-round loss with known
 members and non-members: ``classifier="logistic", score="loss"`` is that attack with a linear
 classifier in place of the network.  The unsupervised alignment score above is our own,

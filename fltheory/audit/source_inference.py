@@ -15,8 +15,9 @@ and the attack sums the log-posteriors over the observed rounds and predicts
 :math:`\hat k = \arg\max_k \sum_t \log P_t(k\mid z)` (equivalently the client with the smallest
 total loss).  The trivial baseline is a uniform guess, accuracy :math:`1/n`.
 
-What was implemented, and how it relates to the paper.  The paper's full text could not be read
-offline (its abstract was: "Bayesian perspective", "the prediction loss of local models").  The
+What was implemented, and how it relates to the paper.  It follows public sources other than
+the paper's full text (its abstract: "Bayesian perspective", "the prediction loss of local
+models").  The
 authors' public code (``HongshengHu/source-inference-FL``) decides *per round*: the client whose
 uploaded local model gives the record the smallest loss -- the same decision as the posterior
 above for one round -- and reports the best round in hindsight.  This module returns both: the

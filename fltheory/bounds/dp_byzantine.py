@@ -539,8 +539,8 @@ def smea_error_order_bound() -> Bound:
     References
     ----------
     .. [1] Allouah Y., Guerraoui R., Gupta N., Pinot R., Stephan J. (2023). On the Privacy-
-       Robustness- Utility Trilemma in Distributed Learning. ICML 2023 (SMEA; order only, as
-       recalled).
+       Robustness- Utility Trilemma in Distributed Learning. ICML 2023 (SMEA; order only, a
+       literature estimate).
 
     Examples
     --------

@@ -23,7 +23,8 @@ def amplification_curves(rounds, *, noise_multiplier: float = 1.0, delta: float 
     * ``two-level (revealed)``: :func:`~fltheory.accounting.local_dp_sgd`, one local step;
     * ``naive product (unsound)``: Poisson rate ``client_rate * batch_rate`` -- shown only to
       show how much it understates ε;
-    * ``secret coordinate masks``: :func:`~fltheory.accounting.coordinate_sampled_gaussian`
+    * ``secret coordinate masks, one per record``:
+      :func:`~fltheory.accounting.coordinate_sampled_gaussian` with ``mask_unit="record"``
       (RDP);
     * ``mixup, per record (hidden weights)`` (exact: one weight per record, never released) /
       ``mixup, pairs (revealed weights)``: :func:`~fltheory.accounting.mixup` with record rate
