@@ -43,6 +43,7 @@ Example TOML::
 from __future__ import annotations
 
 import dataclasses
+import functools
 import math
 import warnings
 from dataclasses import asdict, dataclass, field, fields
@@ -561,12 +562,12 @@ class ExperimentConfig:
         return self.clients.value("delta", client, self.privacy.delta)
 
     def weakest_client(self) -> int:
-        """The client with the largest certified ε at ``privacy.delta`` (per-client settings)."""
-        from fltheory.accounting import per_client_epsilon
+        """The client with the largest certified ε at ``privacy.delta`` (per-client settings).
 
-        evs = {i: self.client_accounting_event(i) for i in range(self.data.num_clients)}
-        eps = per_client_epsilon(evs, self.privacy.delta, neighboring=self.privacy.neighboring)
-        return max(eps, key=lambda i: (eps[i].epsilon, -i))
+        Remembered per recipe (the engine asks for it once per accounting call).
+        """
+        evs = tuple(self.client_accounting_event(i) for i in range(self.data.num_clients))
+        return _weakest(evs, self.privacy.delta, self.privacy.neighboring)
 
     # ------------------------------------------------------------------ accounting
     def accounting_event(self, rounds: int | None = None, *,
@@ -878,6 +879,14 @@ def recipe(name: str) -> ExperimentConfig:
     names = recipe_names()
     key = check_choice("recipe", name, names)
     return ExperimentConfig.from_toml(RECIPES_DIR / f"{key}.toml")
+
+
+@functools.lru_cache(maxsize=64)
+def _weakest(events: tuple, delta: float, neighboring: str) -> int:
+    from fltheory.accounting import per_client_epsilon
+
+    eps = per_client_epsilon(list(events), delta, neighboring=neighboring)
+    return max(eps, key=lambda i: (eps[i].epsilon, -i))
 
 
 def load_config(source) -> ExperimentConfig:
