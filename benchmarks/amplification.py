@@ -35,7 +35,7 @@ def _cases() -> Dict[str, tuple[Callable[[], object], dict]]:
             (lambda: A.local_dp_sgd(0.05, 0.1, 1.0, 5, ROUNDS), ar),
         "shuffled (eps0=2, n=1e4)": (lambda: A.shuffled(2.0, 10_000, ROUNDS), ro),
         "coordinate_sampled_gaussian (gamma=0.05, z=1; RDP)":
-            (lambda: A.coordinate_sampled_gaussian(0.05, 1.0, ROUNDS), ar),
+            (lambda: A.coordinate_sampled_gaussian(0.05, 1.0, ROUNDS, mask_unit="record"), ar),
         "stochastic_quantizer (c=1, B=30)": (lambda: comp(A.stochastic_quantizer(1.0, 30.0)),
                                              ro),
         "sign_gaussian (c=1, sigma=10)": (lambda: comp(A.sign_gaussian(1.0, 10.0)), ro),

@@ -16,6 +16,7 @@ experiment figures (run their grid around a base config, write NAME.json, draw):
   fltheory plot audit-vs-theory --config experiments/configs/fig5_audit.toml --out figures/
   fltheory plot gradient-inversion --out figures/ --quick
   fltheory plot byzantine-attacks --from figures/byzantine_attacks.json --out figures/
+  fltheory plot compression-runs --quick --jobs 2 --out figures/
 
 from results on disk:
   fltheory plot runs --from runs/labelflip --out figures/      # result.json files (run, sweep)
@@ -95,7 +96,11 @@ def _cmd(args) -> int:
 
     figs = _figures()
     exps = _experiment_names()
-    names = sorted([*figs, *exps, *_FROM_ONLY])
+    names = sorted([*figs, *exps, *_FROM_ONLY, "compression-runs"])
+    if args.figure == "compression-runs":   # experiment 8: fltheory/_cli_compression.py
+        from fltheory._cli_compression import plot_compression_runs
+
+        return plot_compression_runs(args)
     if args.list or args.figure is None:
         for name in names:
             print(name)

@@ -136,8 +136,9 @@ def report_section(out_dir: str | os.PathLike, *, figures: bool = True) -> dict[
         lines.append(f"  {mode:<7} {_g(r['bits']):>10} {_g(r['epsilon']):>10} {_g(r['mse']):>10} "
                      f"{_g(r['min_batch_size']):>10}")
     if amplified:
-        lines.append("  (secret: Poisson(k/d) masks; for fixed-size rand-k masks the epsilon is a "
-                     "lower bound only)")
+        lines.append("  (secret: Poisson(k/d) masks, an independent mask per record before the "
+                     "sum, noise on every coordinate, positions never sent; RDP + group privacy "
+                     "to replace-one. One mask per client over its records: no amplification)")
 
     paths: list[str] = []
     if figures:

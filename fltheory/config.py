@@ -44,6 +44,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import warnings
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
@@ -53,7 +54,8 @@ from fltheory._checks import (check_choice, check_int, check_nonnegative, check_
 from fltheory.errors import ConfigError
 
 __all__ = ["DataConfig", "ModelConfig", "TrainingConfig", "PrivacyConfig", "CompressionConfig",
-           "ByzantineConfig", "MixupConfig", "RunConfig", "ExperimentConfig", "load_config",
+           "ByzantineConfig", "MixupConfig", "RunConfig", "ClientsConfig", "ExperimentConfig",
+           "load_config",
            "DATASETS", "MODELS", "PRIVACY_LEVELS"]
 
 DATASETS = ("digits", "synthetic_logistic", "synthetic_linear", "mnist", "npz")
@@ -63,7 +65,9 @@ ALGORITHMS = ("fedavg", "fedsgd")
 CLIENT_SAMPLING = ("all", "poisson", "fixed")
 BATCH_SAMPLING = ("poisson", "fixed", "full")
 PRIVACY_LEVELS = ("none", "record", "client")
-COMPRESSORS = ("none", "topk", "randk", "qsgd", "sign", "scaled_sign", "onebit", "prune")
+COMPRESSORS = ("none", "topk", "randk", "qsgd", "sign", "scaled_sign", "one_bit", "prune")
+# deprecated names -> the one name used by the config, fl and bounds
+_COMPRESSOR_ALIASES = {"onebit": "one_bit"}
 MASKS = ("shared", "secret")
 COMPRESSION_STAGES = ("update", "mechanism")
 
@@ -126,6 +130,7 @@ class TrainingConfig:
     cohort_size: int | None = None
     batch_sampling: str = "full"
     batch_size: int = 32
+    weight_decay: float = 0.0
 
     def validate(self, prefix: str = "training") -> None:
         self.algorithm = check_choice(f"{prefix}.algorithm", self.algorithm, ALGORITHMS)
@@ -146,6 +151,7 @@ class TrainingConfig:
         self.batch_sampling = check_choice(f"{prefix}.batch_sampling", self.batch_sampling,
                                            BATCH_SAMPLING)
         self.batch_size = check_int(f"{prefix}.batch_size", self.batch_size, minimum=1)
+        self.weight_decay = check_nonnegative(f"{prefix}.weight_decay", self.weight_decay)
         if self.algorithm == "fedsgd" and self.local_steps != 1:
             raise ValueError(f"{prefix}.local_steps must be 1 for algorithm='fedsgd', "
                              f"got {self.local_steps}")
@@ -194,7 +200,7 @@ class PrivacyConfig:
         if not isinstance(self.cohort_visible, bool):
             raise ValueError(f"{prefix}.cohort_visible must be true or false, "
                              f"got {self.cohort_visible!r}")
-        from fltheory.accounting._steps import normalize_neighboring
+        from fltheory.accounting import normalize_neighboring
 
         self.neighboring = normalize_neighboring(self.neighboring)
 
@@ -222,7 +228,7 @@ class CompressionConfig:
     ``<= clip``).
 
     ``params`` holds extra keyword arguments of the compressor (e.g. ``{c = 1.0, B = 3.0}`` for
-    ``onebit``, ``{rescale = true}`` for ``prune``).
+    ``one_bit`` (``onebit``: deprecated alias), ``{rescale = true}`` for ``prune``).
     """
 
     name: str = "none"
@@ -235,6 +241,11 @@ class CompressionConfig:
     params: dict = field(default_factory=dict)
 
     def validate(self, prefix: str = "compression") -> None:
+        if isinstance(self.name, str) and self.name.strip().lower() in _COMPRESSOR_ALIASES:
+            new = _COMPRESSOR_ALIASES[self.name.strip().lower()]
+            warnings.warn(f"{prefix}.name={self.name!r} is deprecated; use {new!r}",
+                          DeprecationWarning, stacklevel=4)
+            self.name = new
         self.name = check_choice(f"{prefix}.name", self.name, COMPRESSORS)
         if self.k is not None:
             self.k = check_int(f"{prefix}.k", self.k, minimum=1)
@@ -298,13 +309,14 @@ class MixupConfig:
     enters the step's sum with its own weight λ ~ Beta(alpha, alpha), independent of the other
     records, so one record moves the sum by λ·clip -- the mechanism
     :func:`fltheory.accounting.mixup` accounts (see :mod:`fltheory.fl.mixup` for why pairs with
-    weights λ and 1 − λ would not match it).  ``reveal_weights=False`` gives the hidden-weights
-    number, which is not a guarantee (a warning says so).
+    weights λ and 1 − λ would not match it).  The weights are never released, so the
+    hidden-weights account (``reveal_weights=False``, the default) is the exact one;
+    ``reveal_weights=True`` gives the revealed-weights mixture (valid, looser).
     """
 
     enabled: bool = False
     alpha: float = 0.4
-    reveal_weights: bool = True
+    reveal_weights: bool = False
 
     def validate(self, prefix: str = "mixup") -> None:
         self.alpha = check_positive(f"{prefix}.alpha", self.alpha)
@@ -337,9 +349,63 @@ class RunConfig:
                                           minimum=0)
 
 
+@dataclass
+class ClientsConfig:
+    """Per-client settings (heterogeneous devices, :mod:`fltheory.plan`), one value per client.
+
+    Each list, when given, has ``data.num_clients`` entries and overrides, for record-level DP:
+    ``client_rate`` (Poisson participation, with ``training.client_sampling = "poisson"``),
+    ``batch_rate`` (Poisson batch rate), ``noise_multiplier``, ``local_steps``, ``prune_ratio``
+    (the client trains and sends the coordinates of a mask kept with this probability, one
+    public mask per round and ratio, noise on the kept coordinates only) and ``qsgd_levels``
+    (QSGD of the noised update on the kept coordinates; 0 = none).  ``delta`` (one per client)
+    is the δ at which each client's guarantee is reported, ``group`` names the device class.
+    Client :math:`i`'s mechanism is :func:`~fltheory.accounting.local_dp_sgd` with its own
+    values (:meth:`ExperimentConfig.client_accounting_event`).
+    """
+
+    client_rate: list | None = None
+    batch_rate: list | None = None
+    noise_multiplier: list | None = None
+    local_steps: list | None = None
+    prune_ratio: list | None = None
+    qsgd_levels: list | None = None
+    delta: list | None = None
+    group: list | None = None
+
+    @property
+    def enabled(self) -> bool:
+        return any(getattr(self, f.name) is not None for f in fields(self) if f.name != "group")
+
+    def validate(self, prefix: str = "clients") -> None:
+        checks = {"client_rate": check_probability, "batch_rate": check_probability,
+                  "noise_multiplier": check_positive, "prune_ratio": check_probability,
+                  "delta": check_open_unit,
+                  "local_steps": lambda n, v: check_int(n, v, minimum=1),
+                  "qsgd_levels": lambda n, v: check_int(n, v, minimum=0)}
+        for key, fn in checks.items():
+            vals = getattr(self, key)
+            if vals is None:
+                continue
+            if not isinstance(vals, (list, tuple)):
+                raise ValueError(f"{prefix}.{key} must be a list (one value per client), "
+                                 f"got {vals!r}")
+            setattr(self, key, [fn(f"{prefix}.{key}[{i}]", v) for i, v in enumerate(vals)])
+        if self.group is not None:
+            if not isinstance(self.group, (list, tuple)):
+                raise ValueError(f"{prefix}.group must be a list of names, got {self.group!r}")
+            self.group = [str(g) for g in self.group]
+
+    def value(self, key: str, i: int, default):
+        """Client ``i``'s value of ``key`` (``default`` when the list is not given)."""
+        vals = getattr(self, key)
+        return default if vals is None else vals[i]
+
+
 _SECTIONS = {"data": DataConfig, "model": ModelConfig, "training": TrainingConfig,
              "privacy": PrivacyConfig, "compression": CompressionConfig,
-             "byzantine": ByzantineConfig, "mixup": MixupConfig, "run": RunConfig}
+             "byzantine": ByzantineConfig, "mixup": MixupConfig, "run": RunConfig,
+             "clients": ClientsConfig}
 
 
 @dataclass
@@ -374,6 +440,7 @@ class ExperimentConfig:
     byzantine: ByzantineConfig = field(default_factory=ByzantineConfig)
     mixup: MixupConfig = field(default_factory=MixupConfig)
     run: RunConfig = field(default_factory=RunConfig)
+    clients: ClientsConfig = field(default_factory=ClientsConfig)
 
     def __post_init__(self) -> None:
         try:
@@ -409,11 +476,86 @@ class ExperimentConfig:
             raise ValueError("compression.stage='mechanism' puts the mask inside the DP "
                              "mechanism and needs privacy.level='record' or 'client'; use "
                              "compression.stage='update' without DP")
+        self._validate_clients()
         if self.privacy.level == "record" and self.training.batch_sampling != "poisson":
             raise ValueError("privacy.level='record' needs training.batch_sampling='poisson' "
                              "(the accountant assumes Poisson batches; shuffled or fixed batches "
                              "are not covered by a Poisson accountant)")
         return self
+
+    def _validate_clients(self) -> None:
+        cl, n = self.clients, self.data.num_clients
+        if not cl.enabled:
+            return
+        for f in fields(cl):
+            vals = getattr(cl, f.name)
+            if vals is not None and len(vals) != n:
+                raise ValueError(f"clients.{f.name} must have data.num_clients={n} entries, "
+                                 f"got {len(vals)}")
+        if self.privacy.level != "record":
+            raise ValueError("clients.* per-client settings need privacy.level='record' (local "
+                             f"DP-SGD with per-client parameters), got {self.privacy.level!r}")
+        if cl.client_rate is not None and self.training.client_sampling != "poisson":
+            raise ValueError("clients.client_rate needs training.client_sampling='poisson', got "
+                             f"{self.training.client_sampling!r}")
+        if self.compression.name != "none" and (cl.prune_ratio is not None
+                                                or cl.qsgd_levels is not None):
+            raise ValueError("clients.prune_ratio / clients.qsgd_levels replace the compression "
+                             "section: set compression.name='none'")
+        if self.mixup.enabled:
+            raise ValueError("clients.* per-client settings are not available with mixup")
+
+    def client_accounting_event(self, client: int, rounds: int | None = None):
+        """The event of client ``client`` under per-client settings (:class:`ClientsConfig`).
+
+        :func:`~fltheory.accounting.local_dp_sgd` with the client's participation rate, batch
+        rate, noise multiplier and local steps (the shared values where no list is given);
+        pruning with a public mask and quantization are post-processing.
+
+        Examples
+        --------
+        >>> cfg = ExperimentConfig.from_dict({"data": {"num_clients": 2},
+        ...     "training": {"rounds": 5, "batch_sampling": "poisson",
+        ...                  "client_sampling": "poisson", "client_rate": 0.5},
+        ...     "privacy": {"level": "record", "batch_rate": 0.1},
+        ...     "clients": {"noise_multiplier": [1.0, 2.0]}})
+        >>> from fltheory.accounting import local_dp_sgd
+        >>> cfg.client_accounting_event(1) == local_dp_sgd(0.5, 0.1, 2.0, 1, 5)
+        True
+        """
+        import dp_accounting
+
+        from fltheory.accounting import local_dp_sgd
+
+        i = check_int("client", client, minimum=0)
+        if i >= self.data.num_clients:
+            raise ValueError(f"client must be < data.num_clients={self.data.num_clients}, "
+                             f"got {i}")
+        t = self.training.rounds if rounds is None else check_int("rounds", rounds, minimum=0)
+        if self.privacy.level == "none":
+            return dp_accounting.NonPrivateDpEvent()
+        if t == 0:
+            return dp_accounting.NoOpDpEvent()
+        if not self.clients.enabled:
+            return self.accounting_event(t)
+        cl, tr, p = self.clients, self.training, self.privacy
+        return local_dp_sgd(cl.value("client_rate", i, tr.effective_client_rate),
+                            cl.value("batch_rate", i, p.batch_rate),
+                            cl.value("noise_multiplier", i, p.noise_multiplier),
+                            cl.value("local_steps", i, tr.local_steps), t,
+                            cohort_visible=p.cohort_visible)
+
+    def client_delta(self, client: int) -> float:
+        """The δ of client ``client``'s guarantee (``clients.delta`` or ``privacy.delta``)."""
+        return self.clients.value("delta", client, self.privacy.delta)
+
+    def weakest_client(self) -> int:
+        """The client with the largest certified ε at ``privacy.delta`` (per-client settings)."""
+        from fltheory.accounting import per_client_epsilon
+
+        evs = {i: self.client_accounting_event(i) for i in range(self.data.num_clients)}
+        eps = per_client_epsilon(evs, self.privacy.delta, neighboring=self.privacy.neighboring)
+        return max(eps, key=lambda i: (eps[i].epsilon, -i))
 
     # ------------------------------------------------------------------ accounting
     def accounting_event(self, rounds: int | None = None, *,
@@ -451,6 +593,10 @@ class ExperimentConfig:
         qc = self.training.effective_client_rate if client_rate is None else \
             check_probability("client_rate", client_rate)
         p = self.privacy
+        if self.clients.enabled and p.level != "none":
+            # per-client settings: the weakest client's event (every record is protected at
+            # least that well; client_accounting_event gives each client's own)
+            return self.client_accounting_event(self.weakest_client(), t)
         if p.level == "none":
             return dp_accounting.NonPrivateDpEvent()
         if t == 0:
@@ -464,7 +610,7 @@ class ExperimentConfig:
                 from fltheory.accounting import coordinate_sampled_gaussian
 
                 return coordinate_sampled_gaussian(c.ratio, p.noise_multiplier, t,
-                                                   mask="secret")
+                                                   mask="secret", mask_unit="client")
             # shared masks, fixed-size (rand-k) masks, or masks with client sampling: the
             # masked contribution still has norm <= clip, no amplification by the masks claimed
             return dp_fedavg(qc, p.noise_multiplier, t, cohort_visible=p.cohort_visible)

@@ -154,10 +154,13 @@ def fl_privacy_section(out_dir, scenario: dict | None = None) -> dict:
         "public masks give no amplification (same epsilon as row 1); the gain is dimension: "
         f"noise energy x{kf:g}")
     add("secret masks alone (rate k/d per step, no sampling)",
-        epsilon(coordinate_sampled_gaussian(kf, z, K * T, mask="secret"), d, method="rdp"), True,
-        "secret Poisson coordinate masks amplify like sampling at rate k/d (RDP bound, "
-        "masks are the only randomness here), but only if noise covers every coordinate: the "
-        "release is dense, so the communication saving is lost")
+        epsilon(coordinate_sampled_gaussian(kf, z, K * T, mask="secret", mask_unit="record"), d,
+                method="rdp"), True,
+        "secret Poisson coordinate masks, an independent mask per record applied before the "
+        "sum, amplify like sampling at rate k/d (RDP bound, masks are the only randomness "
+        "here), but only if noise covers every coordinate and no positions are sent: the "
+        "release is dense, so the communication saving is lost; one mask per client over its "
+        "records would give no amplification (its other records reveal the mask)")
     add("naive product rate", epsilon(dp_sgd(qc * ql, z, K * T), d), False,
         "NOT a guarantee: q_c * q_l as one Poisson rate ignores that a client's other records "
         "reveal its participation")
@@ -251,8 +254,9 @@ def _amplification(cfg) -> list[dict]:
     if p.level == "record":
         if cfg.mixup.enabled:
             rows.append({"source": f"mixup (Beta({cfg.mixup.alpha:g}, {cfg.mixup.alpha:g}))",
-                         "used": True, "why": "revealed-weight mixture of subsampled Gaussians"
-                         if cfg.mixup.reveal_weights else "hidden weights: NOT a guarantee"})
+                         "used": True, "why": "revealed-weight mixture of subsampled Gaussians (valid, looser)"
+                         if cfg.mixup.reveal_weights else "hidden weights, one per record, never "
+                         "released: the exact pair"})
         rows.append({"source": f"Poisson batches (rate {p.batch_rate:g})", "used":
                      p.batch_rate < 1.0, "why": "subsampled Gaussian per local step"
                      if p.batch_rate < 1.0 else "full batches: no sampling amplification"})
@@ -260,8 +264,9 @@ def _amplification(cfg) -> list[dict]:
         if c.stage == "mechanism" and c.mask == "secret" and c.name == "prune" and \
                 p.level == "client" and qc == 1.0:
             rows.append({"source": f"secret Poisson coordinate masks (keep {c.ratio:g})",
-                         "used": True, "why": "masks hidden and noise on every coordinate: "
-                         "coordinate_sampled_gaussian (RDP)"})
+                         "used": True, "why": "one mask per client over its whole update "
+                         "(client-level DP), hidden, noise on every coordinate: "
+                         "coordinate_sampled_gaussian(mask_unit='client') (RDP)"})
         elif c.stage == "mechanism":
             rows.append({"source": f"{c.name} masks inside the mechanism ({c.mask})",
                          "used": False, "why": "shared/fixed-size masks or masks with client "
@@ -358,7 +363,7 @@ def config_privacy_section(out_dir, config) -> dict:
 
 
 def _plot_config_epsilon(cfg, curve, stem) -> list[str]:
-    from fltheory.plots._common import new_figure, paper_style, save_figure
+    from fltheory.plots import new_figure, paper_style, save_figure
 
     fig, ax = new_figure()
     with paper_style():

@@ -16,11 +16,18 @@ average of ``b`` per-sample gradients clipped to ``C``, Gaussian noise of std
     amplification; its gain is dimension -- the noise energy is :math:`ks^2` instead of
     :math:`ds^2` and the robust aggregator works in k dimensions.
 ``secret``
-    Each client keeps each coordinate with probability :math:`\\gamma = k/d` under a mask the
-    adversary never sees, and adds noise to **all** d coordinates (a dense release: no
-    communication saving).  The ε is that of a Poisson(γ)-subsampled Gaussian
-    (``dp_sgd(gamma, z, T)``) -- REFERENCES §3, derived for Poisson masks; for fixed-size rand-k
-    masks it is only a lower bound.
+    Each coordinate is kept with probability :math:`\\gamma = k/d` under masks the adversary
+    never sees, noise is added to **all** d coordinates and no positions are sent (a dense
+    release: no communication saving).  Who a mask is drawn for decides the ε
+    (``mask_unit``): ``"record"`` (default; an independent mask per record, applied to its
+    clipped gradient before the sum) is amplified -- under add/remove (sensitivity
+    :math:`C/b`, multiplier :math:`2z`) the step is the Poisson(γ)-subsampled Gaussian in RDP
+    (:func:`fltheory.accounting.coordinate_sampled_gaussian`, proof in the docs), and the
+    replace-one ε of the table follows by group privacy over the two add/remove steps of a
+    replacement, :math:`(2\\varepsilon, (1+e^{\\varepsilon})\\delta')`; ``"client"`` (one mask
+    per client over the average of its b records) gets **no** amplification at record level
+    (the other records reveal the mask): ε is the dense one.  Fixed-size rand-k masks have no
+    sound amplification bound.
 
 Columns (worst case over updates with :math:`\\|g_i\\|\\le C`; ``g`` the honest-mean norm, ``G`` the
 heterogeneity, ρ the fraction of :math:`\\|\\nabla\\|^2` on the kept coordinates -- k/d for rand-k
@@ -29,8 +36,8 @@ in expectation unless ``retained_energy`` says otherwise; κ and κ_F of the agg
 ``bits``
     dense :math:`wd`; shared :math:`wk + 64` (values + a 64-bit seed); secret :math:`wd`.
 ``epsilon``
-    dense and shared :math:`\\varepsilon_T(z)` (exact for T Gaussian releases); secret
-    ε of ``dp_sgd(gamma, z, T)`` from :mod:`fltheory.accounting`.
+    replace-one, at δ: dense and shared :math:`\\varepsilon_T(z)` (exact for T Gaussian
+    releases); secret: see above (never above the dense value).
 ``noise_energy``
     dense and secret :math:`ds^2`; shared :math:`ks^2`.
 ``mse``
@@ -131,12 +138,25 @@ class TradeoffTable:
 
 
 def _amplified_epsilon(gamma: np.ndarray, z: float, rounds: int, delta: float) -> np.ndarray:
-    from fltheory.accounting import dp_sgd, epsilon   # lazy: the accountant is a separate module
+    """Replace-one ε at ``delta`` of T releases with per-record secret masks (noise ``z 2C/b``).
+
+    Add/remove: sensitivity C/b, so multiplier 2z, RDP of the Poisson(γ)-subsampled Gaussian
+    (the proved account of :func:`coordinate_sampled_gaussian`).  Replace-one = remove then
+    add: group privacy gives :math:`(2\\varepsilon', (1 + e^{\\varepsilon'})\\delta')`; δ' is
+    lowered until :math:`(1 + e^{\\varepsilon'(\\delta')})\\delta' \\le \\delta`.
+    """
+    from fltheory.accounting import coordinate_sampled_gaussian, epsilon   # lazy import
 
     out = []
     for q in np.asarray(gamma, dtype=float):
-        out.append(float(epsilon(dp_sgd(sampling_rate=float(q), noise_multiplier=z, steps=rounds),
-                                 delta=delta).epsilon))
+        ev = coordinate_sampled_gaussian(float(q), 2.0 * z, rounds, mask_unit="record")
+        dp = delta / 2.0
+        for _ in range(60):
+            e1 = float(epsilon(ev, delta=dp, method="rdp").epsilon)
+            if (1.0 + math.exp(min(e1, 700.0))) * dp <= delta:
+                break
+            dp = delta / (1.0 + math.exp(min(e1, 700.0))) / 1.01
+        out.append(2.0 * e1)
     return np.array(out, dtype=float)
 
 
@@ -146,7 +166,8 @@ def compression_tradeoff(d: int, k: Iterable[int] | None = None, *, n: int = 20,
                          rounds: int = 1, batch_size: int = 1024, clip: float = 1.0,
                          grad_norm: float | None = None, heterogeneity: float = 0.0,
                          retained_energy: float | None = None, modes: Sequence[str] = MODES,
-                         float_bits: int = 32, amplification: bool = True) -> TradeoffTable:
+                         float_bits: int = 32, amplification: bool = True,
+                         mask_unit: str = "record") -> TradeoffTable:
     """Trade-off table of rand-k compression levels (see the module docstring for every formula).
 
     Parameters
@@ -184,8 +205,12 @@ def compression_tradeoff(d: int, k: Iterable[int] | None = None, *, n: int = 20,
     float_bits : int
         Bits per transmitted float.
     amplification : bool
-        Compute the secret-mask ε with :mod:`fltheory.accounting` (``dp_sgd`` + ``epsilon``).
-        ``False`` skips the ``secret`` rows.
+        Compute the secret-mask ε with :mod:`fltheory.accounting`.  ``False`` skips the
+        ``secret`` rows.
+    mask_unit : {"record", "client"}
+        Who each secret mask is drawn for: ``"record"`` (an independent mask per record before
+        the sum: amplified) or ``"client"`` (one mask per client over its average: no
+        amplification at record level, the dense ε is reported).
 
     Returns
     -------
@@ -225,6 +250,7 @@ def compression_tradeoff(d: int, k: Iterable[int] | None = None, *, n: int = 20,
     G = check_nonnegative("heterogeneity", heterogeneity)
     float_bits = check_int("float_bits", float_bits, minimum=1)
     modes = [check_choice("modes", m, MODES) for m in modes]
+    mask_unit = check_choice("mask_unit", mask_unit, ("record", "client"))
     if not amplification:
         modes = [m for m in modes if m != "secret"]
     if not modes:
@@ -273,7 +299,8 @@ def compression_tradeoff(d: int, k: Iterable[int] | None = None, *, n: int = 20,
                              flops=fl, memory_bytes=mem))
     if "secret" in modes:
         gammas = np.array([kk / d for kk in ks])
-        eps_amp = _amplified_epsilon(gammas, z, rounds, dl)
+        eps_amp = (_amplified_epsilon(gammas, z, rounds, dl) if mask_unit == "record" else
+                   np.full(gammas.shape, eps_plain))
         sb = secret_mask_min_batch_bound()
         fl, mem = cost(d)
         for kk, gam, ea in zip(ks, gammas, eps_amp):
@@ -297,7 +324,7 @@ def compression_tradeoff(d: int, k: Iterable[int] | None = None, *, n: int = 20,
         "kappa_F": kF, "noise_multiplier": z, "noise_std": s, "delta": dl, "rounds": rounds,
         "batch_size": bsz, "clip": C, "grad_norm": g, "heterogeneity": G,
         "retained_energy": "k/d" if retained_energy is None else retained_energy,
-        "float_bits": float_bits,
+        "float_bits": float_bits, "mask_unit": mask_unit,
         "units": {"bits": "bits per client per round", "noise_energy": "squared l2 norm",
                   "mse": "squared l2 norm", "robust_error": "squared l2 norm",
                   "robust_error_rel": "relative to retained signal energy",
@@ -305,9 +332,13 @@ def compression_tradeoff(d: int, k: Iterable[int] | None = None, *, n: int = 20,
                   "memory_bytes": "bytes"},
         "notes": [
             "shared: public mask, no privacy amplification; noise energy k s^2.",
-            "secret: Poisson(k/d) secret masks, noise on all d coordinates (dense release); "
-            "epsilon = dp_sgd(k/d, z, T) -- for fixed-size rand-k masks this is a lower bound "
-            "only.",
+            ("secret: Poisson(k/d) secret masks, an independent mask per record before the sum, "
+             "noise on all d coordinates, no positions sent (dense release); epsilon: RDP of "
+             "the Poisson(k/d)-subsampled Gaussian under add/remove, group privacy to "
+             "replace-one" if mask_unit == "record" else
+             "secret: one Poisson(k/d) mask per client over the average of its records: NO "
+             "amplification at record level (its other records reveal the mask); epsilon is "
+             "the dense value"),
             "min_batch_size = inf means no batch size meets the VN condition.",
         ],
     }

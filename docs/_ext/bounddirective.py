@@ -101,7 +101,8 @@ class BoundDirective(Directive):
                 conds = ", ".join(f":math:`{a.latex()}`" for a in b.assumptions)
                 lines.append(f":Valid when: {conds}")
             kind = {"upper": "upper bound", "lower": "lower bound", "exact": "exact expression",
-                    "order": "order only (constants unknown)"}[b.kind]
+                    "order": "order only (constants unknown)",
+                    "estimate": "estimate (not a certified bound)"}[b.kind]
             lines.append(f":Kind: {kind}")
             lines.append(f":Status: **{b.status}** -- {_rst_escape(STATUSES[b.status])}")
             lines.append(f":Reference: {_rst_escape(b.reference)}")

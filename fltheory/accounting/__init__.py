@@ -10,6 +10,7 @@ from fltheory.accounting._guarantee import PrivacyGuarantee
 from fltheory.accounting.builders import dp_sgd
 from fltheory.accounting.core import (calibrate_noise, calibrate_sampling_rate, calibrate_steps,
                                       delta, epsilon, epsilon_curve, epsilon_grid)
+from fltheory.accounting._steps import normalize_neighboring
 from fltheory.accounting.support import supports
 
 __all__ = [
@@ -23,6 +24,7 @@ __all__ = [
     "calibrate_steps",
     "calibrate_sampling_rate",
     "supports",
+    "normalize_neighboring",
 ]
 
 from fltheory.accounting import scenarios  # noqa: E402,F401  (registers the built-in scenarios)

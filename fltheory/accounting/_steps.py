@@ -54,6 +54,9 @@ class Step:
 
     #: whether a dominating pair exists (PLD accounting possible)
     has_pld: bool = True
+    #: whether the label laws of :meth:`pairs` are dominated by the mechanism, so that their
+    #: certified lower bound is one of the mechanism's epsilon (False: epsilon_lower is None)
+    has_lower: bool = True
     #: relations the step supports
     relations: tuple[str, ...] = NEIGHBORING
     reference: str = ""

@@ -4,9 +4,10 @@ Compression randomness amplifies privacy only if it is (1) independent of the da
 from the adversary the guarantee is stated against, and (3) not revealed by the release.  The
 builders here encode which of those hold:
 
-* :func:`coordinate_sampled_gaussian` -- secret Poisson coordinate masks amplify like Poisson
-  sampling (RDP, proved on the docs page); shared/public masks give none (a warning says the
-  gain is dimension only); fixed-size rand-k masks are refused (no sound bound is known).
+* :func:`coordinate_sampled_gaussian` -- secret Poisson coordinate masks drawn independently
+  for each protected unit (record or client) amplify like Poisson sampling (RDP, proved on the
+  docs page); a per-client mask at record level, and shared/public masks, give none (a warning
+  says why); fixed-size rand-k masks are refused (no sound bound is known).
 * :func:`stochastic_quantizer` -- the 1-bit randomized quantizer, exact pure ε; plain unbiased
   stochastic rounding (:func:`stochastic_rounding`) is refused: it is not DP.
 * :func:`sign_gaussian` -- ``sign(x + N(0, σ²))``: exact pure ε and PLD of the binary output,
@@ -37,7 +38,8 @@ from fltheory.accounting.scenarios import Param, Scenario, register_scenario
 __all__ = ["coordinate_sampled_gaussian", "stochastic_quantizer", "stochastic_rounding",
            "sign_gaussian", "finite_mechanism", "randomized_response", "pure_epsilon",
            "CoordinateSampledGaussianDpEvent", "StochasticQuantizerDpEvent",
-           "SignGaussianDpEvent", "FiniteMechanismDpEvent", "MASKS"]
+           "SignGaussianDpEvent", "FiniteMechanismDpEvent", "MASKS", "UNITS",
+           "MaskedGaussianNoAmplificationDpEvent"]
 
 MASKS = ("secret", "shared", "rand_k")
 
@@ -529,24 +531,28 @@ _steps.register_event(SignGaussianDpEvent, _handle_sign)
 # ---------------------------------------------------------------------------------------------
 @attr.define(frozen=True)
 class CoordinateSampledGaussianDpEvent(dp_accounting.DpEvent):
-    """One step of a Gaussian release with secret Poisson coordinate masks.
+    """One step of a Gaussian release with secret Poisson coordinate masks, one mask per unit.
 
-    Each coordinate of the clipped contribution (norm ≤ C) is kept independently with
-    probability ``coordinate_rate`` and Gaussian noise :math:`\\mathcal N(0, z^2C^2)` is added
-    to *every* coordinate of the sum.
+    Each coordinate of the protected unit's clipped contribution (norm ≤ C) is kept
+    independently with probability ``coordinate_rate`` under a mask drawn for that unit alone,
+    the masked contributions are summed, and Gaussian noise :math:`\\mathcal N(0, z^2C^2)` is
+    added to *every* coordinate of the sum.
 
     Threat model
-        The masks are drawn independently of the data by the client and never revealed; the
-        release does not show which coordinates were kept (noise on all coordinates, no
-        per-coordinate counts).  Add/remove of one record (or client).
+        The masks are drawn independently of the data, one per privacy unit (``mask_unit``:
+        one per record for record-level DP, applied before the sum; one per client over the
+        client's whole update for client-level DP), and are never revealed: the release does
+        not show which coordinates were kept (noise on all coordinates, no positions or
+        per-coordinate counts transmitted).  Add/remove of one unit.
     """
 
     coordinate_rate: float
     noise_multiplier: float
+    mask_unit: str = "record"
 
 
 class CoordStep(_steps.Step):
-    """Secret-mask coordinate sampling: RDP of the Poisson-subsampled Gaussian (1-sparse)."""
+    """Secret-mask coordinate sampling, one independent mask per unit: RDP (1-sparse worst case)."""
 
     has_pld = False
     relations = ("add_remove",)
@@ -559,16 +565,17 @@ class CoordStep(_steps.Step):
         return ("coord", self.g, self.z)
 
     def describe(self) -> str:
-        return (f"secret coordinate masks (rate {self.g:g}, z={self.z:g}; PLD of the worst case "
-                "not proven, RDP used)")
+        return (f"secret coordinate masks, one per privacy unit (rate {self.g:g}, z={self.z:g}; "
+                "RDP: the 1-sparse pair is not a dominating pair for every hockey-stick "
+                "divergence, so no PLD is used)")
 
     def check_relation(self, relation: str) -> None:
         if relation != "add_remove":
             raise ValueError(
-                "secret coordinate masks are analysed under add/remove (one record's masked "
-                f"contribution appears or not), got {relation!r}; for replace-one use the "
-                "unamplified bound coordinate_sampled_gaussian(..., mask='shared') or compose "
-                "an add and a remove step")
+                "secret coordinate masks are analysed under add/remove (one unit's masked "
+                f"contribution appears or not), got {relation!r}; for replace-one use group "
+                "privacy over add/remove, or the unamplified bound "
+                "coordinate_sampled_gaussian(..., mask='shared')")
 
     def rdp(self, orders: np.ndarray, relation: str) -> np.ndarray:
         from fltheory.accounting import _rdp
@@ -582,6 +589,7 @@ class CoordStep(_steps.Step):
 def _handle_coord(ev: CoordinateSampledGaussianDpEvent):
     g = check_probability("coordinate_rate", ev.coordinate_rate)
     z = check_positive("noise_multiplier", ev.noise_multiplier)
+    check_choice("mask_unit", ev.mask_unit, UNITS)
     if g == 1.0:
         return [(_steps.GaussianStep(1.0, z), 1)]
     return [(CoordStep(g, z), 1)]
@@ -589,13 +597,71 @@ def _handle_coord(ev: CoordinateSampledGaussianDpEvent):
 
 _steps.register_event(CoordinateSampledGaussianDpEvent, _handle_coord)
 
+@attr.define(frozen=True)
+class MaskedGaussianNoAmplificationDpEvent(dp_accounting.DpEvent):
+    """A Gaussian release with coordinate masks that give no (proved) amplification.
+
+    Accounted as the unmasked Gaussian with multiplier ``noise_multiplier`` (sound: given the
+    mask, every kept coordinate is a Gaussian release of sensitivity at most C).  That bound
+    ignores the masks, so its certified lower bound is not one of this mechanism: results carry
+    no lower bound.  ``reason`` says why the masks are not counted.
+    """
+
+    noise_multiplier: float
+    reason: str = "shared"
+
+
+class _NoAmpStep(_steps.GaussianStep):
+    """The Gaussian bound of a masked release (no lower bound for the masked mechanism)."""
+
+    has_lower = False
+
+    def key(self) -> tuple:
+        return ("masked-gaussian", self.z)
+
+    def describe(self) -> str:
+        return f"masked Gaussian, masks not counted (z={self.z:g})"
+
+
+_NOAMP_NOTE = ("coordinate masks not counted: the Gaussian bound is valid for the masked "
+               "release, but its lower bound is not one of that mechanism, so none is given")
+
+
+def _handle_noamp(ev: MaskedGaussianNoAmplificationDpEvent):
+    z = check_positive("noise_multiplier", ev.noise_multiplier)
+    st = _NoAmpStep(1.0, z)
+    st.notes = (_NOAMP_NOTE,)
+    return [(st, 1)]
+
+
+_steps.register_event(MaskedGaussianNoAmplificationDpEvent, _handle_noamp)
+
+#: Who a secret mask is drawn for / who is protected.
+UNITS = ("record", "client")
+
 _SHARED_MSG = (
     "shared/public coordinate masks give no privacy amplification: the adversary knows which "
     "coordinates were kept, so epsilon equals that of the unsparsified Gaussian mechanism "
     "(returned). The gain is dimension only: the noise energy is k sigma^2 instead of "
     "d sigma^2, and conditions that scale with the noise norm (robust aggregation, "
     "batch-size requirements) see k instead of d. For amplification the masks must be secret "
-    "(mask='secret').")
+    "(mask='secret') and drawn independently for each protected unit.")
+
+_UNIT_MSG = (
+    "secret coordinate masks drawn once per {mask_unit} give no amplification for "
+    "{privacy_unit}-level DP: {why} The unamplified Gaussian bound is returned (sound: given the "
+    "mask, every kept coordinate is a Gaussian release of sensitivity at most C). For "
+    "amplification draw an independent mask per {privacy_unit} before the sum "
+    "(mask_unit='{privacy_unit}').")
+
+_UNIT_WHY = {
+    ("client", "record"): "the client's other records are multiplied by the same mask and "
+                          "reveal it (gamma=0.01, z=3.73, b=1024: the exact epsilon(1e-5) is "
+                          "about 0.64, the amplified number 0.045).",
+    ("record", "client"): "a client's update is the sum of several independently masked "
+                          "records, which is not a Poisson coordinate mask of the client's "
+                          "update; no amplification is proved for it.",
+}
 
 _RANDK_MSG = (
     "fixed-size rand-k masks (exactly k coordinates kept) have no known sound amplification "
@@ -606,25 +672,36 @@ _RANDK_MSG = (
 
 
 def coordinate_sampled_gaussian(coordinate_rate: float, noise_multiplier: float, steps: int, *,
-                                mask: str = "secret"):
+                                mask: str = "secret", mask_unit: str | None = None,
+                                privacy_unit: str | None = None):
     """Gaussian releases with random coordinate sparsification, accounted soundly.
 
     Each step, each coordinate of a contribution of norm :math:`\\le C` is kept with
     probability :math:`\\gamma` and :math:`\\mathcal N(0, z^2 C^2)` is added to every
-    coordinate.
+    coordinate of the sum.  Who the mask is independent over decides what it buys:
 
-    * ``mask="secret"``: coordinates are independent Poisson-subsampled Gaussians with
-      sensitivities :math:`|v_j|`, so the step's RDP is :math:`\\sum_j f(v_j^2)` with
-      :math:`f(u)` the RDP of the :math:`\\gamma`-subsampled Gaussian at sensitivity
-      :math:`\\sqrt u`.  For integer orders :math:`f` is a log-sum-exp of linear functions of
-      :math:`u`, hence convex with :math:`f(0) = 0`, hence superadditive:
-      :math:`\\sum_j f(v_j^2) \\le f(\\sum_j v_j^2) \\le f(C^2)`.  The worst case is 1-sparse,
-      i.e. exactly the Poisson-subsampled Gaussian with rate :math:`\\gamma` and multiplier
-      :math:`z` (RDP; fractional orders use the next integer).  The PLD analogue is only
-      conjectured (checked numerically on the docs page), so ``method="pld"`` falls back to
-      this RDP bound, with a note.
-    * ``mask="shared"``: no amplification (a :class:`NoAmplificationWarning` explains that the
-      gain is dimension only); returns the unsparsified Gaussian composition.
+    * ``mask="secret", mask_unit == privacy_unit`` (an independent mask per record applied
+      before the sum, for record-level DP; or one mask over the client's whole update, for
+      client-level DP): conditioning on the other units (their masked contributions are
+      independent of the target's mask and the same under both neighbours, a post-processing),
+      the coordinates of the target's contribution :math:`v` are independent
+      Poisson-subsampled Gaussians with sensitivities :math:`|v_j|`, so the step's RDP is
+      :math:`\\sum_j f(v_j^2)` with :math:`f(u)` the RDP of the :math:`\\gamma`-subsampled
+      Gaussian at sensitivity :math:`\\sqrt u`.  For integer orders :math:`f` is a
+      log-sum-exp of linear functions of :math:`u`, hence convex with :math:`f(0) = 0`, hence
+      superadditive: :math:`\\sum_j f(v_j^2) \\le f(\\sum_j v_j^2) \\le f(C^2)`.  The worst
+      case *for RDP* is 1-sparse, i.e. exactly the Poisson-subsampled Gaussian with rate
+      :math:`\\gamma` and multiplier :math:`z` (fractional orders use the next integer).  The
+      1-sparse reduction does **not** hold for every hockey-stick divergence (at ε = 0,
+      γ = 0.7, σ = 0.5C a difference spread over two coordinates has total variation 0.4978,
+      the 1-sparse one 0.4779), so no PLD is used: ``method="pld"`` falls back to RDP.
+    * ``mask="secret", mask_unit="client", privacy_unit="record"`` (one mask per client over
+      the sum of its records, record-level DP): **no amplification** -- the client's other
+      records reveal the mask.  The unamplified Gaussian is returned with a
+      :class:`NoAmplificationWarning` (likewise ``mask_unit="record", privacy_unit="client"``,
+      for which no amplification is proved).
+    * ``mask="shared"``: no amplification (the gain is dimension only); returns the
+      unsparsified Gaussian composition with a :class:`NoAmplificationWarning`.
     * ``mask="rand_k"``: refused (``ValueError``): only a lower bound is known.
 
     Parameters
@@ -632,17 +709,23 @@ def coordinate_sampled_gaussian(coordinate_rate: float, noise_multiplier: float,
     coordinate_rate : float
         :math:`\\gamma \\in (0, 1]`.
     noise_multiplier : float
-        :math:`z = \\sigma / C > 0`.
+        :math:`z = \\sigma / C > 0`, with :math:`C` the largest contribution of one protected
+        unit to the sum.
     steps : int
         Number of steps.
     mask : {"secret", "shared", "rand_k"}
         Who may see the masks (see above).
+    mask_unit : {"record", "client"}
+        Required for ``mask="secret"``: the unit each independent mask is drawn for.
+    privacy_unit : {"record", "client"}, optional
+        The unit the guarantee protects (default: ``mask_unit``).
 
     Returns
     -------
     dp_accounting.DpEvent
-        ``SelfComposedDpEvent(CoordinateSampledGaussianDpEvent(γ, z), steps)`` (secret) or
-        ``SelfComposedDpEvent(GaussianDpEvent(z), steps)`` (shared).
+        ``SelfComposedDpEvent(CoordinateSampledGaussianDpEvent(γ, z, unit), steps)`` (amplified)
+        or ``SelfComposedDpEvent(MaskedGaussianNoAmplificationDpEvent(z), steps)`` (no
+        amplification: the Gaussian bound, without a lower bound).
 
     References
     ----------
@@ -650,11 +733,14 @@ def coordinate_sampled_gaussian(coordinate_rate: float, noise_multiplier: float,
        Achieving the Optimal Privacy-Accuracy-Communication Trade-off in Distributed Mean
        Estimation." NeurIPS 2023, arXiv:2304.01541 (amplification by secret sparsification).
     .. [2] I. Mironov, K. Talwar, L. Zhang. arXiv:1908.10530, 2019, Sec. 3 (sampled Gaussian).
+    .. [3] fltheory docs, "Soundness" (the proof, the counterexample for hockey-stick
+       divergences, and the exact checks of :mod:`fltheory.verify`).
 
     Examples
     --------
     >>> from fltheory.accounting import coordinate_sampled_gaussian, dp_sgd, epsilon
-    >>> a = epsilon(coordinate_sampled_gaussian(0.01, 1.0, 1000), 1e-5, method="rdp").epsilon
+    >>> ev = coordinate_sampled_gaussian(0.01, 1.0, 1000, mask_unit="record")
+    >>> a = epsilon(ev, 1e-5, method="rdp").epsilon
     >>> b = epsilon(dp_sgd(0.01, 1.0, 1000), 1e-5, method="rdp").epsilon
     >>> abs(a - b) / b < 0.02
     True
@@ -667,17 +753,32 @@ def coordinate_sampled_gaussian(coordinate_rate: float, noise_multiplier: float,
         raise ValueError(_RANDK_MSG)
     if mask == "shared":
         warnings.warn(_SHARED_MSG, NoAmplificationWarning, stacklevel=2)
-        return dp_accounting.SelfComposedDpEvent(dp_accounting.GaussianDpEvent(z), t)
-    return dp_accounting.SelfComposedDpEvent(CoordinateSampledGaussianDpEvent(g, z), t)
+        return dp_accounting.SelfComposedDpEvent(MaskedGaussianNoAmplificationDpEvent(z), t)
+    if mask_unit is None:
+        raise ValueError(
+            "mask_unit must be given for mask='secret': 'record' (an independent mask per "
+            "record, applied before the sum: record-level DP) or 'client' (one mask over the "
+            "client's whole update: client-level DP); a per-client mask at record level "
+            "(mask_unit='client', privacy_unit='record') gets no amplification")
+    mu = check_choice("mask_unit", mask_unit, UNITS)
+    pu = mu if privacy_unit is None else check_choice("privacy_unit", privacy_unit, UNITS)
+    if mu != pu:
+        warnings.warn(_UNIT_MSG.format(mask_unit=mu, privacy_unit=pu, why=_UNIT_WHY[(mu, pu)]),
+                      NoAmplificationWarning, stacklevel=2)
+        return dp_accounting.SelfComposedDpEvent(
+            MaskedGaussianNoAmplificationDpEvent(z, f"mask per {mu}, {pu}-level DP"), t)
+    return dp_accounting.SelfComposedDpEvent(CoordinateSampledGaussianDpEvent(g, z, mu), t)
 
 
 # ---------------------------------------------------------------------------------------------
 # CLI scenarios
 # ---------------------------------------------------------------------------------------------
-def _coord_build(coordinate_rate, noise_multiplier, steps, mask="secret"):
+def _coord_build(coordinate_rate, noise_multiplier, steps, mask="secret", mask_unit="record",
+                 privacy_unit=""):
     with warnings.catch_warnings():
         warnings.simplefilter("always")
-        return coordinate_sampled_gaussian(coordinate_rate, noise_multiplier, steps, mask=mask)
+        return coordinate_sampled_gaussian(coordinate_rate, noise_multiplier, steps, mask=mask,
+                                           mask_unit=mask_unit, privacy_unit=privacy_unit or None)
 
 
 register_scenario(Scenario(
@@ -690,10 +791,14 @@ register_scenario(Scenario(
         Param("steps", int, "number of steps", role="count"),
         Param("mask", str, "secret | shared (rand_k is refused)", default="secret",
               choices=MASKS),
+        Param("mask_unit", str, "record: an independent mask per record before the sum; "
+              "client: one mask over the client's update", default="record", choices=UNITS),
+        Param("privacy_unit", str, "record | client (default: mask_unit); a per-client mask "
+              "at record level is not amplified", default=""),
     ),
     summary="Gaussian with random coordinate masks (secret masks amplify, shared do not)",
     example="fltheory epsilon --scenario coordinate_sampled_gaussian --coordinate-rate 0.01 "
-            "--noise-multiplier 1.0 --steps 1000 --delta 1e-5 --method rdp",
+            "--noise-multiplier 1.0 --steps 1000 --mask-unit record --delta 1e-5 --method rdp",
     neighboring=("add_remove",),
 ))
 

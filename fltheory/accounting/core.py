@@ -193,8 +193,14 @@ def _epsilon_steps(steps, rel, d, method, rtol) -> PrivacyGuarantee:
     notes.extend(res.notes)
     if _gapr(res) > rtol:
         notes.append(f"relative gap {_gapr(res):.2g} exceeds rtol={rtol:g}")
-    return PrivacyGuarantee(res.upper, d, "pld", rel, _refs(steps, _REF_PLD), res.lower,
+    lower = res.lower if _has_lower(steps) else None
+    return PrivacyGuarantee(res.upper, d, "pld", rel, _refs(steps, _REF_PLD), lower,
                             notes=tuple(notes))
+
+
+def _has_lower(steps) -> bool:
+    """Whether the steps' label laws give a lower bound of the *mechanism* (Step.has_lower)."""
+    return all(getattr(s, "has_lower", True) for s, _ in steps)
 
 
 def _step_notes(steps) -> list[str]:
@@ -288,7 +294,8 @@ def delta(event, epsilon: float, *, method: str = "pld", neighboring="add_remove
         return PrivacyGuarantee(e, float(np.asarray(dl)), "rdp", rel, _refs(steps, _REF_RDP),
                                 None, None, notes=tuple(notes))
     res = _pld.compose_pairs(_directions(steps, rel), epsilon=e, rtol=rtol)[0]
-    return PrivacyGuarantee(e, res.upper, "pld", rel, _refs(steps, _REF_PLD), None, res.lower,
+    return PrivacyGuarantee(e, res.upper, "pld", rel, _refs(steps, _REF_PLD), None,
+                            res.lower if _has_lower(steps) else None,
                             notes=tuple(notes + res.notes))
 
 
@@ -381,7 +388,7 @@ def epsilon_curve(build: Callable[[int], object], steps, delta: float, *, method
     res = _pld.compose_pairs(_directions(base, rel), delta=d, rtol=rtol,
                              counts_curve=t_flat.astype(float))
     up = np.array([r.upper for r in res]).reshape(shape)
-    lo = np.array([r.lower for r in res]).reshape(shape)
+    lo = np.array([r.lower if _has_lower(base) else np.nan for r in res]).reshape(shape)
     return (up, lo) if return_lower else up
 
 

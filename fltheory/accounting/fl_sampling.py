@@ -24,7 +24,7 @@ import numpy as np
 
 from fltheory._checks import check_int, check_positive, check_probability
 from fltheory.accounting import _steps
-from fltheory.accounting._lattice import RevealedMixturePair
+from fltheory.accounting._lattice import RevealedMixturePair, SplitPair
 from fltheory.accounting.scenarios import Param, Scenario, register_scenario
 
 __all__ = ["dp_fedavg", "local_dp_sgd", "TwoLevelSampledDpEvent"]
@@ -93,9 +93,17 @@ class TwoLevelStep(_steps.Step):
     def pairs(self, relation: str) -> dict:
         if relation not in self._pairs:
             inner = _steps._cached_pairs(self.ql, self.z, relation)
+            # label laws (certified lower bound): an instance of the mechanism -- the client's
+            # other records have zero gradient and only the round's first local step is looked
+            # at (a post-processing), which is exactly the Poisson(q_c q_l)-subsampled
+            # Gaussian.  The revealed mixture's own lower bound is not one of the mechanism
+            # (the other records reveal participation only partly: fltheory.verify).
+            label = _steps._cached_pairs(self.qc * self.ql, self.z, relation)
             self._pairs[relation] = {
-                name: RevealedMixturePair([(1.0 - self.qc, None, 0), (self.qc, pair, self.k)],
-                                          name=f"revealed participation ({name})")
+                name: SplitPair(RevealedMixturePair([(1.0 - self.qc, None, 0),
+                                                     (self.qc, pair, self.k)],
+                                                    name=f"revealed participation ({name})"),
+                                label[name], name=f"revealed participation ({name})")
                 for name, pair in inner.items()}
         return self._pairs[relation]
 

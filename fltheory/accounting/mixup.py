@@ -1,20 +1,27 @@
-"""Mixup as a source of privacy: the revealed-weights guarantee and the hidden-weights number.
+"""Mixup as a source of privacy: hidden weights (record-level mixup) and revealed weights (pairs).
 
-In DP-SGD with mixup on (clipped) per-example gradients, a record enters a mixed example with
+In DP-SGD with mixup on (clipped) per-example gradients, a record enters the step's sum with
 weight :math:`\\lambda \\sim D` and the step adds Gaussian noise to the sum.  The record's
 contribution is :math:`\\lambda g` with :math:`\\|g\\| \\le C`, so given :math:`\\lambda` the
 step is a Poisson-subsampled Gaussian with sensitivity :math:`\\lambda C`.
 
-The other records in a mixed example can reveal :math:`\\lambda` (the weights sum to one), so
-the sound guarantee is the *revealed* mixture over :math:`\\lambda`.  Treating
-:math:`\\lambda` as hidden (one Gaussian mixture) gives a smaller number that is *not* a
-worst-case guarantee; it is available only labelled as such.
+Which account is exact depends on the mechanism:
+
+* **record-level mixup** (``reveal_weights=False``, the engine's mechanism): every record draws
+  its own weight, independent of every other record, and the weight is never released.
+  Conditioning on the other records' contributions (independent of the target's weight and the
+  same under both neighbours: a post-processing), the target's contribution is
+  :math:`\\lambda g` with :math:`\\lambda` hidden, so the single mixture over :math:`\\lambda`
+  is the *exact* pair -- a guarantee, with a certified lower bound.
+* **pair mixup** (``reveal_weights=True``): another record's weight determines the target's
+  (e.g. :math:`\\lambda` and :math:`1-\\lambda`), so the partner can reveal it: the sound
+  account is the *revealed* mixture over :math:`\\lambda`; its certified lower bound is that of
+  the hidden-weights instance (a partner with zero gradient reveals nothing).
 """
 
 from __future__ import annotations
 
 import math
-import warnings
 
 import attr
 import dp_accounting
@@ -23,7 +30,6 @@ import numpy as np
 from fltheory._checks import check_int, check_positive, check_probability
 from fltheory.accounting import _pld, _steps
 from fltheory.accounting._lattice import RevealedMixturePair, SplitPair
-from fltheory.accounting._warn import NotAGuaranteeWarning
 from fltheory.accounting.fl_sampling import revealed_rdp
 from fltheory.accounting.scenarios import Param, Scenario, register_scenario
 
@@ -32,9 +38,15 @@ __all__ = ["mixup", "MixupDpEvent", "mixup_weights"]
 _REF_MIXUP = ("revealed mixture over the mixup weight of Poisson-subsampled Gaussians with "
               "sensitivity lambda C (fltheory, 'Amplification in federated learning', Sec. "
               "mixup); mixup and privacy: Xiao, Devadas, IACR ePrint 2021/687")
-_HIDDEN_NOTE = ("NOT A WORST-CASE GUARANTEE: mixup weights assumed hidden; the other records of "
-                "a mixed example can reveal the weight (the weights sum to one), and the sound "
-                "guarantee is the revealed-weights mixture (reveal_weights=True)")
+_REF_HIDDEN = ("hidden-weights mixture (record-level mixup, an independent weight per record, "
+               "never released): the exact pair (fltheory, 'Soundness', mixup); mixup and "
+               "privacy: Xiao, Devadas, IACR ePrint 2021/687")
+_CONT_NOTE = ("continuous weight law: the hidden-weights pair is not discretised soundly, so "
+              "the revealed-weights mixture with weights rounded up gives the (valid, looser) "
+              "upper bound and no lower bound is certified; pass finitely many weights for the "
+              "exact account")
+_PAIR_NOTE = ("pair mixup (revealed weights): the lower bound is that of the hidden-weights "
+              "instance (a partner with zero gradient reveals nothing)")
 
 
 @attr.define(frozen=True)
@@ -48,10 +60,10 @@ class MixupDpEvent(dp_accounting.DpEvent):
     the sum.
 
     Threat model
-        ``reveal_weights=True``: the adversary may learn every mixup weight (e.g. from the
-        other record of a mixed example): the guarantee is the revealed mixture.
-        ``reveal_weights=False``: the weights are assumed secret; this is *not* a worst-case
-        guarantee (see :func:`mixup`).
+        ``reveal_weights=False`` (record-level mixup): every record's weight is drawn
+        independently and never released: the hidden-weights pair is exact.
+        ``reveal_weights=True`` (pair mixup): the adversary may learn the target's weight
+        (e.g. from its partner): the account is the revealed mixture (see :func:`mixup`).
     """
 
     sampling_rate: float
@@ -59,7 +71,7 @@ class MixupDpEvent(dp_accounting.DpEvent):
     weights_low: tuple
     weights_high: tuple
     probabilities: tuple
-    reveal_weights: bool = True
+    reveal_weights: bool = False
 
 
 def mixup_weights(weights, bins: int = 16) -> tuple[tuple, tuple, tuple]:
@@ -244,31 +256,41 @@ def special_ndtri(x: float) -> float:
 
 
 class MixupStep(_steps.Step):
-    """One mixup step: revealed mixture over the weight, or the hidden-weights mixture."""
+    """One mixup step: hidden weights (record-level, exact) or revealed weights (pair mixup)."""
 
     def __init__(self, q, z, low, high, probs, reveal):
         self.q, self.z = q, z
         self.low, self.high, self.probs = low, high, probs
         self.reveal = reveal
-        self.reference = _REF_MIXUP
-        self.notes = () if reveal else (_HIDDEN_NOTE,)
+        self.discrete = tuple(low) == tuple(high)
+        self.reference = _REF_MIXUP if reveal else _REF_HIDDEN
+        notes = []
+        if not self.discrete:
+            notes.append(_CONT_NOTE if not reveal else
+                         "continuous weight law: no certified lower bound")
+            self.has_lower = False
+        elif reveal:
+            notes.append(_PAIR_NOTE)
+        self.notes = tuple(notes)
         if not reveal:
             self.relations = ("add_remove",)
-            self.reference = _HIDDEN_NOTE + "; " + _REF_MIXUP
         self._pairs: dict = {}
 
     def key(self) -> tuple:
         return ("mixup", self.q, self.z, self.low, self.high, self.probs, self.reveal)
 
     def describe(self) -> str:
-        kind = "revealed" if self.reveal else "hidden (not a guarantee)"
+        kind = "revealed (pair mixup)" if self.reveal else "hidden (record-level mixup)"
         return f"mixup step (q={self.q:g}, z={self.z:g}, weights {kind})"
 
     def check_relation(self, relation: str) -> None:
         if relation not in self.relations:
-            raise ValueError("mixup with hidden weights is only available under add/remove "
-                             f"(and is not a guarantee), got {relation!r}; use "
-                             "reveal_weights=True for a guarantee under either relation")
+            raise ValueError("record-level mixup (hidden weights) is analysed under add/remove, "
+                             f"got {relation!r}; use reveal_weights=True (the revealed "
+                             "mixture, a valid upper bound under either relation) for "
+                             "replace-one")
+        if self.reveal and relation == "replace_one":
+            self.has_lower = False       # the hidden-weights label exists under add/remove only
 
     def _components(self, lams, relation):
         comps = []
@@ -279,56 +301,55 @@ class MixupStep(_steps.Step):
                           _steps._cached_pairs(self.q, self.z / lam, relation), lam))
         return comps
 
+    def _hidden(self) -> dict:
+        lams = np.asarray(self.high, float)
+        ws = np.asarray(self.probs, float)
+        pm = np.concatenate([[0.0], lams])
+        pw = np.concatenate([[1.0 - self.q], self.q * ws])
+        rem = _pld.GaussianMixturePair(pm, pw, [0.0], [1.0], self.z, increasing=True,
+                                       name="mixup hidden weights (remove)")
+        add = _pld.GaussianMixturePair([0.0], [1.0], pm, pw, self.z, increasing=False,
+                                       name="mixup hidden weights (add)")
+        return {"remove": rem, "add": add}
+
+    def _revealed_ar(self, lams) -> dict:
+        return {name: _RevealedSGMMixture(self.q, self.z, lams, self.probs, name)
+                for name in ("remove", "add")}
+
     def pairs(self, relation: str) -> dict:
         if relation in self._pairs:
             return self._pairs[relation]
-        if self.reveal and relation == "add_remove":
-            out = {}
-            for name in ("remove", "add"):
-                up = _RevealedSGMMixture(self.q, self.z, self.high, self.probs, name)
-                lab = up if self.low == self.high else _RevealedSGMMixture(
-                    self.q, self.z, self.low, self.probs, name)
-                out[name] = up if lab is up else SplitPair(up, lab, name=up.name)
-        elif self.reveal:
+        if relation == "add_remove":
+            if self.discrete:
+                hid = self._hidden()
+                if not self.reveal:
+                    out = hid                                # exact: upper and lower
+                else:
+                    up = self._revealed_ar(self.high)
+                    out = {k: SplitPair(up[k], hid[k], name=up[k].name) for k in up}
+            else:
+                out = self._revealed_ar(self.high)           # upper only (has_lower False)
+        else:
             up = self._components(self.high, relation)
-            same = self.low == self.high
-            lowc = None if same else self._components(self.low, relation)
-            names = [n for _, p, _ in up if p is not None for n in p] or (
-                ["remove", "add"] if relation == "add_remove" else ["replace"])
+            names = [n for _, p, _ in up if p is not None for n in p] or ["replace"]
             out = {}
             for name in dict.fromkeys(names):
                 comps = [(w, None if p is None else p[name], 1) for w, p, _ in up]
-                lab = None if lowc is None else [(w, None if p is None else p[name], 1)
-                                                 for w, p, _ in lowc]
-                out[name] = RevealedMixturePair(comps, lab, name=f"mixup revealed ({name})")
-        else:
-            lams = np.asarray(self.high, float)
-            ws = np.asarray(self.probs, float)
-            z = self.z
-            pm = np.concatenate([[0.0], lams])
-            pw = np.concatenate([[1.0 - self.q], self.q * ws])
-            rem = _pld.GaussianMixturePair(pm, pw, [0.0], [1.0], z, increasing=True,
-                                           name="mixup hidden weights (remove)")
-            add = _pld.GaussianMixturePair([0.0], [1.0], pm, pw, z, increasing=False,
-                                           name="mixup hidden weights (add)")
-            out = {"remove": rem, "add": add}
+                out[name] = RevealedMixturePair(comps, None, name=f"mixup revealed ({name})")
         self._pairs[relation] = out
         return out
 
     def rdp(self, orders: np.ndarray, relation: str) -> np.ndarray:
+        # the revealed mixture's RDP: exact for pair mixup, a valid upper bound for hidden
+        # weights (the hidden release is a post-processing of the revealed one)
         orders = np.asarray(orders, float)
-        if self.reveal:
-            comps = []
-            for lam, w in zip(self.high, self.probs):
-                r = (np.zeros(orders.shape) if lam <= 0 else
-                     np.asarray(_steps.GaussianStep(self.q, self.z / lam).rdp(orders, relation),
-                                float))
-                comps.append((w, r))
-            return revealed_rdp(orders, comps)
-        lams = np.asarray(self.high, float)
-        pm = np.concatenate([[0.0], lams])
-        pw = np.concatenate([[1.0 - self.q], self.q * np.asarray(self.probs, float)])
-        return _gauss_mixture_rdp(pm, pw, [0.0], [1.0], self.z, orders)
+        comps = []
+        for lam, w in zip(self.high, self.probs):
+            r = (np.zeros(orders.shape) if lam <= 0 else
+                 np.asarray(_steps.GaussianStep(self.q, self.z / lam).rdp(orders, relation),
+                            float))
+            comps.append((w, r))
+        return revealed_rdp(orders, comps)
 
 
 def _handle_mixup(ev: MixupDpEvent):
@@ -347,33 +368,42 @@ _steps.register_event(MixupDpEvent, _handle_mixup)
 
 
 def mixup(sampling_rate: float, noise_multiplier: float, steps: int, weights, *,
-          reveal_weights: bool = True, bins: int = 16):
-    """DP-SGD with mixup of clipped per-example gradients: the sound revealed-weights account.
+          reveal_weights: bool = False, bins: int = 16):
+    """DP-SGD with mixup of clipped per-example gradients: the exact account of the mechanism.
 
-    Each step includes every record with probability :math:`q`; an included record enters one
-    mixed example with weight :math:`\\lambda \\sim D` (independent of the data); the mixed,
-    clipped gradients are summed and :math:`\\mathcal N(0, z^2C^2I)` is added.  Given
-    :math:`\\lambda` the step is a Poisson-subsampled Gaussian with noise multiplier
-    :math:`z/\\lambda`.
+    Each step includes every record with probability :math:`q`; an included record enters the
+    sum with weight :math:`\\lambda \\sim D` (independent of the data); the weighted, clipped
+    gradients are summed and :math:`\\mathcal N(0, z^2C^2I)` is added.  Given :math:`\\lambda`
+    the step is a Poisson-subsampled Gaussian with noise multiplier :math:`z/\\lambda`.
 
-    ``reveal_weights=True`` (the guarantee): the weight is visible to the adversary, so the
-    step is the revealed mixture
+    ``reveal_weights=False`` (default; **record-level mixup**, what the engine runs: an
+    independent weight per record, never released).  Conditioning on the other records (a
+    post-processing: their contributions are independent of the target's weight and identical
+    under both neighbours), one step is exactly the pair
+
+    .. math::
+
+        P = (1-q)\\,\\mathcal N(0, z^2) + q\\,\\mathbb E_{\\lambda\\sim D}\\,
+        \\mathcal N(\\lambda, z^2), \\qquad Q = \\mathcal N(0, z^2)
+
+    (add/remove; ``C = 1``), so the PLD gives the tight guarantee *and* a certified lower
+    bound.  This needs finitely many weights; for a continuous :math:`D` the revealed mixture
+    with weights rounded up to the ends of ``bins`` equal-probability bins is returned (a valid
+    upper bound, no lower bound, noted).
+
+    ``reveal_weights=True`` (**pair mixup**, or any scheme where another record's weight
+    determines the target's): the partner can reveal :math:`\\lambda`, so the account is the
+    revealed mixture
 
     .. math::
 
         H_{e^\\varepsilon}(P\\|Q) = \\mathbb E_{\\lambda\\sim D}\\,
         H_{e^\\varepsilon}\\big(P_{q, z/\\lambda} \\,\\|\\, Q_{q, z/\\lambda}\\big),
         \\qquad e^{(\\alpha-1)\\varepsilon(\\alpha)} = \\mathbb E_\\lambda
-        e^{(\\alpha-1)\\varepsilon_{q, z/\\lambda}(\\alpha)} .
+        e^{(\\alpha-1)\\varepsilon_{q, z/\\lambda}(\\alpha)} ,
 
-    It lies between the hidden-weights number and no mixup (:math:`\\lambda = 1`).  For a
-    continuous :math:`D` the weights are rounded up to the ends of ``bins`` equal-probability
-    bins (upper bound) and down (certified lower bound: a post-processing of the mechanism).
-
-    ``reveal_weights=False`` treats :math:`\\lambda` as hidden -- the single mixture
-    :math:`(1-q)\\mathcal N(0) + q\\,\\mathbb E_\\lambda \\mathcal N(\\lambda)` against
-    :math:`\\mathcal N(0)`.  That is optimistic and **not a worst-case guarantee**; the result
-    is labelled so (notes, reference) and a :class:`NotAGuaranteeWarning` is issued.
+    valid under either relation; its certified lower bound (add/remove, finitely many weights)
+    is that of the hidden-weights instance (a partner with zero gradient reveals nothing).
 
     Assumptions: mixing happens after per-example clipping (clipping the mixed example instead
     removes the :math:`\\lambda` scaling: account it as :func:`dp_sgd`); each record enters at
@@ -391,7 +421,7 @@ def mixup(sampling_rate: float, noise_multiplier: float, steps: int, weights, *,
         The law of the record's weight :math:`\\lambda \\in [0, 1]`: see
         :func:`mixup_weights` (a number, values, a mapping, or e.g. ``scipy.stats.beta(a, a)``).
     reveal_weights : bool
-        See above (default ``True``).
+        ``False``: record-level mixup (hidden weights); ``True``: pair mixup (revealed).
     bins : int
         Bins for a continuous law.
 
@@ -406,38 +436,35 @@ def mixup(sampling_rate: float, noise_multiplier: float, steps: int, weights, *,
        Differential Privacy and Mixup." IACR ePrint 2021/687 (mixup as a source of privacy).
     .. [2] H. Zhang, M. Cisse, Y. N. Dauphin, D. Lopez-Paz. "mixup: Beyond Empirical Risk
        Minimization." ICLR 2018.
+    .. [3] fltheory docs, "Soundness" (why the hidden-weights pair is exact for record-level
+       mixup; checked by :mod:`fltheory.verify`).
 
     Examples
     --------
-    >>> from fltheory.accounting import mixup, dp_sgd, epsilon
-    >>> rev = epsilon(mixup(0.01, 1.0, 1000, weights=[0.5, 1.0]), 1e-5).epsilon
-    >>> full = epsilon(dp_sgd(0.01, 1.0, 1000), 1e-5).epsilon
-    >>> rev < full
+    >>> from fltheory.accounting import mixup, epsilon
+    >>> lam = [0.25, 0.5, 0.75, 1.0]
+    >>> rec = epsilon(mixup(0.01, 1.0, 1000, lam), 1e-5)
+    >>> 0.91 < rec.epsilon_lower <= rec.epsilon < 0.92
     True
+    >>> pair = epsilon(mixup(0.01, 1.0, 1000, lam, reveal_weights=True), 1e-5)
+    >>> round(pair.epsilon, 2), pair.epsilon_lower <= rec.epsilon
+    (1.16, True)
     """
     q = check_probability("sampling_rate", sampling_rate)
     z = check_positive("noise_multiplier", noise_multiplier)
     t = check_int("steps", steps, minimum=1)
     low, high, probs = mixup_weights(weights, bins)
-    if not reveal_weights:
-        warnings.warn("mixup with reveal_weights=False is not a worst-case DP guarantee: the "
-                      "other records of a mixed example can reveal the weight; use "
-                      "reveal_weights=True (revealed mixture) for a guarantee",
-                      NotAGuaranteeWarning, stacklevel=2)
     return dp_accounting.SelfComposedDpEvent(
         MixupDpEvent(q, z, low, high, probs, bool(reveal_weights)), t)
 
 
-def _mixup_build(sampling_rate, noise_multiplier, steps, beta_a=0.4, reveal_weights="yes"):
+def _mixup_build(sampling_rate, noise_multiplier, steps, beta_a=0.4, reveal_weights="no"):
     from scipy import stats
 
     from fltheory.accounting.fl_sampling import _flag
 
-    reveal = _flag(reveal_weights)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", NotAGuaranteeWarning)
-        return mixup(sampling_rate, noise_multiplier, steps, stats.beta(beta_a, beta_a),
-                     reveal_weights=reveal)
+    return mixup(sampling_rate, noise_multiplier, steps, stats.beta(beta_a, beta_a),
+                 reveal_weights=_flag(reveal_weights))
 
 
 register_scenario(Scenario(
@@ -448,10 +475,11 @@ register_scenario(Scenario(
         Param("noise_multiplier", float, "noise multiplier z", role="noise"),
         Param("steps", int, "number of steps", role="count"),
         Param("beta_a", float, "mixup weight law Beta(a, a)", default=0.4),
-        Param("reveal_weights", str, "yes: guarantee; no: NOT a guarantee (labelled)",
-              default="yes", choices=("yes", "no")),
+        Param("reveal_weights", str, "no: record-level mixup (hidden weights); yes: pair "
+              "mixup (revealed weights)", default="no", choices=("yes", "no")),
     ),
-    summary="DP-SGD with mixup of clipped gradients (revealed weights = the guarantee)",
+    summary="DP-SGD with mixup of clipped gradients (record-level: hidden weights; pairs: "
+            "revealed)",
     example="fltheory epsilon --scenario mixup --sampling-rate 0.01 --noise-multiplier 1.0 "
             "--steps 1000 --beta-a 0.4 --delta 1e-5",
 ))

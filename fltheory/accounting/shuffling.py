@@ -6,8 +6,8 @@ report from an :math:`\\varepsilon_0`-LDP randomizer through a trusted shuffler.
 neighbouring datasets are post-processings of an explicit pair of distributions on
 :math:`\\mathbb{Z}^2`, which is therefore a dominating pair and composes over rounds (PLD).
 :func:`shuffling_closed_form` is the paper's closed-form bound (one round, looser) for
-comparison; :func:`random_checkins` is the closed form of Balle et al. (NeurIPS 2020), a loose
-bound.
+comparison.  :func:`random_checkins` refuses (its theorem's conditions could not be verified;
+the error names the sound alternatives).
 """
 
 from __future__ import annotations
@@ -22,11 +22,11 @@ from scipy import special, stats
 from fltheory._checks import check_int, check_nonnegative, check_open_unit, check_probability
 from fltheory.accounting import _steps
 from fltheory.accounting._guarantee import PrivacyGuarantee
-from fltheory.accounting._lattice import AtomsPair
+from fltheory.accounting._lattice import AtomsPair, SplitPair
 from fltheory.accounting.scenarios import Param, Scenario, register_scenario
 
 __all__ = ["shuffled", "shuffling_closed_form", "random_checkins", "ShuffledDpEvent",
-           "clone_pair"]
+           "clone_pair", "shuffled_rr_pair"]
 
 _REF_FMT = ("Feldman, McMillan, Talwar, 'Hiding Among the Clones: A Simple and Nearly Optimal "
             "Analysis of Privacy Amplification by Shuffling', FOCS 2021, arXiv:2012.12803, "
@@ -230,6 +230,72 @@ def clone_pair(local_epsilon: float, num_clients: int, tail: float = 1e-14) -> A
                      name=f"shuffling clone pair (eps0={e0:g}, n={n})")
 
 
+def shuffled_rr_pair(local_epsilon: float, num_clients: int, ones: int | None = None,
+                     tail: float = 1e-15) -> AtomsPair:
+    """Exact pair of shuffled *binary randomized response*: a real instance of the mechanism.
+
+    Each of ``n`` clients reports its bit through binary randomized response
+    (:math:`p = e^{\\varepsilon_0}/(e^{\\varepsilon_0}+1)` of telling the truth); the shuffled
+    output is the number :math:`K` of reported ones.  The target holds 0 (:math:`P`) or 1
+    (:math:`Q`), ``ones`` of the other :math:`n-1` clients hold 1:
+
+    .. math::
+
+        K = \\mathrm{Bin}(\\mathit{ones}, p) + \\mathrm{Bin}(n-1-\\mathit{ones}, 1-p)
+        + \\mathrm{Bern}(1-p \\text{ or } p).
+
+    Binary randomized response is an :math:`\\varepsilon_0`-LDP randomizer, so the ε of this
+    pair is a certified *lower* bound on the ε any analysis valid for all
+    :math:`\\varepsilon_0`-LDP randomizers (such as :func:`shuffled`) can claim.
+
+    Parameters
+    ----------
+    local_epsilon : float
+        ε0 > 0.
+    num_clients : int
+        n ≥ 1.
+    ones : int, optional
+        Number of other clients holding 1 (default 0: all others hold the target's bit 0, the
+        worst case found by exact enumeration on small instances).
+    tail : float
+        Truncated probability budget (charged as untracked mass).
+
+    Returns
+    -------
+    AtomsPair
+    """
+    e0 = float(local_epsilon)
+    n = int(num_clients)
+    k = 0 if ones is None else int(ones)
+    p = math.exp(e0 - math.log1p(math.exp(e0))) if e0 < 700 else 1.0
+    # law of the others' count: exact convolution of two binomials on a central window
+    def window(m, r):
+        if m == 0:
+            return np.array([0]), np.array([0.0]), 0.0
+        d = stats.binom(m, r)
+        lo = int(d.ppf(tail / 8)) if tail > 0 else 0
+        hi = int(d.isf(tail / 8)) if tail > 0 else m
+        lo, hi = max(0, lo - 1), min(m, hi + 1)
+        x = np.arange(lo, hi + 1)
+        out = float(d.cdf(lo - 1) + d.sf(hi)) if m > 0 else 0.0
+        return x, d.logpmf(x), out
+    xa, la, oa = window(k, p)
+    xb, lb, ob = window(n - 1 - k, 1.0 - p)
+    pa, pb = np.exp(la - la.max()), np.exp(lb - lb.max())
+    conv = np.convolve(pa, pb)
+    with np.errstate(divide="ignore"):
+        lconv = np.log(np.maximum(conv, 0.0)) + la.max() + lb.max()
+    # K = others + target bit; target 0 reports 1 w.p. 1 - p (P), target 1 w.p. p (Q)
+    lo_ = np.concatenate([lconv, [-np.inf]])          # others = j
+    hi_ = np.concatenate([[-np.inf], lconv])          # others = j - 1
+    lp1, lq1 = math.log1p(-p) if p < 1 else -np.inf, math.log(p)
+    lP = np.logaddexp(math.log(p) + lo_, lp1 + hi_)
+    lQ = np.logaddexp(lp1 + lo_, lq1 + hi_)
+    out = (oa + ob) * (1.0 + 1e-9) + 1e-13
+    return AtomsPair(lP, lQ, p_out=out, q_out=out,
+                     name=f"shuffled binary randomized response (eps0={e0:g}, n={n}, ones={k})")
+
+
 class ShuffleStep(_steps.Step):
     """One shuffled round (FMT clone pair)."""
 
@@ -239,6 +305,7 @@ class ShuffleStep(_steps.Step):
     def __init__(self, e0: float, n: int):
         self.e0, self.n = e0, n
         self._pair = None
+        self._split = None
 
     def key(self) -> tuple:
         return ("shuffle", self.e0, self.n)
@@ -260,7 +327,13 @@ class ShuffleStep(_steps.Step):
         return self._pair
 
     def pairs(self, relation: str) -> dict:
-        return {"replace": self.pair()}
+        # upper law: the clone pair (dominates every eps0-LDP randomizer); label laws: shuffled
+        # binary randomized response, an instance of the mechanism, so the certified lower
+        # bound is one of the mechanism's epsilon (the clone pair's own is not)
+        if self._split is None:
+            self._split = SplitPair(self.pair(), shuffled_rr_pair(self.e0, self.n),
+                                    name=f"shuffling (eps0={self.e0:g}, n={self.n})")
+        return {"replace": self._split}
 
     def rdp(self, orders: np.ndarray, relation: str) -> np.ndarray:
         orders = np.asarray(orders, float)
@@ -437,64 +510,49 @@ def shuffling_closed_form(local_epsilon: float, num_clients: int, delta: float) 
                                    "shuffled() gives a tighter, composable PLD bound",))
 
 
-def random_checkins(local_epsilon: float, checkin_rate: float, num_slots: int,
-                    delta: float) -> PrivacyGuarantee:
-    """Random check-ins into a fixed window (Balle et al. 2020): a loose closed-form bound.
+_RCI_MSG = (
+    "random_checkins is not offered: the closed form of Balle et al. (NeurIPS 2020, "
+    "arXiv:2007.06605) holds only under conditions on the number of clients n, the check-in "
+    "rate p0, the window m and eps0 that fltheory cannot verify against the theorem's "
+    "statement, and without them it is not a bound (n=1, p0=0.1, m=1000, eps0=1: the formula "
+    "gives 0.047 while the true epsilon at delta=1e-6 is about 1.0). Sound alternatives: the "
+    "local guarantee itself (each report is eps0-DP: no amplification, e.g. "
+    "randomized_response(2, eps0)), or, if a trusted shuffler permutes the reports of a fixed, "
+    "public set of n clients, shuffled(eps0, n) (clone-pair PLD)")
 
-    Each of the clients independently decides to check in with probability :math:`p_0` and, if
-    so, picks one of :math:`m` time slots uniformly; each slot processes one checked-in client
-    with an :math:`\\varepsilon_0`-LDP update.  The bound used here is
 
-    .. math::
+def random_checkins(local_epsilon: float = 0.0, checkin_rate: float = 1.0, num_slots: int = 1,
+                    delta: float = 1e-6, *, num_clients: int | None = None):
+    """Refusal: random check-ins are not accounted (no verified theorem).
 
-        \\varepsilon = p_0 (e^{\\varepsilon_0} - 1)\\sqrt{\\frac{2 e^{\\varepsilon_0}
-        \\log(1/\\delta)}{m}} + \\frac{p_0^2 e^{\\varepsilon_0} (e^{\\varepsilon_0} - 1)^2}{m}.
+    The closed form of Balle et al. (2020) for random check-ins into a fixed window holds only
+    under its theorem's conditions, which involve the number of clients :math:`n`; this library
+    could not verify that statement and its conditions, so it offers no bound.  Without the
+    conditions the formula is not a bound: with :math:`n = 1`, :math:`p_0 = 0.1`,
+    :math:`m = 1000`, :math:`\\varepsilon_0 = 1` it gives 0.047, while the exact ε of that
+    mechanism at δ = 1e-6 is about 1.0 (:mod:`fltheory.verify`).
 
-    It is returned as a (loose) closed-form upper bound, with no lower bound.  The statement
-    is the one commonly cited for the paper's fixed-window theorem; it could not be checked
-    against the paper's text here (see the notes of the result).
-
-    Threat model: the server sees every slot's update but not which client sent it (updates
-    arrive without identifiers); the check-in coins are the clients' own and secret.
-
-    Parameters
-    ----------
-    local_epsilon : float
-        ε0 ≥ 0 of each client's update.
-    checkin_rate : float
-        :math:`p_0 \\in (0, 1]`.
-    num_slots : int
-        :math:`m \\ge 1`.
-    delta : float
-        δ in (0, 1).
-
-    Returns
-    -------
-    PrivacyGuarantee
+    Raises
+    ------
+    ValueError
+        Always, naming the sound alternatives: the local guarantee
+        :math:`\\varepsilon_0` itself (no amplification) or :func:`shuffled` when a trusted
+        shuffler permutes the reports of a fixed set of ``n`` clients.
 
     References
     ----------
     .. [1] B. Balle, P. Kairouz, H. B. McMahan, O. Thakkar, A. Thakurta. "Privacy Amplification
-       via Random Check-Ins." NeurIPS 2020, arXiv:2007.06605 (fixed-window theorem).
+       via Random Check-Ins." NeurIPS 2020, arXiv:2007.06605.
 
     Examples
     --------
     >>> from fltheory.accounting import random_checkins
-    >>> g = random_checkins(local_epsilon=1.0, checkin_rate=0.1, num_slots=1000, delta=1e-6)
-    >>> g.method, g.epsilon_lower is None, round(g.epsilon, 4)
-    ('closed form (loose)', True, 0.0472)
+    >>> random_checkins(1.0, 0.1, 1000, 1e-6, num_clients=1)
+    Traceback (most recent call last):
+    ...
+    ValueError: random_checkins is not offered: ...
     """
-    e0 = check_nonnegative("local_epsilon", local_epsilon)
-    p0 = check_probability("checkin_rate", checkin_rate)
-    m = check_int("num_slots", num_slots, minimum=1)
-    d = check_open_unit("delta", delta)
-    ee = math.exp(e0)
-    val = (p0 * (ee - 1.0) * math.sqrt(2.0 * ee * math.log(1.0 / d) / m)
-           + p0 * p0 * ee * (ee - 1.0) ** 2 / m)
-    return PrivacyGuarantee(val, d, "closed form (loose)", "replace_one", _REF_RCI, None,
-                            notes=("loose closed-form bound",
-                                   "formula as commonly cited; not verified against the paper "
-                                   "text in this project"))
+    raise ValueError(_RCI_MSG)
 
 
 register_scenario(Scenario(

@@ -21,8 +21,8 @@ Metrics: the distance
 model) and the accuracy of :math:`\hat\theta_k` on the client's data; then
 :func:`~fltheory.audit.attribute_inference.model_attribute_inference` on :math:`\hat\theta_k`.
 
-Relation to the papers.  Xu & Neglia (2021)'s text could not be read offline; the later public
-code of the same group (``fedkit-learn``, AAAI'25) fits an affine map from the global model to
+Relation to the papers.  This follows public sources other than Xu & Neglia (2021)'s
+text: the later public code of the same group (``fedkit-learn``, AAAI'25) fits an affine map from the global model to
 the client's pseudo-gradient by least squares and returns its zero -- the core of the method
 above.  Two choices are ours: symmetrising :math:`A` (exact for gradient steps on a quadratic,
 where the :math:`E`-step map is a polynomial in :math:`H_k`) and the shrinkage toward
@@ -41,7 +41,7 @@ import torch
 
 from .._checks import check_int, check_nonnegative, check_open_unit
 from . import stats as _stats
-from ._fedtrace import Transcript, glm_correct
+from .transcript import Transcript, glm_correct
 
 __all__ = ["ReconstructionResult", "reconstruct_local_models", "eavesdropper_attack"]
 
@@ -113,7 +113,7 @@ def reconstruct_local_models(transcript: Transcript, *, window: int | None = Non
 
     Examples
     --------
-    >>> from fltheory.audit._fedtrace import sensitive_tabular, run_fedavg, local_optimum
+    >>> from fltheory.audit.transcript import sensitive_tabular, run_fedavg, local_optimum
     >>> task = sensitive_tabular(num_clients=3, samples_per_client=40, dim=3, seed=0)
     >>> tr = run_fedavg(task.model(), task.x, task.y, rounds=30, lr=0.5)
     >>> rec = reconstruct_local_models(tr)
@@ -165,7 +165,7 @@ def eavesdropper_attack(model: Any, transcript: Transcript, x: torch.Tensor, y: 
     x, y : torch.Tensor
         The clients' records ``(n, m, p)`` and labels (used only to *evaluate* the attack).
     optimum : torch.Tensor
-        ``(n, d)`` true local optima (:func:`fltheory.audit._fedtrace.local_optimum`).
+        ``(n, d)`` true local optima (:func:`fltheory.audit.transcript.local_optimum`).
     window, ridge
         See :func:`reconstruct_local_models`.
 
@@ -177,7 +177,7 @@ def eavesdropper_attack(model: Any, transcript: Transcript, x: torch.Tensor, y: 
 
     Examples
     --------
-    >>> from fltheory.audit._fedtrace import sensitive_tabular, run_fedavg, local_optimum
+    >>> from fltheory.audit.transcript import sensitive_tabular, run_fedavg, local_optimum
     >>> task = sensitive_tabular(num_clients=3, samples_per_client=40, dim=3, seed=0)
     >>> tr = run_fedavg(task.model(), task.x, task.y, rounds=30, lr=0.5)
     >>> opt = local_optimum(task.model(), task.x, task.y)

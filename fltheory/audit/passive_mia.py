@@ -30,8 +30,8 @@ candidates only.
 
 Relation to Zari, Xu & Neglia (2021).  Their abstract describes an efficient passive attack
 from the messages exchanged over the rounds (more than 4 points more accurate than earlier
-attacks on CIFAR-100 with far less memory and computation); the paper's text could not be read
-offline.  A third-party reimplementation, written after discussion with the authors, trains a
+attacks on CIFAR-100 with far less memory and computation); this implementation follows public
+sources other than the paper's text.  A third-party reimplementation, written after discussion with the authors, trains a
 time-series classifier (a 1-D convolutional network) on each record's per-round loss with known
 members and non-members: ``classifier="logistic", score="loss"`` is that attack with a linear
 classifier in place of the network.  The unsupervised alignment score above is our own,
@@ -48,7 +48,7 @@ import torch
 
 from .._checks import check_choice, check_int, check_open_unit
 from . import stats as _stats
-from ._fedtrace import Transcript, glm_losses
+from .transcript import Transcript, glm_losses
 
 __all__ = ["PassiveMIAResult", "passive_mia_scores", "passive_mia"]
 
@@ -118,7 +118,7 @@ def passive_mia_scores(model: Any, transcript: Transcript, client: int, x: torch
 
     Examples
     --------
-    >>> from fltheory.audit._fedtrace import sensitive_tabular, run_fedavg
+    >>> from fltheory.audit.transcript import sensitive_tabular, run_fedavg
     >>> task = sensitive_tabular(num_clients=2, samples_per_client=4, dim=3, seed=0)
     >>> tr = run_fedavg(task.model(), task.x, task.y, rounds=3)
     >>> passive_mia_scores(task.model(), tr, 0, task.x[0], task.y[0]).shape
@@ -185,7 +185,7 @@ def passive_mia(model: Any, transcript: Transcript, client: int, members: tuple,
 
     Examples
     --------
-    >>> from fltheory.audit._fedtrace import sensitive_tabular, run_fedavg
+    >>> from fltheory.audit.transcript import sensitive_tabular, run_fedavg
     >>> task = sensitive_tabular(num_clients=3, samples_per_client=100, dim=100,
     ...                          label_noise=0.1, seed=0)
     >>> tr = run_fedavg(task.model(), task.x, task.y, rounds=20, local_steps=10)

@@ -1,6 +1,6 @@
 r"""Defense sweeps: the success of every leakage attack against every defense, with utility.
 
-:func:`defense_sweep` trains a FedAvg run (:func:`~fltheory.audit._fedtrace.run_fedavg`) of the
+:func:`defense_sweep` trains a FedAvg run (:func:`~fltheory.audit.transcript.run_fedavg`) of the
 attack's task for every setting of every defense, runs the attack on what the server (or an
 eavesdropper) saw, and records the attack's success with its confidence interval next to the
 final model's test accuracy and, for DP, the run's ε from :mod:`fltheory.accounting`.
@@ -69,7 +69,7 @@ import torch
 from .._checks import check_choice, check_int, check_positive
 from ..fl import compressors as _compressors
 from . import stats as _stats
-from ._fedtrace import glm_correct, glm_losses, local_optimum, run_fedavg, sensitive_tabular
+from .transcript import glm_correct, glm_losses, local_optimum, run_fedavg, sensitive_tabular
 
 __all__ = ["ATTACKS", "DEFENSES", "DEFAULT_DEFENSES", "EQUIVALENCE_KIND", "defense_sweep",
            "epsilon_equivalent"]

@@ -6,7 +6,7 @@ It evaluates vectorised over NumPy arrays, prints LaTeX, and solves for one para
 
     >>> from fltheory.bounds import kappa_bound, kappa, kappa_lower_bound, min_batch_size
     >>> kappa_bound("cwtm").evaluate(n=20, f=4)
-    2.6666666666666665
+    0.3333333333333333
     >>> kappa_lower_bound(n=20, f=4)
     0.3333333333333333
     >>> min_batch_size(d=25_000_000, epsilon=1.0, delta=1e-5, constants=False)

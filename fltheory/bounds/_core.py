@@ -88,8 +88,9 @@ _LATEX_NAMES: dict[sp.Symbol, str] = {
 STATUSES = {
     "paper": "read in the cited paper",
     "code": "taken from the authors' published code",
-    "recalled": "as commonly cited; not checked against the paper's full text here "
-                "(guarded by empirical worst-case probes in the test-suite)",
+    "literature": "as stated in the cited literature; this library has not verified the "
+                  "statement, so it is offered as an estimate (guarded by empirical worst-case "
+                  "probes in the test-suite where they apply)",
     "derived": "our own argument, shown in full in the documentation",
     "model": "a modelling choice (operation counts with stated constants), not a theorem",
 }
@@ -100,6 +101,7 @@ KINDS = {
     "lower": r"\geq",
     "exact": "=",
     "order": r"\asymp",   # only the order is known: constants are not
+    "estimate": r"\approx",   # a value that is not certified (labelled so)
 }
 
 
@@ -203,7 +205,7 @@ class Bound:
         Authors, year, venue and theorem.
     description : str
         What the bound says, in one or two sentences (and any caveat).
-    status : {"paper", "code", "recalled", "derived", "model"}
+    status : {"paper", "code", "literature", "derived", "model"}
         Provenance, see :data:`STATUSES`.
 
     Examples
@@ -211,9 +213,9 @@ class Bound:
     >>> from fltheory.bounds import kappa_bound
     >>> b = kappa_bound("cwtm")
     >>> round(b.evaluate(n=20, f=4), 4)
-    2.6667
+    0.3333
     >>> b.evaluate(n=[10, 20], f=4).round(3)
-    array([36.   ,  2.667])
+    array([2.   , 0.333])
     >>> b.evaluate(n=8, f=4)
     Traceback (most recent call last):
     ...
@@ -420,7 +422,7 @@ class Bound:
         --------
         >>> from fltheory.bounds import kappa_bound
         >>> kappa_bound("cwtm").solve_for("n", 1.0, f=4)     # smallest n with kappa <= 1
-        36
+        12
         """
         if sense not in ("<=", ">="):
             raise ValueError(f"sense must be '<=' or '>=', got {sense!r}")

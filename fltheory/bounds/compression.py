@@ -117,7 +117,7 @@ def compressor_variance_bound(kind: str) -> Bound:
                      quantity=r"\omega_{\mathrm{QSGD}}", kind="upper", reference=REF_QSGD,
                      description="QSGD stochastic quantisation to s levels per sign (l2 norm "
                                  "scaling).",
-                     status="recalled")
+                     status="literature")
     if key == "l2":
         return Bound("omega_l2", sp.sqrt(d) - 1, quantity=r"\omega_{\ell_2}", kind="exact",
                      reference=REF_QSGD + " (s = 1); exact worst case derived in docs",
@@ -316,7 +316,7 @@ def byzantine_compression_floor_bound() -> Bound:
     50.0
     """
     return Bound("byz_compression_floor", kap * zeta ** 2 * (1 + om), quantity=r"\mathrm{floor}",
-                 kind="order", reference=REF_MARINA + " (order only, as recalled)",
+                 kind="order", reference=REF_MARINA + " (order only)",
                  description="Heterogeneity floor with unbiased compression: grows linearly in "
                              "omega; ORDER ONLY.",
-                 status="recalled")
+                 status="literature")

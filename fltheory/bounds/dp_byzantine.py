@@ -25,7 +25,7 @@ import sympy as sp
 from .._checks import (check_choice, check_int, check_nonnegative, check_open_unit,
                        check_positive, check_array)
 from ._core import Assumption, Bound, SYMBOLS
-from .robustness import canonical_aggregator, kappa, vn_threshold
+from .robustness import canonical_aggregator, check_byzantine, kappa, vn_threshold
 
 __all__ = [
     "classical_noise_multiplier_bound",
@@ -420,6 +420,7 @@ def min_batch_size(d, epsilon, delta, aggregator: str = "cwmed", n: int = 20, f:
     50000.0
     """
     dd = check_array("d", d, low=1, integer=True)
+    n, f = check_byzantine(n, f)
     if k is not None:
         kk = check_array("k", k, low=1, integer=True)
         if np.any(np.broadcast_to(kk, np.broadcast_shapes(kk.shape, dd.shape))
@@ -435,8 +436,6 @@ def min_batch_size(d, epsilon, delta, aggregator: str = "cwmed", n: int = 20, f:
     e = check_array("epsilon", epsilon, low=0, low_open=True)
     dl = check_array("delta", delta, low=0, high=1, low_open=True, high_open=True)
     calibration = check_choice("calibration", calibration, ("classical", "analytic", "accounting"))
-    n = check_int("n", n, minimum=1)
-    f = check_int("f", f, minimum=0)
     c = check_positive("clip", clip)
     gn = check_positive("grad_norm", grad_norm)
     s = check_nonnegative("sampling_std", sampling_std)
@@ -540,8 +539,8 @@ def smea_error_order_bound() -> Bound:
     References
     ----------
     .. [1] Allouah Y., Guerraoui R., Gupta N., Pinot R., Stephan J. (2023). On the Privacy-
-       Robustness- Utility Trilemma in Distributed Learning. ICML 2023 (SMEA; order only, as
-       recalled).
+       Robustness- Utility Trilemma in Distributed Learning. ICML 2023 (SMEA; order only, a
+       literature estimate).
 
     Examples
     --------
@@ -555,7 +554,7 @@ def smea_error_order_bound() -> Bound:
                  reference=REF_TRILEMMA + " (order only)",
                  description="Spectral robust aggregation: the Byzantine part of the error scales "
                              "with the operator norm of the noise covariance; ORDER ONLY.",
-                 status="recalled")
+                 status="literature")
 
 
 def trilemma_errors(d, n: int = 20, f: int = 4, sigma: float = 1.0, aggregator: str = "cwtm",
@@ -574,8 +573,7 @@ def trilemma_errors(d, n: int = 20, f: int = 4, sigma: float = 1.0, aggregator: 
     True
     """
     dd = check_array("d", d, low=1, integer=True)
-    n = check_int("n", n, minimum=1)
-    f = check_int("f", f, minimum=0)
+    n, f = check_byzantine(n, f)
     s = check_nonnegative("sigma", sigma)
     kv = kappa(aggregator, n=n, f=f, nnm=nnm)
     return {

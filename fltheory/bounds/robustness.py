@@ -13,6 +13,7 @@ in :func:`kappa_bound`.
 
 from __future__ import annotations
 
+import numpy as np
 import sympy as sp
 
 from .._checks import check_choice, check_int, check_nonnegative
@@ -34,6 +35,7 @@ __all__ = [
     "stochastic_floor_bound",
     "robust_error_floor",
     "canonical_aggregator",
+    "check_byzantine",
 ]
 
 n, f, kap, G, B, L, T, D0 = (SYMBOLS[s] for s in ("n", "f", "kappa", "G", "B", "L", "T", "Delta0"))
@@ -57,6 +59,32 @@ REF_FEDRO = ("Y. Allouah, S. Farhadkhani, R. Guerraoui, N. Gupta, R. Pinot, G. R
              "(2024). Byzantine-Robust Federated Learning: Impact of Client Subsampling and Local "
              "Updates. ICML 2024")
 
+def check_byzantine(n, f) -> tuple[int, int]:
+    """Validate a Byzantine setting for bounds that need an honest majority (:math:`n > 2f`).
+
+    Raises
+    ------
+    ValueError
+        Naming ``f``, ``n`` and the valid range ``0 <= f < n/2`` when ``f >= n/2``.
+
+    Examples
+    --------
+    >>> check_byzantine(20, 4)
+    (20, 4)
+    >>> check_byzantine(20, 10)
+    Traceback (most recent call last):
+    ...
+    ValueError: f must satisfy 0 <= f < n/2 (honest majority, n > 2f), got f=10 with n=20; ...
+    """
+    n = check_int("n", n, minimum=1)
+    f = check_int("f", f, minimum=0)
+    if 2 * f >= n:
+        raise ValueError(f"f must satisfy 0 <= f < n/2 (honest majority, n > 2f), got f={f} with "
+                         f"n={n}; the valid range here is 0 <= f <= {(n - 1) // 2}: with f >= n/2 "
+                         "the Byzantine clients can impersonate a majority and no bound holds")
+    return n, f
+
+
 #: Canonical aggregator names and accepted aliases.
 _ALIASES = {
     "cwtm": "cwtm", "trimmed_mean": "cwtm", "tm": "cwtm", "trmean": "cwtm",
@@ -72,8 +100,8 @@ _ALIASES = {
     "caf": "caf",
 }
 
-#: Aggregators with a published (f, κ) upper bound.
-AGGREGATORS = ("cwtm", "cwmed", "gm", "krum", "multikrum")
+#: Aggregators with an (f, κ) coefficient (proved: cwtm, cwmed; estimates: gm, krum).
+AGGREGATORS = ("cwtm", "cwmed", "gm", "krum")
 
 
 def canonical_aggregator(name: str, allowed=None) -> str:
@@ -92,92 +120,134 @@ def canonical_aggregator(name: str, allowed=None) -> str:
     return check_choice("aggregator", name, choices)  # raises with the list
 
 
+_HALF = sp.Rational(1, 2)
+#: CWMed (mean of the two middle values for even n): tight for every n (proof in the docs).
+_CWMED = (sp.ceiling(n / 2) - 1) / (sp.floor(n / 2) - f + 1)
+
+REF_KAPPA_PROOF = ("proof in the docs, 'Robustness', Sec. 'Tight robustness coefficients' "
+                   "(coordinate-wise reduction and order statistics of the honest values)")
+
+# name -> (expression, quantity, description, kind, status)
 _KAPPA = {
-    "cwtm": (6 * _a * (1 + _a),
+    "cwtm": (_a,
              r"\kappa_{\mathrm{CWTM}}",
-             "Coordinate-wise trimmed mean (trim f per side, per coordinate). "
-             "Within a constant of the lower bound f/(n-2f) when f/n is small."),
-    "cwmed": (4 * (1 + _a) ** 2,
+             "Coordinate-wise trimmed mean (trim f per side, per coordinate): kappa = f/(n-2f), "
+             "equal to the universal lower bound, so tight and optimal. Proved in the docs "
+             "(every placement of the Byzantine values).",
+             "exact", "derived"),
+    "cwmed": (_CWMED,
               r"\kappa_{\mathrm{CWMed}}",
-              "Coordinate-wise median (mean of the two middle values for even n). Does not vanish "
-              "as f/n -> 0: kappa >= 4 for every f."),
+              "Coordinate-wise median (mean of the two middle values for even n): "
+              "(ceil(n/2)-1)/(floor(n/2)-f+1), i.e. (n-1)/(n+1-2f) for odd n and "
+              "(n-2)/(n+2-2f) for even n; tight (attained by a two-point instance). Proved in "
+              "the docs.",
+              "exact", "derived"),
     "gm": (4 * (1 + _a) ** 2,
            r"\kappa_{\mathrm{GM}}",
-           "Geometric median (exact minimiser of the sum of Euclidean distances). Approximate "
-           "solvers (Weiszfeld) add their optimisation error."),
+           "Geometric median. ESTIMATE, not a certified bound: the literature value 4(1+a)^2 "
+           "(Allouah et al. 2023), whose statement this library has not verified; the "
+           "test-suite's worst-case probes stay below it. Use empirical_kappa for a probe value.",
+           "estimate", "literature"),
     "krum": (6 * (1 + _a),
              r"\kappa_{\mathrm{Krum}}",
-             "Krum with scores over the n-f nearest neighbours of each vector (itself included). "
-             "Does not vanish as f/n -> 0. arXiv:2602.03899 reports an improved Krum bound whose "
-             "expression could not be read offline; this is the earlier one."),
-    "multikrum": (6 * (1 + _a),
-                  r"\kappa_{\mathrm{MultiKrum}}",
-                  "MultiKrum averaging the n-f lowest Krum scores. UNCONFIRMED: the first "
-                  "MultiKrum bound (arXiv:2602.03899) could not be read offline; its abstract states that it "
-                  "is never worse than the Krum bound, so the Krum bound is used as a stand-in. "
-                  "Guarded only by the empirical worst-case probes of the test-suite."),
+             "Krum with scores over the n-f nearest neighbours (itself included). ESTIMATE, not a "
+             "certified bound: the literature value 6(1+a) (Allouah et al. 2023), whose statement "
+             "this library has not verified; the worst-case probes stay below it.",
+             "estimate", "literature"),
 }
+
+#: Rules with a proved (f, kappa) bound (the others are estimates, labelled so).
+PROVED = ("cwtm", "cwmed")
 
 
 def kappa_bound(name: str, nnm: bool = False) -> Bound:
-    """The (f, κ)-robustness upper bound of an aggregation rule, as a :class:`Bound` in (n, f).
+    """The (f, κ)-robustness coefficient of an aggregation rule, as a :class:`Bound` in (n, f).
 
     With :math:`a = f/(n-2f)` (all require :math:`n > 2f`):
 
     .. math::
 
-        \\kappa_{\\mathrm{CWTM}} \\le 6a(1+a), \\quad
-        \\kappa_{\\mathrm{CWMed}} \\le 4(1+a)^2, \\quad
-        \\kappa_{\\mathrm{GM}} \\le 4(1+a)^2, \\quad
-        \\kappa_{\\mathrm{Krum}} \\le 6(1+a),
+        \\kappa_{\\mathrm{CWTM}} = \\frac{f}{n-2f}, \\qquad
+        \\kappa_{\\mathrm{CWMed}} = \\frac{\\lceil n/2\\rceil - 1}{\\lfloor n/2\\rfloor - f + 1}
+        = \\begin{cases} \\frac{n-1}{n+1-2f} & n \\text{ odd} \\\\
+        \\frac{n-2}{n+2-2f} & n \\text{ even} \\end{cases}
 
-    and, composed with nearest-neighbour mixing, :math:`\\kappa_{F\\circ\\mathrm{NNM}} \\le
-    \\frac{8f}{n-f}(\\kappa_F + 1)` (:func:`nnm_bound`).
+    are proved in the docs ("Robustness", tight robustness coefficients): both rules act
+    coordinate by coordinate, so the one-dimensional constant holds in every dimension, and in
+    one dimension the output lies between order statistics of the honest values whatever the
+    Byzantine values are.  Both are exact (attained); CWTM's value equals the universal lower
+    bound :func:`kappa_lower_bound`.
+
+    For the geometric median and Krum the literature values :math:`4(1+a)^2` and
+    :math:`6(1+a)` are returned as ``kind="estimate"`` (not certified: their statements were
+    not verified by this library; the worst-case probes of :func:`~fltheory.bounds.probes.empirical_kappa`
+    stay below them).  MultiKrum has no proved or verified constant: it is refused (use
+    :func:`~fltheory.bounds.probes.empirical_kappa` for a probe value, a lower estimate).
+    With ``nnm=True`` the composition :math:`\\frac{8f}{n-f}(\\kappa + 1)` of nearest-neighbour
+    mixing is likewise an estimate (literature lemma, not verified here).
 
     Parameters
     ----------
-    name : {"cwtm", "cwmed", "gm", "krum", "multikrum"}
+    name : {"cwtm", "cwmed", "gm", "krum"}
         Aggregator (aliases such as ``"median"``, ``"trimmed_mean"`` are accepted).
     nnm : bool
-        Compose with nearest-neighbour mixing (NNM) first.
+        Compose with nearest-neighbour mixing (NNM) first (an estimate).
 
     Returns
     -------
     Bound
+        ``kind="exact"`` (CWTM, CWMed: proved and attained) or ``"estimate"``.
+
+    Raises
+    ------
+    ValueError
+        For ``"multikrum"`` (no proved constant).
 
     References
     ----------
-    .. [1] Allouah Y., Farhadkhani S., Guerraoui R., Gupta N., Pinot R., Stephan J. (2023). Fixing
-       by Mixing: A Recipe for Optimal Byzantine ML under Heterogeneity. AISTATS 2023 --
-       robustness coefficients of CWTM, CWMed, GM, Krum and the NNM composition lemma (values
-       as commonly cited; the proposition numbers were not verified against the paper text
-       here). MultiKrum: G. Bareilles et al. (2026), arXiv:2602.03899 (stand-in, see the
-       description).
+    .. [1] Allouah Y., Farhadkhani S., Guerraoui R., Gupta N., Pinot R., Stephan J. (2023).
+       Fixing by Mixing: A Recipe for Optimal Byzantine ML under Heterogeneity. AISTATS 2023
+       (definition of (f, κ)-robustness, the lower bound f/(n-2f); the GM/Krum/NNM values used
+       as estimates).
+    .. [2] fltheory docs, "Robustness", tight robustness coefficients (proofs for CWTM, CWMed).
 
     Examples
     --------
     >>> b = kappa_bound("cwtm")
     >>> b.evaluate(n=20, f=4)
-    2.6666666666666665
-    >>> round(kappa_bound("cwtm", nnm=True).evaluate(n=20, f=4), 4)
-    7.3333
+    0.3333333333333333
+    >>> kappa_bound("cwmed").evaluate(n=21, f=4)
+    1.4285714285714286
+    >>> round(kappa_bound("cwmed").evaluate(n=20, f=4), 4)
+    1.2857
+    >>> kappa_bound("krum").kind
+    'estimate'
     """
-    key = canonical_aggregator(name, AGGREGATORS)
-    expr, quantity, desc = _KAPPA[key]
-    status = "recalled"
-    ref = REF_FBM + " (robustness coefficients; proposition numbers not verified here)"
-    if key == "multikrum":
-        ref = REF_MULTIKRUM + "; stand-in value: Krum bound of " + REF_FBM
-    bound = Bound(f"kappa_{key}", expr, quantity=quantity, kind="upper",
+    if isinstance(name, str) and name.strip().lower().replace("-", "_") in (
+            "multikrum", "multi_krum", "mkrum"):
+        raise ValueError(_MULTIKRUM_MSG)
+    key = canonical_aggregator(name, tuple(_KAPPA))
+    expr, quantity, desc, kind, status = _KAPPA[key]
+    ref = (REF_FBM + " (definition, lower bound); " + REF_KAPPA_PROOF if key in PROVED else
+           REF_FBM + " (literature value; estimate)")
+    bound = Bound(f"kappa_{key}", expr, quantity=quantity, kind=kind,
                   assumptions=[_N_GT_2F], reference=ref, description=desc, status=status)
     if nnm:
         comp = nnm_bound()
         return Bound(f"kappa_{key}_nnm", comp.expr.subs(kap, bound.expr),
-                     quantity=quantity[:-1] + r"\circ\mathrm{NNM}}", kind="upper",
+                     quantity=quantity[:-1] + r"\circ\mathrm{NNM}}", kind="estimate",
                      assumptions=[_N_GT_2F], reference=ref + "; NNM: " + REF_FBM,
-                     description=desc + " Composed with NNM: kappa' <= 8f/(n-f) (kappa + 1).",
-                     status=status)
+                     description=desc + " Composed with NNM: 8f/(n-f) (kappa + 1), an ESTIMATE "
+                                        "(literature lemma, not verified by this library).",
+                     status="literature")
     return bound
+
+
+_MULTIKRUM_MSG = (
+    "aggregator 'multikrum' has no proved or verified (f, kappa) constant in fltheory, so no "
+    "kappa is offered; use fltheory.bounds.probes.empirical_kappa('multikrum', n, f) for a "
+    "worst-case probe value (a lower estimate, not a bound), or a rule with a proved constant: "
+    "'cwtm' (kappa = f/(n-2f)) or 'cwmed'")
 
 
 def nnm_bound() -> Bound:
@@ -201,10 +271,10 @@ def nnm_bound() -> Bound:
     4.0
     """
     return Bound("kappa_nnm", 8 * f / (n - f) * (kap + 1), quantity=r"\kappa_{F\circ\mathrm{NNM}}",
-                 kind="upper", assumptions=[_N_GT_2F], reference=REF_FBM + " (NNM lemma)",
+                 kind="estimate", assumptions=[_N_GT_2F], reference=REF_FBM + " (NNM lemma)",
                  description="Nearest-neighbour mixing turns any (f, kappa)-robust rule into one "
                              "whose coefficient is O(f/n), hence order-optimal.",
-                 status="recalled")
+                 status="literature")
 
 
 def kappa_lower_bound_bound() -> Bound:
@@ -235,9 +305,9 @@ def kappa(name: str, n: int, f: int, nnm: bool = False):
     Examples
     --------
     >>> kappa("cwtm", n=20, f=4)
-    2.6666666666666665
-    >>> kappa("median", n=20, f=4)
-    7.111111111111111
+    0.3333333333333333
+    >>> round(kappa("median", n=20, f=4), 4)
+    1.2857
     """
     return kappa_bound(name, nnm=nnm).evaluate(n=n, f=f)
 
@@ -260,7 +330,7 @@ _VN_KRUM = 1 / sp.sqrt(2 * (n - f + f * (n + f * (n - f - 2) - 2) / (n - 2 * f -
 _VN = {
     "krum": (_VN_KRUM, [Assumption(n > 2 * f + 2, "n > 2f + 2"), Assumption(f >= 1, "f >= 1")]),
     "bulyan": (_VN_KRUM, [Assumption(n >= 4 * f + 3, "n >= 4f + 3"), Assumption(f >= 1, "f >= 1")]),
-    "cwmed": (1 / sp.sqrt(n - f), [Assumption(n > f, "n > f")]),
+    "cwmed": (1 / sp.sqrt(n - f), [Assumption(n > 2 * f, "n > 2f")]),
     "mda": ((n - f) / (sp.sqrt(8) * f), [Assumption(n > 2 * f, "n > 2f"),
                                          Assumption(f >= 1, "f >= 1")]),
 }
@@ -332,6 +402,8 @@ def vn_threshold(name: str, n: int, f: int, route: str = "auto"):
     >>> round(vn_threshold("krum", n=20, f=4), 4)
     0.1047
     """
+    if np.ndim(n) == 0 and np.ndim(f) == 0:
+        check_byzantine(n, f)
     return vn_threshold_bound(name, route).evaluate(n=n, f=f)
 
 
@@ -395,7 +467,7 @@ def robust_lower_bound() -> Bound:
                  description="No algorithm beats this error (up to a constant) under "
                              "(G, B)-gradient dissimilarity; it is infinite beyond the breakdown "
                              "point f/n = 1/(2+B^2).",
-                 status="recalled")
+                 status="literature")
 
 
 def breakdown_point_bound() -> Bound:
@@ -414,7 +486,7 @@ def breakdown_point_bound() -> Bound:
                  reference=REF_TIGHT + " (breakdown point)",
                  description="Largest Byzantine fraction f/n any algorithm can tolerate under "
                              "(G, B)-gradient dissimilarity (1/2 for B = 0).",
-                 status="recalled")
+                 status="literature")
 
 
 def breakdown_point(B: float = 0.0) -> float:
@@ -453,10 +525,10 @@ def stochastic_floor_bound() -> Bound:
     sigma, K, zeta = SYMBOLS["sigma"], SYMBOLS["K"], SYMBOLS["zeta"]
     return Bound("robust_fl_local_steps", kap * (sigma ** 2 / K + zeta ** 2),
                  quantity=r"\mathrm{floor}", kind="order",
-                 reference=REF_FEDRO + " (order only; recalled)",
+                 reference=REF_FEDRO + " (order only)",
                  description="Error floor of robust federated learning with K local steps: local "
                              "steps average the stochastic noise but not the heterogeneity.",
-                 status="recalled")
+                 status="literature")
 
 
 def robust_error_floor(aggregator: str, n: int, f: int, G: float, B: float = 0.0,
@@ -486,7 +558,7 @@ def robust_error_floor(aggregator: str, n: int, f: int, G: float, B: float = 0.0
     Examples
     --------
     >>> robust_error_floor("cwtm", n=20, f=4, G=1.0, B=0.0)
-    2.6666666666666665
+    0.3333333333333333
     """
     n = check_int("n", n, minimum=1)
     f = check_int("f", f, minimum=0)

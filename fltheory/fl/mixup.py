@@ -21,8 +21,9 @@ the same law per record (Beta(α, α) is symmetric, so :math:`1-\lambda` has the
 :math:`\lambda`) and match the event exactly.  Mixing the *inputs* under DP would make one record
 influence a whole mixed example, so the engine never does that under record-level DP either.
 
-The weights are assumed visible to the adversary (the sound, revealed-weights account,
-``mixup.reveal_weights = true``); the hidden-weights number is not a guarantee.
+The weights are never released, so the hidden-weights account (``mixup.reveal_weights =
+false``, the default) is exact for this mechanism; ``true`` gives the revealed-weights mixture,
+a valid but looser bound (the account of pair mixup).
 
 References
 ----------

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import warnings
 
 import numpy as np
 
@@ -24,10 +23,12 @@ def amplification_curves(rounds, *, noise_multiplier: float = 1.0, delta: float 
     * ``two-level (revealed)``: :func:`~fltheory.accounting.local_dp_sgd`, one local step;
     * ``naive product (unsound)``: Poisson rate ``client_rate * batch_rate`` -- shown only to
       show how much it understates ε;
-    * ``secret coordinate masks``: :func:`~fltheory.accounting.coordinate_sampled_gaussian`
+    * ``secret coordinate masks, one per record``:
+      :func:`~fltheory.accounting.coordinate_sampled_gaussian` with ``mask_unit="record"``
       (RDP);
-    * ``mixup (revealed)`` / ``mixup (hidden; not a guarantee)``: :func:`~fltheory.accounting.
-      mixup` with record rate ``client_rate`` and equally likely ``mixup_weights``.
+    * ``mixup, per record (hidden weights)`` (exact: one weight per record, never released) /
+      ``mixup, pairs (revealed weights)``: :func:`~fltheory.accounting.mixup` with record rate
+      ``client_rate`` and equally likely ``mixup_weights``.
 
     Returns
     -------
@@ -41,17 +42,15 @@ def amplification_curves(rounds, *, noise_multiplier: float = 1.0, delta: float 
     >>> bool(c["client sampling"][1] < c["none"][1])
     True
     """
-    from fltheory.accounting import (NotAGuaranteeWarning, coordinate_sampled_gaussian,
-                                     dp_fedavg, dp_sgd, epsilon_curve, local_dp_sgd, mixup)
+    from fltheory.accounting import (coordinate_sampled_gaussian, dp_fedavg, dp_sgd,
+                                     epsilon_curve, local_dp_sgd, mixup)
 
     t = np.asarray(rounds, dtype=np.int64)
     z = noise_multiplier
     lam = list(mixup_weights)
 
     def hidden(T):
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", NotAGuaranteeWarning)
-            return mixup(client_rate, z, T, lam, reveal_weights=False)
+        return mixup(client_rate, z, T, lam, reveal_weights=False)
 
     out = {"rounds": t}
     out["none"] = epsilon_curve(lambda T: dp_fedavg(1.0, z, T), t, delta)
@@ -60,10 +59,12 @@ def amplification_curves(rounds, *, noise_multiplier: float = 1.0, delta: float 
         lambda T: local_dp_sgd(client_rate, batch_rate, z, 1, T), t, delta)
     out["naive product (unsound)"] = epsilon_curve(
         lambda T: dp_sgd(client_rate * batch_rate, z, T), t, delta)
-    out["secret coordinate masks"] = epsilon_curve(
-        lambda T: coordinate_sampled_gaussian(coordinate_rate, z, T), t, delta, method="rdp")
-    out["mixup (revealed)"] = epsilon_curve(lambda T: mixup(client_rate, z, T, lam), t, delta)
-    out["mixup (hidden; not a guarantee)"] = epsilon_curve(hidden, t, delta)
+    out["secret coordinate masks, one per record"] = epsilon_curve(
+        lambda T: coordinate_sampled_gaussian(coordinate_rate, z, T, mask_unit="record"), t, delta,
+        method="rdp")
+    out["mixup, pairs (revealed weights)"] = epsilon_curve(
+        lambda T: mixup(client_rate, z, T, lam, reveal_weights=True), t, delta)
+    out["mixup, per record (hidden weights)"] = epsilon_curve(hidden, t, delta)
     return out
 
 
@@ -72,9 +73,9 @@ _STYLE = {
     "client sampling": dict(color="C0"),
     "two-level (revealed)": dict(color="C1"),
     "naive product (unsound)": dict(color="0.55", ls="--"),
-    "secret coordinate masks": dict(color="C2"),
-    "mixup (revealed)": dict(color="C3"),
-    "mixup (hidden; not a guarantee)": dict(color="C3", ls=":"),
+    "secret coordinate masks, one per record": dict(color="C2"),
+    "mixup, pairs (revealed weights)": dict(color="C3", ls="-."),
+    "mixup, per record (hidden weights)": dict(color="C3"),
 }
 
 
@@ -82,9 +83,9 @@ def plot_amplification_sources(stem, rounds=None, *, noise_multiplier: float = 1
                                delta: float = 1e-5, **kw) -> dict:
     """Figure: ε vs rounds for each amplification source at the same noise multiplier.
 
-    Solid lines are certified upper bounds (PLD; RDP for secret coordinate masks); dashed and
-    dotted lines are numbers that are *not* guarantees (the unsound product rate, hidden mixup
-    weights), drawn to show what the shortcuts would claim.
+    Solid and dash-dotted lines are certified upper bounds (PLD; RDP for secret coordinate
+    masks; dash-dotted: pair mixup, whose weights a partner can reveal); the dashed line is
+    *not* a guarantee (the unsound product rate), drawn to show what the shortcut would claim.
 
     Parameters
     ----------

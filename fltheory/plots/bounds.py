@@ -195,7 +195,7 @@ def plot_tradeoff(out_dir: str | os.PathLike, table=None, *,
              "shared": dict(color=_COLORS[0], marker="o", ls="-"),
              "secret": dict(color=_COLORS[1], marker="^", ls="-")}
     label = {"dense": "dense (no compression)", "shared": "rand-k, shared (public) mask",
-             "secret": "rand-k, secret mask, dense noisy release"}
+             "secret": "Poisson(k/d) secret mask per record, dense noisy release"}
     mse_label = r"MSE of the mean ($\|\cdot\|_2^2$)"
     panels = [("bits", "mse", "bits per client per round", mse_label),
               ("epsilon", "mse", r"privacy $\varepsilon$ at $\delta$", mse_label),

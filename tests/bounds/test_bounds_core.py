@@ -61,7 +61,7 @@ def test_no_nan_leaks():
 
 def test_latex_uses_paper_notation():
     assert kappa_bound("cwtm").latex() == (
-        r"\kappa_{\mathrm{CWTM}} \leq \frac{6 f \left(1 + \frac{f}{n - 2 f}\right)}{n - 2 f}")
+        r"\kappa_{\mathrm{CWTM}} = \frac{f}{n - 2 f}")
     assert r"\varepsilon" in get_bound("classical_gaussian_z").latex()
     assert get_bound("robust_lower").latex().split()[1] == r"\asymp"   # order-only marked
     assert kappa_bound("gm").latex(with_quantity=False).startswith("4")
@@ -92,9 +92,8 @@ def test_status_and_kind_are_checked():
 def test_solve_for_smallest_integer():
     b = kappa_bound("cwtm")
     n_min = b.solve_for("n", 1.0, f=4)
-    # by hand: 6a(1+a) <= 1  <=>  a <= (sqrt(5/3) - 1)/2, n >= 2f + f/a
-    a_max = (math.sqrt(1 + 4 / 6) - 1) / 2
-    assert n_min == math.ceil(8 + 4 / a_max)
+    # by hand: f/(n-2f) <= 1  <=>  n >= 3f
+    assert n_min == 12
     assert b.evaluate(n=n_min, f=4) <= 1.0 < b.evaluate(n=n_min - 1, f=4)
     assert isinstance(n_min, int)
 
@@ -142,7 +141,7 @@ def test_solve_for_errors():
 def test_subs_keeps_assumptions():
     b = kappa_bound("cwtm").subs(f=4)
     assert b.parameters == ("n",)
-    assert b.evaluate(n=20) == pytest.approx(8 / 3)
+    assert b.evaluate(n=20) == pytest.approx(1 / 3)
     with pytest.raises(ValueError, match="n > 2f"):
         b.evaluate(n=8)
     with pytest.raises(ValueError, match="n > 2f"):

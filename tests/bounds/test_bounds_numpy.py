@@ -18,11 +18,16 @@ def _a(n, f):
 
 
 def _kcwtm(n, f):
-    return 6 * _a(n, f) * (1 + _a(n, f))
+    return _a(n, f)                       # proved tight (docs, robustness)
 
 
 def _kmed(n, f):
-    return 4 * (1 + _a(n, f)) ** 2
+    return 4 * (1 + _a(n, f)) ** 2        # GM literature estimate
+
+
+def _kcwmed(n, f):
+    n = np.asarray(n, float)
+    return np.where(n % 2 == 1, (n - 1) / (n + 1 - 2 * f), (n - 2) / (n + 2 - 2 * f))
 
 
 def _kkrum(n, f):
@@ -48,15 +53,13 @@ def _lg(n):
 
 REF = {
     "kappa_cwtm": lambda n, f: _kcwtm(n, f),
-    "kappa_cwmed": lambda n, f: _kmed(n, f),
+    "kappa_cwmed": lambda n, f: _kcwmed(n, f),
     "kappa_gm": lambda n, f: _kmed(n, f),
     "kappa_krum": lambda n, f: _kkrum(n, f),
-    "kappa_multikrum": lambda n, f: _kkrum(n, f),
     "kappa_cwtm_nnm": lambda n, f: _nnm(n, f, _kcwtm(n, f)),
-    "kappa_cwmed_nnm": lambda n, f: _nnm(n, f, _kmed(n, f)),
+    "kappa_cwmed_nnm": lambda n, f: _nnm(n, f, _kcwmed(n, f)),
     "kappa_gm_nnm": lambda n, f: _nnm(n, f, _kmed(n, f)),
     "kappa_krum_nnm": lambda n, f: _nnm(n, f, _kkrum(n, f)),
-    "kappa_multikrum_nnm": lambda n, f: _nnm(n, f, _kkrum(n, f)),
     "kappa_lower": lambda n, f: f / (n - 2 * f),
     "kappa_nnm": lambda n, f, kappa: _nnm(n, f, kappa),
     "robust_dgd": lambda L, Delta0, T, kappa, G, B: (2 * L * Delta0 / T + kappa * G ** 2)

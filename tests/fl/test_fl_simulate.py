@@ -64,7 +64,8 @@ EVENT_CASES = {
         cfg_of(privacy={"level": "client", "noise_multiplier": 0.8},
                compression={"name": "prune", "ratio": 0.3, "stage": "mechanism",
                             "mask": "secret"}),
-        lambda c: coordinate_sampled_gaussian(0.3, 0.8, 4, mask="secret")),
+        lambda c: coordinate_sampled_gaussian(0.3, 0.8, 4, mask="secret",
+                                                      mask_unit="client")),
     "client_shared_masks": (
         cfg_of(privacy={"level": "client", "noise_multiplier": 0.8},
                compression={"name": "prune", "ratio": 0.3, "stage": "mechanism",
