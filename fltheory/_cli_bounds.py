@@ -227,7 +227,7 @@ def _cmd_tradeoff(args: argparse.Namespace) -> int:
     from fltheory._checks import check_int
     from fltheory.tradeoffs import compression_tradeoff, pareto_front
 
-    if args.validate is not None:       # experiment 8: fltheory/_cli_compression.py
+    if args.validate is not None:       # experiment 9: fltheory/_cli_compression.py
         from fltheory._cli_compression import validate_tradeoff
 
         return validate_tradeoff(args)
@@ -235,6 +235,10 @@ def _cmd_tradeoff(args: argparse.Namespace) -> int:
         raise ValueError("--d is required (or --validate CONFIG)")
     emit, print_table = _out()
     d = check_int("d", args.d, minimum=1)
+    if args.out:
+        from fltheory._io import check_out_dir
+
+        check_out_dir(args.out)
     ks = None if not args.k else [check_int("k", kk, minimum=1, maximum=d) for kk in args.k]
     table = compression_tradeoff(
         d, ks, n=args.n, f=args.f, aggregator=args.aggregator, nnm=args.nnm,
@@ -243,7 +247,10 @@ def _cmd_tradeoff(args: argparse.Namespace) -> int:
         heterogeneity=args.heterogeneity, retained_energy=args.retained_energy,
         modes=args.modes, amplification=not args.no_amplification)
     objectives = [o.strip() for o in args.objectives.split(",") if o.strip()]
-    front = pareto_front(table, objectives)
+    try:
+        front = pareto_front(table, objectives)
+    except ValueError as exc:
+        raise ValueError(f"--objectives {args.objectives!r}: {exc}") from None
     data = {**table.to_dict(), "pareto_front": front.tolist(), "objectives": objectives}
     figures: list[str] = []
     if args.out:

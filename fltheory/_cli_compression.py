@@ -1,4 +1,4 @@
-"""``fltheory plot compression-runs`` and ``fltheory tradeoff --validate``: experiment 8.
+"""``fltheory plot compression-runs`` and ``fltheory tradeoff --validate``: experiment 9.
 
 Both are hooked into existing commands (``plot`` and ``tradeoff``) with a one-line dispatch; the
 handlers live here and import the runner lazily.

@@ -30,19 +30,22 @@ def register(sub, formatter_class) -> None:
     p.add_argument("config", help="TOML configuration (see experiments/leakage/)")
     p.add_argument("--out", default="results/leakage", metavar="DIR", help="output directory")
     p.add_argument("--json", action="store_true", help="print the JSON instead of the table")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=_cmd)
 
 
 def _cmd(args) -> int:
     from fltheory.cli import emit
 
-    try:
-        import torch
+    from fltheory._io import check_out_dir
+    from fltheory.cli import require
 
-        from fltheory import leakage as sweeps
-    except ImportError as exc:  # pragma: no cover - torch missing
-        raise ValueError(f"fltheory leakage needs PyTorch: pip install 'fltheory[fl]' ({exc})"
-                         ) from None
+    require("torch", "fltheory leakage")
+    import torch
+
+    from fltheory import leakage as sweeps
+
+    check_out_dir(args.out)
     torch.set_num_threads(1)
     res = sweeps.run_config(args.config, args.out)
 

@@ -29,7 +29,8 @@ def register(sub, formatter_class) -> None:
     p.add_argument("devices", help="devices file (TOML, see experiments/devices/)")
     p.add_argument("--json", action="store_true", help="print JSON instead of the table")
     p.add_argument("--validate", action="store_true",
-                   help="run the plan and two baselines in the engine (PyTorch)")
+                   help="run the plan and the baselines (uniform, SAMPLE, SCALE) in the "
+                        "engine (PyTorch)")
     p.add_argument("--quick", action="store_true",
                    help="with --validate: one seed and fewer evaluations (about a minute)")
     p.add_argument("--seeds", type=int, default=None, metavar="N",

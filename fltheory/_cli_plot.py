@@ -88,6 +88,7 @@ def register(sub, formatter_class) -> None:
                    help="redraw from results on disk: an experiment's JSON, a validation.json, "
                         "or a directory of result.json files (figure 'runs')")
     p.add_argument("--json", action="store_true", help="print the written paths as JSON")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=_cmd)
 
 
@@ -97,7 +98,7 @@ def _cmd(args) -> int:
     figs = _figures()
     exps = _experiment_names()
     names = sorted([*figs, *exps, *_FROM_ONLY, "compression-runs"])
-    if args.figure == "compression-runs":   # experiment 8: fltheory/_cli_compression.py
+    if args.figure == "compression-runs":   # experiment 9: fltheory/_cli_compression.py
         from fltheory._cli_compression import plot_compression_runs
 
         return plot_compression_runs(args)
@@ -107,6 +108,9 @@ def _cmd(args) -> int:
         return 0
     if args.figure not in names:
         raise ValueError(f"figure must be one of {', '.join(names)}, got {args.figure!r}")
+    from fltheory._io import check_out_dir
+
+    check_out_dir(args.out)
     extra = [f for f, v in (("--config", args.config), ("--seeds", args.seeds),
                             ("--quick", args.quick), ("--jobs", args.jobs != 1)) if v]
     if args.figure in figs:
@@ -133,6 +137,7 @@ def _cmd(args) -> int:
                 raise ValueError(f"{args.source}: not a validation.json (no 'checks')")
             paths = plot_validation(data, Path(args.out) / "validation")
     else:
+        from fltheory.cli import require
         from fltheory.experiments import experiment_figure
 
         if args.jobs == 0 or args.jobs < -1:
@@ -140,6 +145,10 @@ def _cmd(args) -> int:
         if args.source is not None and extra:
             raise ValueError(f"{extra[0]} cannot be combined with --from (the results are "
                              "already computed)")
+        if args.source is None:
+            require("torch", f"fltheory plot {args.figure}")
+            if args.jobs != 1:
+                require("joblib", "fltheory plot --jobs")
         paths = experiment_figure(args.figure, args.out, config=args.config, seeds=args.seeds,
                                   quick=args.quick, jobs=args.jobs,
                                   from_json=args.source)["files"]

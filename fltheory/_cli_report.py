@@ -52,6 +52,7 @@ def register(sub, formatter_class) -> None:
                    help="with --validate: the full validation instead of the quick one")
     p.add_argument("--seed", type=int, default=0, help="seed of the validation")
     p.add_argument("--json", action="store_true", help="print report.json's content")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=_cmd)
 
     v = sub.add_parser("validate", help=COMMANDS["validate"],
@@ -68,6 +69,7 @@ def register(sub, formatter_class) -> None:
     v.add_argument("--noise-scale", type=float, default=1.0,
                    help="multiply the noise actually added (0.5 plants the half-noise bug)")
     v.add_argument("--json", action="store_true", help="print validation.json's content")
+    v.add_argument("--quiet", action="store_true", help="no progress bar")
     v.set_defaults(func=_cmd_validate)
 
 
@@ -82,6 +84,16 @@ def _cmd(args) -> int:
             raise ValueError(f"section must be one of {', '.join(keys)}, got {bad[0]!r}")
     if args.full and not args.validate:
         raise ValueError("--full applies to --validate only")
+    from fltheory._io import check_out_dir
+    from fltheory.cli import require
+
+    if args.validate:
+        require("torch", "fltheory report --validate")
+    if args.config is not None:
+        from fltheory.config import load_config
+
+        load_config(args.config)              # a bad configuration fails before any work
+    check_out_dir(args.out)
     res = build_report(args.out, sections=args.section, config=args.config,
                        validate=args.validate, quick=not args.full, seed=args.seed)
 
@@ -106,10 +118,16 @@ def _cmd(args) -> int:
 def _cmd_validate(args) -> int:
     from fltheory.cli import emit
 
-    try:
-        from fltheory.validation import validate
-    except ImportError as exc:  # pragma: no cover - torch missing
-        raise ValueError(f"fltheory validate needs the fl extra (torch): {exc}") from None
+    from fltheory._io import check_out_dir
+    from fltheory.cli import require
+
+    require("torch", "fltheory validate")
+    from fltheory.config import load_config
+    from fltheory.validation import validate
+
+    load_config(args.config)                  # a bad configuration fails before any run
+    if args.out is not None:
+        check_out_dir(args.out)
     rep = validate(args.config, seed=args.seed, quick=args.quick, noise_scale=args.noise_scale,
                    out_dir=args.out)
 

@@ -33,6 +33,8 @@ def register(sub, formatter_class) -> None:
     p.add_argument("--out", required=True, metavar="DIR", help="output directory")
     p.add_argument("--resume", action="store_true",
                    help="continue from DIR/checkpoint.pt if present")
+    p.add_argument("--overwrite", action="store_true",
+                   help="replace the results of an earlier run in DIR (default: refuse)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.add_argument("--json", action="store_true", help="print result.json's content")
     from fltheory.sweep import add_sweep_arguments
@@ -50,18 +52,24 @@ def _fmt(v, spec: str) -> str:
 
 
 def _cmd(args) -> int:
-    if getattr(args, "seeds", None) is not None:
+    from fltheory._io import check_out_dir
+    from fltheory.cli import emit, print_table, require
+    from fltheory.config import load_config
+
+    sweep = getattr(args, "seeds", None) is not None
+    require("torch", "fltheory run")
+    if sweep:
+        require("joblib", "fltheory run --seeds")
+    cfg = load_config(args.config)           # every check before the first round
+    if sweep and args.resume:
+        raise ValueError("--resume applies to a single run, not to --seeds")
+    check_out_dir(args.out, holds="sweep.json" if sweep else "result.json",
+                  overwrite=args.overwrite, resume=args.resume)
+    if sweep:
         from fltheory.sweep import sweep_command
 
         return sweep_command(args)
-    from fltheory.cli import emit, print_table
-    from fltheory.config import load_config
-
-    cfg = load_config(args.config)
-    try:
-        from fltheory.fl import simulate
-    except ImportError as exc:  # pragma: no cover - torch missing
-        raise ValueError(str(exc)) from None
+    from fltheory.fl import simulate
     try:
         run = simulate(cfg, out_dir=args.out, resume=args.resume,
                        progress=False if args.quiet else None)

@@ -40,8 +40,31 @@ def read_toml(path) -> dict:
     try:
         with open(p, "rb") as fh:
             return tomllib.load(fh)
+    except UnicodeDecodeError:
+        raise ConfigError(f"{p}: not a TOML file (not UTF-8 text)") from None
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{p}: invalid TOML: {exc}") from None
+
+
+def read_json(path, what: str = "results file") -> dict:
+    """The JSON object in ``path``; ``ValueError`` naming the file when it is missing, not
+    JSON (or not text), or not an object.
+
+    >>> read_json("/nonexistent.json")
+    Traceback (most recent call last):
+    ...
+    ValueError: results file not found: /nonexistent.json
+    """
+    p = Path(path)
+    if not p.is_file():
+        raise ValueError(f"{what} not found: {p}")
+    try:
+        data = json.loads(p.read_text(encoding="utf-8"))
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise ValueError(f"{p}: not a JSON file: {exc}") from None
+    if not isinstance(data, dict):
+        raise ValueError(f"{p}: not a {what} (a JSON object), got a {type(data).__name__}")
+    return data
 
 
 def jsonable(obj: Any) -> Any:
@@ -119,3 +142,36 @@ def write_json_atomic(path, data: Any) -> str:
             fh.write("\n")
 
     return atomic_write(path, write)
+
+
+def check_out_dir(path, *, option: str = "--out", holds: str | None = None,
+                  overwrite: bool = False, resume: bool = False) -> Path:
+    """Check (and create) an output directory *before* any work is done.
+
+    Raises ``ValueError`` naming ``option`` when ``path`` is an existing file, cannot be created
+    or is not writable, and -- when ``holds`` names the file a previous run leaves there --
+    when that file exists and neither ``overwrite`` nor ``resume`` is set.
+
+    >>> import tempfile, os
+    >>> d = check_out_dir(os.path.join(tempfile.mkdtemp(), "new"))
+    >>> d.is_dir()
+    True
+    >>> check_out_dir(__file__)
+    Traceback (most recent call last):
+    ...
+    ValueError: --out must be a directory, got the existing file ...
+    """
+    p = Path(path)
+    if p.exists() and not p.is_dir():
+        raise ValueError(f"{option} must be a directory, got the existing file {str(p)!r}")
+    try:
+        p.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise ValueError(f"{option}: cannot create directory {str(p)!r}: "
+                         f"{exc.strerror or exc}") from None
+    if not os.access(p, os.W_OK | os.X_OK):
+        raise ValueError(f"{option}: directory {str(p)!r} is not writable")
+    if holds is not None and (p / holds).exists() and not (overwrite or resume):
+        raise ValueError(f"{option} {str(p)!r} already holds {holds} from an earlier run; pass "
+                         "--overwrite to replace it (or --resume to continue it)")
+    return p

@@ -21,7 +21,7 @@ from typing import Sequence
 from fltheory._io import jsonable as _jsonable  # noqa: F401  (re-exported for older callers)
 from fltheory._table import emit, print_table
 
-__all__ = ["main", "build_parser", "print_table", "emit"]
+__all__ = ["main", "build_parser", "print_table", "emit", "require"]
 
 # Each module defines register(subparsers, formatter_class).  A module may also define
 # COMMANDS = {"name": "one-line help", ...}: then only the command being run is registered in
@@ -91,6 +91,9 @@ def build_parser(argv: Sequence[str] | None = None) -> argparse.ArgumentParser:
     from fltheory import __version__
 
     parser.add_argument("--version", action="version", version=f"fltheory {__version__}")
+    parser.add_argument("--quiet", dest="quiet_all", action="store_true",
+                        help="no progress bars (also each command's --quiet; bars are drawn "
+                             "only when stderr is a terminal)")
     sub = parser.add_subparsers(dest="command", metavar="command", parser_class=_Parser)
     wanted = _selected_command(argv) if argv is not None else None
     for modname in _COMMAND_MODULES:
@@ -109,6 +112,22 @@ def build_parser(argv: Sequence[str] | None = None) -> argparse.ArgumentParser:
     return parser
 
 
+def require(module: str, what: str, extra: str = "fl") -> None:
+    """Import ``module`` or raise one line saying which extra to install (exit status 2).
+
+    >>> require("json", "fltheory run")
+    >>> require("no_such_module_xyz", "fltheory validate")
+    Traceback (most recent call last):
+    ...
+    ValueError: fltheory validate needs no_such_module_xyz, which is not installed: pip install 'fltheory[fl]'
+    """
+    try:
+        importlib.import_module(module)
+    except ImportError:
+        raise ValueError(f"{what} needs {module}, which is not installed: "
+                         f"pip install 'fltheory[{extra}]'") from None
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``fltheory`` command; returns the exit status."""
     try:
@@ -118,7 +137,16 @@ def main(argv: Sequence[str] | None = None) -> int:
         if not getattr(args, "command", None):
             parser.print_help()
             return 0
-        result = args.func(args)
+        quiet = getattr(args, "quiet", False) or getattr(args, "quiet_all", False)
+        if quiet:
+            from fltheory import _progress
+
+            _progress.set_quiet(True)
+        try:
+            result = args.func(args)
+        finally:
+            if quiet:
+                _progress.set_quiet(False)
         return int(result or 0)
     except (ValueError, OverflowError) as exc:  # bad input: one line, exit 2
         msg = " ".join(str(exc).split()) or type(exc).__name__

@@ -1,4 +1,4 @@
-r"""Experiment 8: compression for private and robust FL, measured on the engine.
+r"""Experiment 9: compression for private and robust FL, measured on the engine.
 
 The research question: can compression -- keeping :math:`k \ll d` coordinates, quantizing,
 pruning -- make differentially private *and* Byzantine-robust FL practical?  The DP x Byzantine
@@ -29,17 +29,17 @@ table overrides it for the reduced version.
 
 Compressors (``k/d`` = ``ratio``):
 
-==================  =====================================================================
-``none``            dense release (ratio 1 only)
-``randk_shared``    rand-k mask from a public per-round seed inside the mechanism: noise on the
-                    k kept coordinates only, no amplification; the rule works in k dimensions
-``randk_secret``    secret per-record Poisson masks of rate k/d inside the mechanism, noise on
-                    every coordinate (dense noisy release); run where the engine offers it
-``topk_ef``         top-k of the noisy update with error feedback (post-processing)
-``qsgd``            QSGD with ``qsgd_levels[ratio]`` levels (matching bit widths)
-``sign``            scaled sign :math:`\tfrac{\|x\|_1}{d}\mathrm{sign}(x)` (ratio 1 only)
-``magnitude_prune`` keep the k largest magnitudes, no error feedback (post-processing)
-==================  =====================================================================
+=====================  =====================================================================
+``none``               dense release (ratio 1 only)
+``randk_shared``       rand-k mask from a public per-round seed inside the mechanism: noise on the
+                       k kept coordinates only, no amplification; the rule works in k dimensions
+``randk_secret``       secret per-record Poisson masks of rate k/d inside the mechanism, noise on
+                       every coordinate (dense noisy release; no amplification claimed at record level)
+``topk_ef``            top-k of the noisy update with error feedback (post-processing)
+``qsgd``               QSGD with ``qsgd_levels[ratio]`` levels (matching bit widths)
+``sign``               scaled sign :math:`\tfrac{\|x\|_1}{d}\mathrm{sign}(x)` (ratio 1 only)
+``magnitude_prune``    keep the k largest magnitudes, no error feedback (post-processing)
+=====================  =====================================================================
 
 Examples
 --------
@@ -54,6 +54,7 @@ import copy
 import itertools
 import json
 import math
+import sys
 import time
 from pathlib import Path
 from typing import Any, Iterable
@@ -61,7 +62,7 @@ from typing import Any, Iterable
 import numpy as np
 
 __all__ = ["DEFAULT_GRID", "COMPRESSORS", "load_grid", "expand_points", "run_compression_grid",
-           "smea_kappa", "summarize", "point_config", "smea_dense_timing", "load_results", "variance_within_bound",
+           "smea_kappa", "summarize", "point_config", "smea_dense_timing", "load_results", "variance_within_bound", "within_prediction",
            "write_results"]
 
 #: Compressor names of the grid.
@@ -175,7 +176,10 @@ def load_grid(source: Any = None, *, quick: bool = False) -> dict:
     elif isinstance(source, dict):
         grid = copy.deepcopy(source)
     else:
-        from fltheory.config import tomllib
+        if sys.version_info >= (3, 11):
+            import tomllib
+        else:  # pragma: no cover
+            import tomli as tomllib
 
         path = Path(source)
         if not path.is_file():
@@ -270,6 +274,10 @@ def _compression_section(p: dict) -> dict:
     c, r = p["compressor"], p["ratio"]
     if c == "none":
         return {"name": "none"}
+    if p["epsilon_target"] is None and c in ("randk_shared", "randk_secret"):
+        # no DP mechanism to put the mask in: unbiased rand-k (scaled by d/k) on the update
+        return {"name": "randk", "ratio": r, "mask": "shared" if c == "randk_shared"
+                else "secret"}
     if c == "randk_shared":
         return {"name": "randk", "ratio": r, "stage": "mechanism", "mask": "shared"}
     if c == "randk_secret":
@@ -306,7 +314,7 @@ def point_config(grid: dict, p: dict, noise_multiplier: float | None = None) -> 
                         "attack_params": dict(ATTACK_PARAMS[p["attack"]]),
                         "aggregator": p["aggregator"]}
     cfg["compression"] = _compression_section(p)
-    if p["compressor"] == "randk_shared":
+    if p["compressor"] == "randk_shared" and cfg["compression"].get("stage") == "mechanism":
         # unbiased rand-k: the server rescales the masked aggregate by d/k
         cfg["training"]["server_lr"] = float(cfg["training"].get("server_lr", 1.0)) / p["ratio"]
     priv = dict(cfg.get("privacy", {}))
@@ -379,6 +387,17 @@ def _kappa_for(rule, n: int, f: int) -> tuple[float | None, str]:
     return None, "none"
 
 
+def _kappa_status(rule) -> str:
+    """How sure the κ behind the prediction is: the ``status``/``kind`` of its Bound."""
+    from fltheory.bounds import kappa_bound
+
+    name = getattr(rule, "kappa_name", None)
+    if name is None:
+        return "derived (docs)" if getattr(rule, "name", "") == "smea" else "none"
+    b = kappa_bound(name, nnm=bool(getattr(rule, "nnm", False)))
+    return f"{b.kind}, {b.status}"
+
+
 def _support(msgs, compressor: str):
     """Columns the rule needs: the shared mask's k columns (zero elsewhere for every client)."""
     import torch
@@ -401,7 +420,7 @@ def _time_rule(rule, x, reps: int = 1) -> tuple[Any, float]:
 def _round_diagnostics(log, byz: set, rule, compressor: str, f: int) -> dict:
     import torch
 
-    errs, preds, secs, dims = [], [], [], []
+    errs, preds, secs, dims, tols = [], [], [], [], []
     for ids, msgs in zip(log.client_ids, log.messages):
         honest = torch.tensor([int(i) not in byz for i in ids.tolist()], dtype=torch.bool)
         cols = _support(msgs, compressor)
@@ -412,6 +431,7 @@ def _round_diagnostics(log, byz: set, rule, compressor: str, f: int) -> dict:
         h = x[honest].double()
         hm = h.mean(0)
         errs.append(float(torch.linalg.vector_norm(value.double() - hm) ** 2))
+        tols.append(_rounding_tolerance(x))
         m = int(x.shape[0])
         kap, kind = _kappa_for(rule, m, min(f, max((m - 1) // 2, 0)))
         if kap is None or h.shape[0] == 0:
@@ -423,7 +443,37 @@ def _round_diagnostics(log, byz: set, rule, compressor: str, f: int) -> dict:
         else:
             g = c @ c.T / h.shape[0]
             preds.append(kap * float(torch.linalg.eigvalsh(g)[-1].clamp_min(0.0)))
-    return {"errors": errs, "predictions": preds, "seconds": secs, "dims": dims}
+    return {"errors": errs, "predictions": preds, "seconds": secs, "dims": dims,
+            "tolerances": tols}
+
+
+def _rounding_tolerance(x) -> float:
+    r"""Rounding allowance of a rule computed in the messages' precision.
+
+    A weighted sum :math:`\sum_i w_i x_i` (:math:`|w_i|\le 1`, the form of every rule's output)
+    of m rows computed with unit roundoff u errs by at most :math:`m u\sum_i|x_i|` per
+    coordinate, so its squared error is at most :math:`(m u)^2\, m\sum_i\|x_i\|^2`
+    (Cauchy-Schwarz).  It matters only where the prediction is
+    0 (no Byzantine client: CWTM and NNM∘CWTM with f = 0 are the mean, κ = 0).
+    """
+    import torch
+
+    m = int(x.shape[0])
+    u = float(torch.finfo(x.dtype).eps) if x.dtype.is_floating_point else 0.0
+    return (m * u) ** 2 * m * float((x.double() ** 2).sum())
+
+
+def within_prediction(e: float, q: float | None, tol: float = 0.0) -> bool | None:
+    """``e <= q`` up to the rounding allowance ``tol`` (``None`` without a prediction).
+
+    Examples
+    --------
+    >>> within_prediction(1.0, 2.0), within_prediction(1e-12, 0.0, 1e-10)
+    (True, True)
+    """
+    if q is None or e is None:
+        return None
+    return bool(e <= q * (1 + 1e-9) + tol)
 
 
 def _compressor_kind(p: dict, d: int) -> tuple[str, str, dict]:
@@ -496,6 +546,8 @@ def _bits_predicted(p: dict, d: int) -> float:
 
     c = p["compressor"]
     k = max(1, int(round(p["ratio"] * d)))
+    if c == "randk_secret" and p["epsilon_target"] is None:
+        return float(bits_per_round("randk", d, k))   # per-client mask on the update: positions
     if c in ("none", "randk_secret"):
         return float(bits_per_round("none", d))
     if c == "randk_shared":
@@ -583,7 +635,9 @@ def _run_point(grid: dict, p: dict, noise: float | None, variance_draws: int) ->
     diag = _round_diagnostics(run.messages, byz, rule, p["compressor"], f)
     bits = _honest_bits(run.metrics, p, d, cfg)
     g = run.guarantee
-    pairs = [(e, q) for e, q in zip(diag["errors"], diag["predictions"]) if q is not None]
+    checks = [within_prediction(e, q, t) for e, q, t in zip(diag["errors"], diag["predictions"],
+                                                            diag["tolerances"])]
+    checks = [c for c in checks if c is not None]
     out.update(
         skipped=False, d=d, k=k, n=n, f=f, rounds=run.rounds,
         accuracy=run.last("accuracy"), loss=run.last("loss"),
@@ -598,9 +652,9 @@ def _run_point(grid: dict, p: dict, noise: float | None, variance_draws: int) ->
         robust_error_measured=diag["errors"],
         robust_error_predicted=diag["predictions"],
         robust_error_engine=[m.get("agg_error") for m in run.metrics],
-        rounds_within_prediction=sum(e <= q * (1 + 1e-9) + 1e-12 for e, q in pairs),
-        rounds_with_prediction=len(pairs),
-        kappa_kind=_kappa_for(rule, n, f)[1],
+        robust_error_tolerance=diag["tolerances"],
+        rounds_within_prediction=sum(checks), rounds_with_prediction=len(checks),
+        kappa_kind=_kappa_for(rule, n, f)[1], kappa_status=_kappa_status(rule),
     )
     # compressor variance on the honest messages of round 1 before compression: the dense run
     # of the same recipe sends them, so rerun round 1 without compression
@@ -709,7 +763,7 @@ def _item(kind: str, *args) -> dict:
 # --------------------------------------------------------------------------------------------------
 def run_compression_grid(grid: Any = None, *, seeds: Any = None, quick: bool = False,
                          jobs: int = 1, progress: bool = False) -> dict:
-    """Run experiment 8's grid; return the JSON-ready results (``{"points": [...], ...}``).
+    """Run experiment 9's grid; return the JSON-ready results (``{"points": [...], ...}``).
 
     Parameters
     ----------

@@ -19,7 +19,10 @@ def _load(config: str | Mapping[str, Any]) -> dict:
         return dict(config)
     from fltheory._io import read_toml
 
-    return read_toml(config)
+    data = read_toml(config)
+    if not data:   # an empty file would silently run the default sweep
+        raise ValueError(f"config {config} is empty (see experiments/leakage/ for examples)")
+    return data
 
 
 _KEYS = ("name", "attacks", "attack", "seeds", "clip", "defenses", "figures", "description")
@@ -43,6 +46,12 @@ def run_config(config: str | Mapping[str, Any], out_dir: str | None = None) -> d
     (3, 'empirical equivalence, not a DP guarantee')
     """
     cfg = _load(config)
+    if not cfg.get("defenses") and not cfg.get("attacks") and not cfg.get("attack"):
+        from fltheory.errors import ConfigError
+
+        where = "the leakage config" if isinstance(config, Mapping) else str(config)
+        raise ConfigError(f"{where}: no sweep (neither 'attacks' nor a [defenses] table); an "
+                          "empty file is refused rather than run as the default sweep")
     unknown = sorted(set(cfg) - set(_KEYS))
     if unknown:
         raise ValueError(f"unknown key(s) in the leakage config: {', '.join(unknown)} "
@@ -78,7 +87,8 @@ def run_config(config: str | Mapping[str, Any], out_dir: str | None = None) -> d
         result["files"] = [write_json_atomic(out / f"{name}.json", result)]
         for f in figures:
             fig = getattr(_plots, f)(points)
-            result["files"] += _plots.save(fig, out / f"{name}_{f}")
+            stem = name if name == f else f"{name}_{f}"   # no privacy_utility_privacy_utility
+            result["files"] += _plots.save(fig, out / stem)
     return result
 
 

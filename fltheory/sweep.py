@@ -149,7 +149,10 @@ def _done(out: Path | None, base: dict, seed: int, noise_scale: float) -> dict |
         data = json.loads(path.read_text())
     except (OSError, ValueError):
         return None  # a damaged file: run the point again
-    if data.get("config") != base or data.get("noise_scale") != noise_scale:
+    from fltheory._io import jsonable
+
+    if data.get("config") != json.loads(json.dumps(jsonable(base))) \
+            or data.get("noise_scale") != noise_scale:
         raise ValueError(f"{path} holds a run of a different configuration; use another out_dir "
                          "or remove the old sweep")
     return data["point"]
@@ -258,8 +261,17 @@ def run_sweep(config: Any, seeds: Iterable[int] | str, jobs: int = 1, out_dir: A
         if backend == "dask":
             runs = _run_dask(args, jobs, scheduler, client) if args else []
         else:
-            runs = Parallel(n_jobs=jobs, backend=backend, verbose=verbose)(
-                delayed(_one)(*a) for a in args) if args else []
+            from fltheory._progress import bar
+
+            pbar = bar(len(args), "seeds", unit="run")
+            runs = []
+            gen = "generator" if backend in ("loky", "threading", "multiprocessing",
+                                             "sequential") else "list"
+            for r in (Parallel(n_jobs=jobs, backend=backend, verbose=verbose, return_as=gen)(
+                    delayed(_one)(*a) for a in args) if args else []):
+                runs.append(r)
+                pbar.update(1)      # as each run finishes (with a generator backend)
+            pbar.close()
     except ValueError as exc:
         if "backend" in str(exc).lower() and backend not in ("loky", "threading",
                                                              "multiprocessing", "sequential"):

@@ -190,7 +190,7 @@ def gaussian_mu(steps, relation: str) -> float | None:
 
     tot = 0.0
     for s, c in steps:
-        if type(s) is not GaussianStep or s.q < 1.0:
+        if not isinstance(s, GaussianStep) or s.q < 1.0:   # incl. masked bounds (_NoAmpStep)
             return None
         tot += c / (s.z * s.z)
     if tot <= 0:
@@ -209,7 +209,7 @@ def exact_profile(steps, relation: str) -> ExactProfile | None:
                              inverse=lambda l, m=mu: l / m + m / 2.0,
                              fast=lambda x, m=mu: m * x - m * m / 2.0)
         return ExactProfile([pair], f"exact (Gaussian, mu = {mu:.6g})", _REF_GAUSS)
-    if len(steps) == 1 and steps[0][1] == 1 and type(steps[0][0]) is GaussianStep:
+    if len(steps) == 1 and steps[0][1] == 1 and isinstance(steps[0][0], GaussianStep):
         pairs = []
         for p in steps[0][0].pairs(relation).values():
             pairs.append(_HalfLinePair(p.pm, p.pw, p.qm, p.qw, p.sigma, p.increasing,

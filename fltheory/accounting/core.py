@@ -239,9 +239,11 @@ def _epsilon_steps(steps, rel, d, method, rtol, rdp_fractional: str = "series"
     prof = _exact.exact_profile(steps, rel)
     if prof is not None:
         lo, up = _exact.epsilon_interval(prof, d)
-        return PrivacyGuarantee(up, d, "pld", rel, _refs(steps, prof.reference), lo,
-                                notes=tuple(notes), upper_method=prof.label,
-                                lower_method=prof.label)
+        has_lower = _has_lower(steps)    # an exact profile of a bound's pair is no lower bound
+        return PrivacyGuarantee(up, d, "pld", rel, _refs(steps, prof.reference),
+                                lo if has_lower else None, notes=tuple(notes),
+                                upper_method=prof.label,
+                                lower_method=prof.label if has_lower else None)
     res = _pld.compose_pairs(_directions(steps, rel), delta=d, rtol=rtol)[0]
     notes.extend(res.notes)
     up, up_m, ref = res.upper, "pld", _refs(steps, _REF_PLD)
@@ -372,9 +374,11 @@ def delta(event, epsilon: float, *, method: str = "pld", neighboring="add_remove
     prof = _exact.exact_profile(steps, rel)
     if prof is not None:
         lo, up = _exact.delta_interval(prof, e)
-        return PrivacyGuarantee(e, up, "pld", rel, _refs(steps, prof.reference), None, lo,
-                                notes=tuple(notes), upper_method=prof.label,
-                                lower_method=prof.label)
+        has_lower = _has_lower(steps)
+        return PrivacyGuarantee(e, up, "pld", rel, _refs(steps, prof.reference), None,
+                                lo if has_lower else None, notes=tuple(notes),
+                                upper_method=prof.label,
+                                lower_method=prof.label if has_lower else None)
     res = _pld.compose_pairs(_directions(steps, rel), epsilon=e, rtol=rtol)[0]
     has_lo = _has_lower(steps)
     return PrivacyGuarantee(e, res.upper, "pld", rel, _refs(steps, _REF_PLD), None,

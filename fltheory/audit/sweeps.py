@@ -357,8 +357,12 @@ def defense_sweep(attacks: str | Sequence[str] = "source",
     for name, v in settings:
         _defense_kwargs(name, v, 2, clip)
     out = []
+    from fltheory._progress import bar
+
+    pbar = bar(len(families) * len(settings), f"leakage runs (seed {seed})", unit="run")
     for fam_name, fam in families.items():
         for name, v in settings:
+            pbar.set_postfix_str(f"{fam_name}: {name}={v}", refresh=False)
             kw = _defense_kwargs(name, v, fam.d, clip)
             t0 = time.perf_counter()
             tr = fam.run(kw)
@@ -376,6 +380,8 @@ def defense_sweep(attacks: str | Sequence[str] = "source",
                     "delta": tr.delta, "seed": seed, "extras": res.get("extras", {}),
                     "seconds": t_run + time.perf_counter() - t1,
                 })
+            pbar.update(1)
+    pbar.close()
     order = {a: i for i, a in enumerate(names)}
     return sorted(out, key=lambda p: order[p["attack"]])
 

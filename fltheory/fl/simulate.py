@@ -86,7 +86,7 @@ import time
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import TYPE_CHECKING, Any, Callable
 
 import numpy as np
 import torch
@@ -98,6 +98,9 @@ from . import data as _data
 from . import models as _models
 from .compressors import _position_bits
 from .release import Release
+
+if TYPE_CHECKING:  # pragma: no cover
+    from fltheory.config import ExperimentConfig
 from .mixup import MEAN_WEIGHT, mix_batch, record_weights
 from .per_client import PerClient as _PerClient
 from .training import (ClientStack, compact, fixed_batches, gather, poisson_batches,
@@ -390,7 +393,7 @@ class RunResult:
     ([1.0, 2.0], 2)
     """
 
-    config: Any
+    config: ExperimentConfig
     metrics: list[dict]
     params: torch.Tensor
     accounting_event: Any
@@ -499,61 +502,47 @@ def _first_difference(a: dict, b: dict, prefix: str = "") -> str | None:
 
 
 class _Progress:
-    """A one-line progress bar on stderr, drawn once the run has lasted ``delay`` seconds."""
+    """The rounds' bar on stderr (tqdm: rate, elapsed, ETA), drawn once the run has lasted
+    ``delay`` seconds; shows accuracy (or loss) and epsilon of the latest evaluated round."""
 
-    def __init__(self, total: int, enabled: bool, delay: float = 0.0, stream=None) -> None:
-        self.total, self.enabled, self.delay = total, enabled, delay
-        self.stream = stream or sys.stderr
-        self._t0 = time.perf_counter()
-        self._last = 0.0
-        self._drawn = False
+    def __init__(self, total: int, enabled: bool, delay: float = 0.0, start: int = 0) -> None:
+        from fltheory._progress import bar
+
+        self.total = total
+        self._bar = bar(total, "rounds", unit="round", enabled=enabled, delay=delay)
+        self._bar.update(start)
 
     def update(self, done: int, m: dict) -> None:
-        if not self.enabled:
-            return
-        now = time.perf_counter()
-        if now - self._t0 < self.delay and not self._drawn:
-            return                      # short runs stay silent
-        if done < self.total and now - self._last < 0.1:
-            return
-        self._last, self._drawn = now, True
-        width = 24
-        fill = int(width * done / max(self.total, 1))
-        parts = [f"round {done}/{self.total}"]
+        parts = []
         if m.get("accuracy") is not None:
             parts.append(f"acc {m['accuracy']:.3f}")
         elif m.get("loss") is not None:
             parts.append(f"loss {m['loss']:.4g}")
         if m.get("epsilon") is not None and math.isfinite(m["epsilon"]):
             parts.append(f"eps {m['epsilon']:.3g}")
-        parts.append(f"{m.get('wall_time', 0.0):.1f} s")
-        self.stream.write("\r[" + "#" * fill + " " * (width - fill) + "] " + "  ".join(parts))
+        if parts:
+            self._bar.set_postfix_str(", ".join(parts), refresh=False)
+        self._bar.update(done - self._bar.n)
         if done >= self.total:
-            self.stream.write("\n")
-        self.stream.flush()
+            self.close()
+
+    def close(self) -> None:
+        self._bar.close()
 
 
 # --------------------------------------------------------------------------------------------------
 # The engine
 # --------------------------------------------------------------------------------------------------
 class _Engine:
-    def __init__(self, cfg: Any, dataset: _data.FederatedDataset | None, *,
+    def __init__(self, cfg: ExperimentConfig, dataset: _data.FederatedDataset | None, *,
                  noise_scale: float = 1.0, bug: str | None = None,
                  compressor: Any = None) -> None:
         self.cfg = cfg
-        tr, pv, bz, cp = cfg.training, cfg.privacy, cfg.byzantine, cfg.compression
+        tr, bz, cp = cfg.training, cfg.byzantine, cfg.compression
         self.device = torch.device(cfg.device)
         if self.device.type == "cuda" and not torch.cuda.is_available():
             raise ValueError(f"device must be 'cpu' when no CUDA device is available, "
                              f"got {cfg.device!r}")
-        if pv.level == "client" and (bz.aggregator.strip().lower() != "mean"
-                                     or bz.pre_aggregators):
-            raise ValueError(
-                "byzantine.aggregator must be 'mean' without pre_aggregators with "
-                f"privacy.level='client', got {bz.aggregator!r}: DP-FedAvg releases the noisy "
-                "sum of clipped updates (the mechanism the accountant analyses); a robust rule "
-                "in place of the sum has another sensitivity. Use privacy.level='record' "
-                "(noise added by each client) to combine DP with robust aggregation")
         ds = build_dataset(cfg) if dataset is None else dataset
         if ds.num_clients != cfg.data.num_clients:
             raise ValueError(f"dataset must have data.num_clients={cfg.data.num_clients} "
@@ -582,9 +571,19 @@ class _Engine:
         self.optimum = None
         if ds.optimum is not None and ds.optimum.numel() == self.d:
             self.optimum = ds.optimum.to(self.device)
-        self.rule = _aggregators.get(bz.aggregator, f=bz.num_byzantine, pre=bz.pre_aggregators,
-                                     **bz.aggregator_params)
+        try:
+            self.rule = _aggregators.get(bz.aggregator, f=bz.num_byzantine,
+                                         pre=bz.pre_aggregators, **bz.aggregator_params)
+        except ValueError as exc:   # name the configuration key
+            raise ValueError(f"byzantine.aggregator: {exc}") from None
         self._rules: dict[int, Any] = {bz.num_byzantine: self.rule}
+        tr = self.cfg.training
+        cohort = tr.cohort_size if tr.client_sampling == "fixed" else self.n
+        f_max = self.rule._max_f_pipeline(cohort)
+        if bz.num_byzantine > f_max:   # refused before training, never capped silently
+            raise ValueError(f"byzantine.num_byzantine must be <= {f_max} for aggregator "
+                             f"{bz.aggregator!r} with {cohort} clients per round, got "
+                             f"{bz.num_byzantine}")
         if compressor is not None:
             if cp.stage != "update" or cp.name != "none":
                 raise ValueError("compressor= replaces compression.name='none' only (got "
@@ -630,7 +629,10 @@ class _Engine:
             params.setdefault("server_lr", self.cfg.training.server_lr)
         if "image_shape" in params and params["image_shape"] is not None:
             params["image_shape"] = tuple(params["image_shape"])
-        return _attacks.get(name, **params)
+        try:
+            return _attacks.get(name, **params)
+        except ValueError as exc:   # name the configuration key
+            raise ValueError(f"byzantine.attack: {exc}") from None
 
     def rule_for(self, m: int):
         f = self.cfg.byzantine.num_byzantine
@@ -927,7 +929,7 @@ def _accounting_method(event: Any) -> str:
     return "pld" if supports(event, "pld") else "rdp"
 
 
-def _epsilon_curve(cfg: Any, rounds: int, client_rate: float) -> tuple[np.ndarray, str]:
+def _epsilon_curve(cfg: ExperimentConfig, rounds: int, client_rate: float) -> tuple[np.ndarray, str]:
     from fltheory.accounting import epsilon_curve
 
     if cfg.privacy.level == "none":
@@ -1068,10 +1070,12 @@ def simulate(config: Any, *, out_dir: Any = None, resume: bool = False,
                              "resume or use another output directory")
         engine.record = []
     eps_curve, method = _epsilon_curve(cfg, total, engine.client_rate)
-    if progress is None:   # default: long runs on a terminal only
-        bar = _Progress(total, cfg.run.progress and sys.stderr.isatty(), delay=1.0)
+    if progress is None:   # default: long runs on a terminal, unless --quiet
+        from fltheory._progress import enabled as _progress_on
+
+        bar = _Progress(total, cfg.run.progress and _progress_on(), delay=1.0, start=start)
     else:
-        bar = _Progress(total, bool(progress))
+        bar = _Progress(total, bool(progress), start=start)
     t_loop = time.perf_counter() - (elapsed0 + (time.perf_counter() - t_start))
     with torch.no_grad():
         for t in range(start + 1, total + 1):

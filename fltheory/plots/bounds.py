@@ -104,20 +104,20 @@ def plot_min_batch_size(out_dir: str | os.PathLike, *, epsilon: float = 1.0, del
                                 k=max(round(dr * k_fraction), 1)))]
     ax.axvline(dr, color="0.6", lw=0.6, zorder=0)
     ax.plot([dr] * 3, pts, "o", color="k", ms=3.5, zorder=5)
-    ax.annotate(rf"ResNet-50: $\sqrt{{d}}={pts[0]:.0f}$", (dr, pts[0]), xytext=(5, -10),
-                textcoords="offset points", ha="left", fontsize=6.3)
-    ax.annotate(rf"$b^*\approx {_sci(pts[1])}$", (dr, pts[1]), xytext=(5, -9),
-                textcoords="offset points", ha="left", fontsize=6.3)
-    ax.annotate(rf"${_sci(pts[2])}$", (dr, pts[2]), xytext=(5, -9),
-                textcoords="offset points", ha="left", fontsize=6.3)
+    # the ResNet-50 values in a box of their own (labels on the curves would cross them)
+    ax.text(0.03, 0.85, "ResNet-50 ($d=2.5\\times10^7$, grey line):\n"
+            rf"  classical: $b^*\approx {_sci(pts[1])}$" "\n"
+            rf"  $k=d/{round(1 / k_fraction)}$: $b^*\approx {_sci(pts[2])}$" "\n"
+            rf"  $\sqrt{{d}}={pts[0]:.0f}$",
+            transform=ax.transAxes, ha="left", va="top", fontsize=6.3, linespacing=1.35)
     ax.set_xlabel("model dimension $d$ (parameters)")
     ax.set_ylabel("minimum batch size $b^*$ (samples/worker)")
     ax.set_title(rf"DP $\times$ Byzantine: $\varepsilon={epsilon:g}$, $\delta={_sci(delta)}$, "
                  rf"$n={n}$, $f={f}$")
-    ax.set_ylim(1.0, None)
+    ax.set_ylim(1.0, 1e10)            # head-room above the curves for the two notes
     ax.legend(loc="lower right")
-    ax.text(0.03, 0.97, "rand-k with unbiased rescaling\nkeeps the full-$d$ curves",
-            transform=ax.transAxes, ha="left", va="top", fontsize=6.3, color="0.35")
+    ax.text(0.97, 0.97, "rand-k with unbiased rescaling\nkeeps the full-$d$ curves",
+            transform=ax.transAxes, ha="right", va="top", fontsize=6.3, color="0.35")
     return _save(fig, out_dir, stem)
 
 
@@ -151,9 +151,18 @@ def plot_aggregation_cost(out_dir: str | os.PathLike, *, n: int = 20, f: int = 4
     cg = aggregation_cost("smea", n=n, f=f, d=d, smea_method="gram")
     cd = aggregation_cost("smea", n=n, f=f, d=d, smea_method="dense")
     ax.loglog(d, cg["flops"], color="k", ls="--", label="SMEA (Gram)")
+    # SMEA on the dense d x d covariance grows like C(n,f) d^3 (10^32 flops at d = 10^9): drawn
+    # up to the top of the other rules' range, its end value written where it leaves the axis
+    top = 100 * max(float(np.max(ax.lines[i].get_ydata())) for i in range(len(ax.lines)))
     ax.loglog(d, cd["flops"], color="k", lw=1.8, label=r"SMEA (dense, $\binom{n}{f}d^3$)")
+    ax.set_ylim(top=top)
+    cross = d[np.argmax(cd["flops"] > top)] if np.any(cd["flops"] > top) else None
+    if cross is not None:
+        ax.annotate(rf"SMEA dense: ${_sci(cd['flops'][-1])}$ flops at $d={_sci(d[-1])}$",
+                    (cross, top), xytext=(4, -10), textcoords="offset points", fontsize=6,
+                    ha="left", va="top", arrowprops=dict(arrowstyle="-|>", lw=0.6, color="k"))
     ax.axvline(RESNET50_D, color="0.6", lw=0.6, zorder=0)
-    ax.text(RESNET50_D, 0.45, "ResNet-50 ", fontsize=6.5, color="0.35", rotation=90,
+    ax.text(RESNET50_D, 0.02, "ResNet-50 ", fontsize=6.5, color="0.35", rotation=90,
             va="bottom", ha="right", transform=ax.get_xaxis_transform())
     ax.set_xlabel("vector dimension $d$ (coordinates aggregated)")
     ax.set_ylabel("operations per aggregation (flops)")
@@ -198,7 +207,8 @@ def plot_tradeoff(out_dir: str | os.PathLike, table=None, *,
              "secret": "Poisson(k/d) secret mask per record, dense noisy release"}
     mse_label = r"MSE of the mean ($\|\cdot\|_2^2$)"
     panels = [("bits", "mse", "bits per client per round", mse_label),
-              ("epsilon", "mse", r"privacy $\varepsilon$ at $\delta$", mse_label),
+              ("epsilon", "mse", rf"privacy $\varepsilon$ at $\delta={_sci(table.meta.get('delta', 1e-5))}$",
+               mse_label),
               ("gamma", "robust_error_rel", "kept fraction $k/d$",
                "robust error / signal energy")]
     for ax, (xc, yc, xl, yl) in zip(axes, panels):
@@ -213,9 +223,13 @@ def plot_tradeoff(out_dir: str | os.PathLike, table=None, *,
                     ms=8, mew=1.0, label="Pareto front" if xc == "bits" else None)
         ax.set_xlabel(xl)
         ax.set_ylabel(yl)
-    for i in np.flatnonzero(table["mode"] == "shared"):
+    shared = np.flatnonzero(table["mode"] == "shared")
+    for i in shared:   # above-right, clear of the markers; the last one below-left (dense column)
+        last = i == shared[-1]
         axes[0].annotate(rf"$k/d={_sci(table['gamma'][i])}$", (table["bits"][i], table["mse"][i]),
-                         xytext=(4, 2), textcoords="offset points", fontsize=5.5)
+                         xytext=(-6, -6) if last else (6, 5), textcoords="offset points",
+                         fontsize=6, ha="right" if last else "left",
+                         va="top" if last else "bottom", color=_COLORS[0])
     parts = []
     for m in modes:
         v = table["min_batch_size"][table["mode"] == m]
@@ -260,16 +274,26 @@ def plot_trilemma(out_dir: str | os.PathLike, *, n: int = 20, f: int = 4, sigma:
 
     d = np.unique(np.round(np.geomspace(d_min, d_max, 60)))
     r = trilemma_errors(d, n=n, f=f, sigma=sigma, aggregator=aggregator)
-    fig, ax = _figure(3.4, 2.5)
+    fig, (ax, ax2) = _figure(6.8, 2.6, ncols=2)
     ax.loglog(d, r["naive"], color=_COLORS[1],
               label=rf"naive: {aggregator} on DP noise (bound, $\kappa={r['kappa']:.2g}$)")
-    ax.loglog(d, r["smea_order"], color=_COLORS[0], ls="--", label="SMEA-type (order only)")
-    ax.loglog(d, r["honest_mean"], color="0.4", ls=":", label="honest mean, no attack")
-    ax.axvline(RESNET50_D, color="0.6", lw=0.6, zorder=0)
-    ax.set_xlabel("model dimension $d$ (parameters)")
+    ax.loglog(d, r["honest_mean"], color="0.4", ls=":", label="honest mean, no attack (exact)")
     ax.set_ylabel(r"$\mathbb{E}\|F-\mu\|^2$ (units of $\sigma^2$)")
-    ax.set_title(rf"Privacy-robustness trilemma, $n={n}$, $f={f}$")
-    ax.legend(loc="upper left")
+    ax.set_title("(a) error (bound; exact honest mean)")
+    # an order has no constants: only its growth in d is drawn, beside the bound's growth
+    ax2.loglog(d, r["naive"] / r["naive"][0], color=_COLORS[1],
+               label=f"naive {aggregator} bound")
+    ax2.loglog(d, r["smea_order"] / r["smea_order"][0], color=_COLORS[0], ls="--",
+               label="SMEA-type (order only, constants unknown)")
+    ax2.set_ylabel(rf"error($d$) / error($d={_sci(d[0])}$)")
+    ax2.set_title(rf"(b) growth in $d$ (normalised at $d={_sci(d[0])}$)")
+    for a in (ax, ax2):
+        a.axvline(RESNET50_D, color="0.6", lw=0.6, zorder=0)
+        a.set_xlabel("model dimension $d$ (parameters)")
+        a.legend(loc="upper left")
+    fig.suptitle(rf"Privacy-robustness trilemma, $n={n}$, $f={f}$, $\sigma={sigma:g}$",
+                 fontsize=8.5)
+    fig.tight_layout()
     return _save(fig, out_dir, stem)
 
 

@@ -256,8 +256,6 @@ def draw_runs(run_dir: Any, stem: Any) -> list[str]:
     ...
     ValueError: run_dir must contain result.json files (fltheory run --out DIR), got '/nonexistent'
     """
-    import json
-
     import matplotlib.pyplot as plt
     from matplotlib.ticker import MaxNLocator
 
@@ -266,8 +264,14 @@ def draw_runs(run_dir: Any, stem: Any) -> list[str]:
     if not paths:
         raise ValueError("run_dir must contain result.json files (fltheory run --out DIR), "
                          f"got {str(run_dir)!r}")
-    runs = [(p.parent.relative_to(root).as_posix() or p.parent.name, json.loads(p.read_text()))
-            for p in paths]
+    from fltheory._io import read_json
+
+    runs = [(p.parent.relative_to(root).as_posix() or p.parent.name,
+             read_json(p, "result.json")) for p in paths]
+    for p, (_, r) in zip(paths, runs):
+        if not isinstance(r.get("metrics"), list) or not all(
+                isinstance(m, dict) and "round" in m for m in r["metrics"]):
+            raise ValueError(f"{p}: not a result.json of fltheory run (no per-round 'metrics')")
     has_eps = any(isinstance(m.get("epsilon"), (int, float)) and math.isfinite(m["epsilon"])
                   for _, r in runs for m in r["metrics"])
     with paper_style():
@@ -301,7 +305,9 @@ def draw_runs(run_dir: Any, stem: Any) -> list[str]:
             ax.plot([m["round"] for m in r["metrics"]], y, color="#0969da")
             ax.set_xlabel("round")
             ax.set_ylabel(f"ε spent (δ = {r['accounting']['delta']:g})")
-            ax.set_title("privacy spent (certified upper bound)")
+            method = str(r["accounting"].get("method") or "").upper()
+            ax.set_title(f"privacy spent ({method} upper bound)" if method else
+                         "privacy spent (upper bound)")
         fig.tight_layout()
     return save_figure(fig, stem)
 

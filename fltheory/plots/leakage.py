@@ -129,11 +129,14 @@ def privacy_utility(points: Sequence[Mapping[str, Any]]) -> Any:
                 ax.errorbar([r["accuracy"] for r in dr], [r["mean"] for r in dr],
                             yerr=[r["spread"] or 0.0 for r in dr],
                             marker=_MARKERS.get(defense.split("+")[0], "o"), ms=3.5,
-                            capsize=1.5, lw=1.0, label=defense)
-                for r in dr[1:] if defense != "dp" else dr:
-                    ax.annotate(_label(defense, r["parameter"], r["epsilon"]),
-                                (r["accuracy"], r["mean"]), fontsize=5.5, alpha=0.8,
-                                textcoords="offset points", xytext=(2, 2))
+                            capsize=0, lw=1.0, elinewidth=0.5, alpha=0.85, label=defense)
+                # only the DP curve is labelled (by its ε); the other defenses' parameters are
+                # listed, in the order of their markers, in the legend
+                if defense == "dp":
+                    for r in dr:
+                        ax.annotate(_label(defense, r["parameter"], r["epsilon"]),
+                                    (r["accuracy"], r["mean"]), fontsize=5.5,
+                                    textcoords="offset points", xytext=(2, 2))
             ax.axhline(ar[0]["baseline"], color="k", ls=":", lw=1)
             ax.set_title(_TITLES.get(attack, attack))
             ax.set_xlabel("test accuracy")
@@ -142,7 +145,12 @@ def privacy_utility(points: Sequence[Mapping[str, Any]]) -> Any:
         for ax in spare:
             ax.axis("off")
         handles, labels = axes.flat[0].get_legend_handles_labels()
-        labels = [_LEGEND.get(lab, lab) for lab in labels]
+        params = {d: [_label(d, r["parameter"], r["epsilon"]) for r in rows
+                      if r["attack"] == attacks[0] and r["defense"] == d and
+                      not (d == "dp" and r["parameter"] == 0)] for d in labels}
+        labels = [_LEGEND.get(lab, lab) + ("" if lab == "dp" else
+                                           ": " + ", ".join(params.get(lab, [])))
+                  for lab in labels]
         if spare:   # the legend in the first empty panel
             spare[0].legend(handles, labels, loc="center", fontsize=7, frameon=False,
                             title="defense (label: parameter)", title_fontsize=7)

@@ -40,8 +40,8 @@ def draw_validation(report: Any, stem: Any) -> list[str]:
         fig, axes = plt.subplots(2, 3, figsize=(9.0, 5.2))
         axes = axes.ravel()
         panels = [("a", _panel_audit, "(a) audit ε vs accountant"),
-                  ("b", _panel_mu, "(b) white-box μ̂ vs √T/z"),
-                  ("b", _panel_engine, "(b) engine noise"),
+                  ("b", _panel_mu, "(b1) white-box μ̂ vs √T/z"),
+                  ("b", _panel_engine, "(b2) engine noise"),
                   ("c", _panel_kappa, "(c) aggregation error ratio vs κ"),
                   ("d", _panel_compressor, "(d) compressor variance vs ω"),
                   ("e", _panel_utility, "(e) accuracy with / without attack")]
@@ -157,7 +157,8 @@ def _panel_kappa(ax, c: Any) -> bool:
         b = next(iter(bounds.values()))
         yb = np.array([np.nan if v is None else v for v in b], dtype=float)
         ax.plot(np.arange(1, yb.size + 1), yb, color="black", ls="--",
-                label=f"κ ({d['kappa_name']}{'+NNM' if d.get('nnm') else ''})")
+                label=f"κ ({d['kappa_name']}{'+NNM' if d.get('nnm') else ''}) at the "
+                      "round's n clients")
     ax.set_yscale("log")
     lo, hi = ax.get_ylim()
     top = max([hi] + [v for b in bounds.values() for v in b if v is not None])
@@ -165,7 +166,7 @@ def _panel_kappa(ax, c: Any) -> bool:
     ax.set_xlabel("round")
     ax.xaxis.set_major_locator(_int_locator())
     ax.set_ylabel(r"$\|F(x)-\bar x_H\|^2 / \mathrm{var}_H$")
-    ax.legend(loc="upper left", frameon=False, fontsize=6.5, ncol=2)
+    ax.legend(loc="upper left", frameon=False, fontsize=6.5, ncol=1)
     return True
 
 
