@@ -951,6 +951,7 @@ def compose_pairs(directions: dict[str, list[tuple[DominatingPair, float]]], *,
     notes: list[str] = []
     cap = _SOFT_FFT
     refinements = 0
+    prev_gap = None
     for _ in range(60):
         prepared, nmax = _prepare_dirs(curve_dirs, tau, h, delta, epsilon)
         if nmax > cap:
@@ -981,6 +982,10 @@ def compose_pairs(directions: dict[str, list[tuple[DominatingPair, float]]], *,
             break
         # the gap shrinks about linearly with h: aim just below rtol (at least a halving)
         worst = max(_gap(r) for r in res)
+        if prev_gap is not None and not worst < 0.7 * prev_gap:
+            notes.append("lattice refinement stopped: a finer lattice no longer narrows the gap")
+            break
+        prev_gap = worst
         want = min(max(2.0, 1.3 * worst / rtol), 8.0) if math.isfinite(worst) else 2.0
         h /= 2.0 ** math.ceil(math.log2(want) - 1e-9)     # a power of two: reproducible lattices
         cap = _MAX_FFT

@@ -438,8 +438,9 @@ def epsilon_equivalent(points: Sequence[Mapping[str, Any]]) -> list[dict]:
                 j = max(int(np.searchsorted(suc_m, p["success"])), 1)
                 s0, s1 = suc_m[j - 1], suc_m[j]
                 f = 0.0 if s1 == s0 else (p["success"] - s0) / (s1 - s0)
-                rec["epsilon_equivalent"] = float(np.exp((1 - f) * np.log(eps[j - 1])
-                                                         + f * np.log(eps[j])))
+                e_eq = float(np.exp((1 - f) * np.log(eps[j - 1]) + f * np.log(eps[j])))
+                # exp(log(.)) may land one ulp outside the bracket: clip to it
+                rec["epsilon_equivalent"] = min(max(e_eq, float(eps[j - 1])), float(eps[j]))
                 dp_acc = float((1 - f) * acc[j - 1] + f * acc[j])
                 rec["dp_accuracy_at_equivalent"] = dp_acc
                 rec["accuracy_gain"] = float(p["test_accuracy"]) - dp_acc
