@@ -421,7 +421,7 @@ def register(subparsers, formatter_class) -> None:
                     "error, minimum DP x Byzantine batch size and aggregation cost.",
         epilog="example:\n  fltheory tradeoff --d 25e6 --k 25000 250000 2500000 --out figures/\n"
                "  fltheory tradeoff --d 1e6 --modes dense shared --json\n"
-               "  fltheory tradeoff --validate experiments/configs/compression_runs.toml "
+               "  fltheory tradeoff --validate experiments/grids/compression_runs.toml "
                "--quick")
     t.add_argument("--d", type=_num, default=None, help="model dimension (required unless "
                    "--validate)")

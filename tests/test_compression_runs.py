@@ -64,9 +64,9 @@ def tiny():
 
 
 def test_toml_mirrors_default_grid():
-    with open(ROOT / "experiments" / "configs" / "compression_runs.toml", "rb") as fh:
+    with open(ROOT / "experiments" / "grids" / "compression_runs.toml", "rb") as fh:
         assert tomllib.load(fh) == cr.DEFAULT_GRID
-    path = ROOT / "experiments" / "configs" / "compression_runs.toml"
+    path = ROOT / "experiments" / "grids" / "compression_runs.toml"
     assert cr.load_grid(path, quick=True) == cr.load_grid(quick=True)
     assert cr.load_grid(path) == cr.load_grid()
 
