@@ -227,6 +227,12 @@ def _cmd_tradeoff(args: argparse.Namespace) -> int:
     from fltheory._checks import check_int
     from fltheory.tradeoffs import compression_tradeoff, pareto_front
 
+    if args.validate is not None:       # experiment 8: fltheory/_cli_compression.py
+        from fltheory._cli_compression import validate_tradeoff
+
+        return validate_tradeoff(args)
+    if args.d is None:
+        raise ValueError("--d is required (or --validate CONFIG)")
     emit, print_table = _out()
     d = check_int("d", args.d, minimum=1)
     ks = None if not args.k else [check_int("k", kk, minimum=1, maximum=d) for kk in args.k]
@@ -407,8 +413,11 @@ def register(subparsers, formatter_class) -> None:
                     "without secret-mask amplification), mean-estimation MSE, robust-aggregation "
                     "error, minimum DP x Byzantine batch size and aggregation cost.",
         epilog="example:\n  fltheory tradeoff --d 25e6 --k 25000 250000 2500000 --out figures/\n"
-               "  fltheory tradeoff --d 1e6 --modes dense shared --json")
-    t.add_argument("--d", type=_num, required=True, help="model dimension")
+               "  fltheory tradeoff --d 1e6 --modes dense shared --json\n"
+               "  fltheory tradeoff --validate experiments/configs/compression_runs.toml "
+               "--quick")
+    t.add_argument("--d", type=_num, default=None, help="model dimension (required unless "
+                   "--validate)")
     t.add_argument("--k", type=_num, nargs="*", default=None,
                    help="kept coordinates (default d/10^4 ... d/10)")
     _add_clients(t)
@@ -431,5 +440,10 @@ def register(subparsers, formatter_class) -> None:
     t.add_argument("--objectives", default="bits,mse,epsilon",
                    help="comma-separated columns for the Pareto front")
     t.add_argument("--out", default=None, help="directory for tradeoff.json and the figures")
+    t.add_argument("--validate", default=None, metavar="CONFIG",
+                   help="theory vs runs: a compression-runs grid TOML (run now) or its "
+                        "compression-runs.json; prints both tables and a verdict per row")
+    t.add_argument("--quick", action="store_true", help="with --validate: the grid's quick "
+                   "version")
     _add_json(t)
     t.set_defaults(func=_cmd_tradeoff)

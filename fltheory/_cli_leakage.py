@@ -39,7 +39,7 @@ def _cmd(args) -> int:
     try:
         import torch
 
-        from fltheory.audit import sweeps
+        from fltheory import leakage as sweeps
     except ImportError as exc:  # pragma: no cover - torch missing
         raise ValueError(f"fltheory leakage needs PyTorch: pip install 'fltheory[fl]' ({exc})"
                          ) from None

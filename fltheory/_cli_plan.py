@@ -16,9 +16,11 @@ the strictest epsilon and the per-client SAMPLE / SCALE heuristics, and draws a 
 """
 
 
+COMMANDS = {"plan": "device-aware plan: per-class compression, noise, batch, participation"}
+
+
 def register(sub, formatter_class) -> None:
-    p = sub.add_parser("plan", help="device-aware plan: per-class compression, noise, batch, "
-                                    "participation",
+    p = sub.add_parser("plan", help=COMMANDS["plan"],
                        description="Choose per device class the compression, local steps, batch "
                                    "size, participation rate and noise multiplier that meet "
                                    "every class's certified epsilon, memory, round deadline and "
@@ -115,5 +117,5 @@ def _cmd(args) -> int:
         for line in _validate.format_validation(res):
             print(line)
 
-    emit(res.to_dict(), args.json, render)
+    emit({"plan": pl.to_dict(), "validation": res.to_dict()}, args.json, render)
     return 0

@@ -16,6 +16,7 @@ experiment figures (run their grid around a base config, write NAME.json, draw):
   fltheory plot audit-vs-theory --config experiments/configs/fig5_audit.toml --out figures/
   fltheory plot gradient-inversion --out figures/ --quick
   fltheory plot byzantine-attacks --from figures/byzantine_attacks.json --out figures/
+  fltheory plot compression-runs --quick --jobs 2 --out figures/
 
 from results on disk:
   fltheory plot runs --from runs/labelflip --out figures/      # result.json files (run, sweep)
@@ -54,7 +55,7 @@ def _figures() -> dict:
 
 
 def _experiment_names() -> list[str]:
-    from fltheory.plots.experiments import EXPERIMENTS
+    from fltheory.experiments import EXPERIMENTS
 
     return sorted(EXPERIMENTS)
 
@@ -95,7 +96,11 @@ def _cmd(args) -> int:
 
     figs = _figures()
     exps = _experiment_names()
-    names = sorted([*figs, *exps, *_FROM_ONLY])
+    names = sorted([*figs, *exps, *_FROM_ONLY, "compression-runs"])
+    if args.figure == "compression-runs":   # experiment 8: fltheory/_cli_compression.py
+        from fltheory._cli_compression import plot_compression_runs
+
+        return plot_compression_runs(args)
     if args.list or args.figure is None:
         for name in names:
             print(name)
@@ -120,7 +125,7 @@ def _cmd(args) -> int:
 
             paths = draw_runs(args.source, Path(args.out) / "runs")
         else:
-            from fltheory.plots.experiments import load_results
+            from fltheory.experiments import load_results
             from fltheory.validation import plot_validation
 
             data = load_results(args.source)
@@ -128,7 +133,7 @@ def _cmd(args) -> int:
                 raise ValueError(f"{args.source}: not a validation.json (no 'checks')")
             paths = plot_validation(data, Path(args.out) / "validation")
     else:
-        from fltheory.plots.experiments import experiment_figure
+        from fltheory.experiments import experiment_figure
 
         if args.jobs == 0 or args.jobs < -1:
             raise ValueError(f"jobs must be >= 1 or -1, got {args.jobs}")

@@ -3,19 +3,77 @@
 from __future__ import annotations
 
 import json
+import math
 import os
 import tempfile
 from pathlib import Path
 from typing import Any, Callable
 
-__all__ = ["atomic_write", "write_json_atomic", "jsonable"]
+__all__ = ["atomic_write", "write_json_atomic", "jsonable", "read_toml"]
+
+
+def read_toml(path) -> dict:
+    """The table of a TOML file (``tomllib``, or ``tomli`` on Python 3.10).
+
+    Raises :class:`~fltheory.errors.ConfigError` naming the file when it is missing or not
+    valid TOML.
+
+    Examples
+    --------
+    >>> import tempfile, pathlib
+    >>> p = pathlib.Path(tempfile.mkdtemp()) / "a.toml"
+    >>> _ = p.write_text("x = 1")
+    >>> read_toml(p)
+    {'x': 1}
+    """
+    import sys
+
+    from fltheory.errors import ConfigError
+
+    if sys.version_info >= (3, 11):
+        import tomllib
+    else:  # pragma: no cover
+        import tomli as tomllib
+    p = Path(path)
+    if not p.is_file():
+        raise ConfigError(f"config file not found: {p}")
+    try:
+        with open(p, "rb") as fh:
+            return tomllib.load(fh)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{p}: invalid TOML: {exc}") from None
 
 
 def jsonable(obj: Any) -> Any:
-    """Convert NumPy scalars/arrays, dataclasses with ``to_dict`` and infinities for JSON."""
-    from fltheory.cli import _jsonable
+    """Convert NumPy scalars/arrays, dataclasses with ``to_dict`` and infinities for JSON.
 
-    return _jsonable(obj)
+    NaN becomes ``None``, infinities ``"inf"`` / ``"-inf"``.
+
+    Examples
+    --------
+    >>> jsonable({"a": float("inf"), "b": (1, 2.5)})
+    {'a': 'inf', 'b': [1, 2.5]}
+    """
+    import numpy as np
+
+    if isinstance(obj, dict):
+        return {str(k): jsonable(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [jsonable(v) for v in obj]
+    if isinstance(obj, np.ndarray):
+        return jsonable(obj.tolist())
+    if isinstance(obj, (np.floating, float)):
+        x = float(obj)
+        if math.isnan(x):
+            return None
+        if math.isinf(x):
+            return "inf" if x > 0 else "-inf"
+        return x
+    if isinstance(obj, np.integer):
+        return int(obj)
+    if hasattr(obj, "to_dict"):
+        return jsonable(obj.to_dict())
+    return obj
 
 
 def atomic_write(path, write: Callable[[str], None], *, suffix: str = "") -> str:

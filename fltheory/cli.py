@@ -1,8 +1,10 @@
 """The ``fltheory`` command line.
 
 One entry point with sub-commands; every sub-command prints a human-readable
-table by default and JSON with ``--json``.  Invalid input is reported as a single
-line on stderr with exit status 2 (never a traceback).
+table by default and JSON with ``--json``.  Invalid input (``ValueError`` and its subclasses
+``ConfigError`` and ``UnsupportedEventError``) is reported as a single line on stderr with exit
+status 2 (never a traceback); any other exception is an internal error: one line
+``fltheory: internal error: ... (traceback saved to PATH)`` and exit status 1.
 
 Sub-commands live in small modules that expose ``register(subparsers)``; this
 module only wires them together and owns the error handling.
@@ -12,11 +14,12 @@ from __future__ import annotations
 
 import argparse
 import importlib
-import json
-import math
 import re
 import sys
-from typing import Any, Callable, Sequence
+from typing import Sequence
+
+from fltheory._io import jsonable as _jsonable  # noqa: F401  (re-exported for older callers)
+from fltheory._table import emit, print_table
 
 __all__ = ["main", "build_parser", "print_table", "emit"]
 
@@ -106,65 +109,6 @@ def build_parser(argv: Sequence[str] | None = None) -> argparse.ArgumentParser:
     return parser
 
 
-def _jsonable(obj: Any) -> Any:
-    import numpy as np
-
-    if isinstance(obj, dict):
-        return {str(k): _jsonable(v) for k, v in obj.items()}
-    if isinstance(obj, (list, tuple)):
-        return [_jsonable(v) for v in obj]
-    if isinstance(obj, np.ndarray):
-        return _jsonable(obj.tolist())
-    if isinstance(obj, (np.floating, float)):
-        x = float(obj)
-        if math.isnan(x):
-            return None
-        if math.isinf(x):
-            return "inf" if x > 0 else "-inf"
-        return x
-    if isinstance(obj, np.integer):
-        return int(obj)
-    if hasattr(obj, "to_dict"):
-        return _jsonable(obj.to_dict())
-    return obj
-
-
-def emit(data: Any, as_json: bool, render: Callable[[], None]) -> None:
-    """Print ``data`` as JSON, or call ``render`` to print the human form."""
-    if as_json:
-        print(json.dumps(_jsonable(data), indent=2))
-    else:
-        render()
-
-
-def _fmt_cell(v: Any) -> str:
-    if isinstance(v, float):
-        if math.isinf(v):
-            return "inf"
-        if v == 0:
-            return "0"
-        if abs(v) >= 1e5 or abs(v) < 1e-3:
-            return f"{v:.4e}"
-        return f"{v:.6g}"
-    return str(v)
-
-
-def print_table(rows: Sequence[Sequence[Any]], header: Sequence[str] | None = None,
-                file=None) -> None:
-    """Print a plain aligned text table."""
-    file = file or sys.stdout
-    cells = [[_fmt_cell(c) for c in r] for r in rows]
-    if header:
-        cells.insert(0, list(header))
-    if not cells:
-        return
-    widths = [max(len(r[i]) for r in cells if i < len(r)) for i in range(max(map(len, cells)))]
-    for j, r in enumerate(cells):
-        print("  ".join(c.ljust(widths[i]) for i, c in enumerate(r)).rstrip(), file=file)
-        if header and j == 0:
-            print("  ".join("-" * w for w in widths), file=file)
-
-
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``fltheory`` command; returns the exit status."""
     try:
@@ -184,6 +128,24 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     except KeyboardInterrupt:
         return 130
+    except Exception as exc:  # a bug of fltheory, not of the input: exit 1, traceback to a file
+        path = _save_traceback()
+        msg = " ".join(str(exc).split())[:200]
+        print(f"fltheory: internal error: {type(exc).__name__}: {msg} (traceback saved to "
+              f"{path})", file=sys.stderr)
+        return 1
+
+
+def _save_traceback() -> str:
+    """Write the current exception's traceback to a temporary file; return its path."""
+    import os
+    import tempfile
+    import traceback
+
+    fd, path = tempfile.mkstemp(prefix="fltheory-traceback-", suffix=".txt")
+    with os.fdopen(fd, "w") as fh:
+        fh.write(traceback.format_exc())
+    return path
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -6,7 +6,7 @@ accountant reads it through :meth:`ExperimentConfig.accounting_event`; the FL en
 actually executed, built by the same function, so the two cannot disagree (DESIGN principle 1).
 
 Unknown or invalid keys are rejected with the key named: ``training.rouns`` →
-``ValueError: unknown key 'training.rouns' (valid keys: ...)``.
+``ConfigError: unknown key 'training.rouns' (valid keys: ...)`` (a ``ValueError``).
 
 Example TOML::
 
@@ -44,21 +44,18 @@ from __future__ import annotations
 
 import dataclasses
 import math
-import sys
+import warnings
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
 from fltheory._checks import (check_choice, check_int, check_nonnegative, check_open_unit,
                               check_positive, check_probability)
-
-if sys.version_info >= (3, 11):
-    import tomllib
-else:  # pragma: no cover
-    import tomli as tomllib
+from fltheory.errors import ConfigError
 
 __all__ = ["DataConfig", "ModelConfig", "TrainingConfig", "PrivacyConfig", "CompressionConfig",
-           "ByzantineConfig", "MixupConfig", "RunConfig", "ExperimentConfig", "load_config",
+           "ByzantineConfig", "MixupConfig", "RunConfig", "ClientsConfig", "ExperimentConfig",
+           "load_config",
            "DATASETS", "MODELS", "PRIVACY_LEVELS"]
 
 DATASETS = ("digits", "synthetic_logistic", "synthetic_linear", "mnist", "npz")
@@ -68,7 +65,9 @@ ALGORITHMS = ("fedavg", "fedsgd")
 CLIENT_SAMPLING = ("all", "poisson", "fixed")
 BATCH_SAMPLING = ("poisson", "fixed", "full")
 PRIVACY_LEVELS = ("none", "record", "client")
-COMPRESSORS = ("none", "topk", "randk", "qsgd", "sign", "scaled_sign", "onebit", "prune")
+COMPRESSORS = ("none", "topk", "randk", "qsgd", "sign", "scaled_sign", "one_bit", "prune")
+# deprecated names -> the one name used by the config, fl and bounds
+_COMPRESSOR_ALIASES = {"onebit": "one_bit"}
 MASKS = ("shared", "secret")
 COMPRESSION_STAGES = ("update", "mechanism")
 
@@ -131,6 +130,7 @@ class TrainingConfig:
     cohort_size: int | None = None
     batch_sampling: str = "full"
     batch_size: int = 32
+    weight_decay: float = 0.0
 
     def validate(self, prefix: str = "training") -> None:
         self.algorithm = check_choice(f"{prefix}.algorithm", self.algorithm, ALGORITHMS)
@@ -151,6 +151,7 @@ class TrainingConfig:
         self.batch_sampling = check_choice(f"{prefix}.batch_sampling", self.batch_sampling,
                                            BATCH_SAMPLING)
         self.batch_size = check_int(f"{prefix}.batch_size", self.batch_size, minimum=1)
+        self.weight_decay = check_nonnegative(f"{prefix}.weight_decay", self.weight_decay)
         if self.algorithm == "fedsgd" and self.local_steps != 1:
             raise ValueError(f"{prefix}.local_steps must be 1 for algorithm='fedsgd', "
                              f"got {self.local_steps}")
@@ -199,7 +200,7 @@ class PrivacyConfig:
         if not isinstance(self.cohort_visible, bool):
             raise ValueError(f"{prefix}.cohort_visible must be true or false, "
                              f"got {self.cohort_visible!r}")
-        from fltheory.accounting._steps import normalize_neighboring
+        from fltheory.accounting import normalize_neighboring
 
         self.neighboring = normalize_neighboring(self.neighboring)
 
@@ -227,7 +228,7 @@ class CompressionConfig:
     ``<= clip``).
 
     ``params`` holds extra keyword arguments of the compressor (e.g. ``{c = 1.0, B = 3.0}`` for
-    ``onebit``, ``{rescale = true}`` for ``prune``).
+    ``one_bit`` (``onebit``: deprecated alias), ``{rescale = true}`` for ``prune``).
     """
 
     name: str = "none"
@@ -240,6 +241,11 @@ class CompressionConfig:
     params: dict = field(default_factory=dict)
 
     def validate(self, prefix: str = "compression") -> None:
+        if isinstance(self.name, str) and self.name.strip().lower() in _COMPRESSOR_ALIASES:
+            new = _COMPRESSOR_ALIASES[self.name.strip().lower()]
+            warnings.warn(f"{prefix}.name={self.name!r} is deprecated; use {new!r}",
+                          DeprecationWarning, stacklevel=4)
+            self.name = new
         self.name = check_choice(f"{prefix}.name", self.name, COMPRESSORS)
         if self.k is not None:
             self.k = check_int(f"{prefix}.k", self.k, minimum=1)
@@ -343,9 +349,63 @@ class RunConfig:
                                           minimum=0)
 
 
+@dataclass
+class ClientsConfig:
+    """Per-client settings (heterogeneous devices, :mod:`fltheory.plan`), one value per client.
+
+    Each list, when given, has ``data.num_clients`` entries and overrides, for record-level DP:
+    ``client_rate`` (Poisson participation, with ``training.client_sampling = "poisson"``),
+    ``batch_rate`` (Poisson batch rate), ``noise_multiplier``, ``local_steps``, ``prune_ratio``
+    (the client trains and sends the coordinates of a mask kept with this probability, one
+    public mask per round and ratio, noise on the kept coordinates only) and ``qsgd_levels``
+    (QSGD of the noised update on the kept coordinates; 0 = none).  ``delta`` (one per client)
+    is the δ at which each client's guarantee is reported, ``group`` names the device class.
+    Client :math:`i`'s mechanism is :func:`~fltheory.accounting.local_dp_sgd` with its own
+    values (:meth:`ExperimentConfig.client_accounting_event`).
+    """
+
+    client_rate: list | None = None
+    batch_rate: list | None = None
+    noise_multiplier: list | None = None
+    local_steps: list | None = None
+    prune_ratio: list | None = None
+    qsgd_levels: list | None = None
+    delta: list | None = None
+    group: list | None = None
+
+    @property
+    def enabled(self) -> bool:
+        return any(getattr(self, f.name) is not None for f in fields(self) if f.name != "group")
+
+    def validate(self, prefix: str = "clients") -> None:
+        checks = {"client_rate": check_probability, "batch_rate": check_probability,
+                  "noise_multiplier": check_positive, "prune_ratio": check_probability,
+                  "delta": check_open_unit,
+                  "local_steps": lambda n, v: check_int(n, v, minimum=1),
+                  "qsgd_levels": lambda n, v: check_int(n, v, minimum=0)}
+        for key, fn in checks.items():
+            vals = getattr(self, key)
+            if vals is None:
+                continue
+            if not isinstance(vals, (list, tuple)):
+                raise ValueError(f"{prefix}.{key} must be a list (one value per client), "
+                                 f"got {vals!r}")
+            setattr(self, key, [fn(f"{prefix}.{key}[{i}]", v) for i, v in enumerate(vals)])
+        if self.group is not None:
+            if not isinstance(self.group, (list, tuple)):
+                raise ValueError(f"{prefix}.group must be a list of names, got {self.group!r}")
+            self.group = [str(g) for g in self.group]
+
+    def value(self, key: str, i: int, default):
+        """Client ``i``'s value of ``key`` (``default`` when the list is not given)."""
+        vals = getattr(self, key)
+        return default if vals is None else vals[i]
+
+
 _SECTIONS = {"data": DataConfig, "model": ModelConfig, "training": TrainingConfig,
              "privacy": PrivacyConfig, "compression": CompressionConfig,
-             "byzantine": ByzantineConfig, "mixup": MixupConfig, "run": RunConfig}
+             "byzantine": ByzantineConfig, "mixup": MixupConfig, "run": RunConfig,
+             "clients": ClientsConfig}
 
 
 @dataclass
@@ -366,7 +426,7 @@ class ExperimentConfig:
     >>> ExperimentConfig.from_dict({"training": {"rouns": 3}})
     Traceback (most recent call last):
     ...
-    ValueError: unknown key 'training.rouns' (valid keys: algorithm, rounds, ...)
+    fltheory.errors.ConfigError: unknown key 'training.rouns' (valid keys: algorithm, rounds, ...)
     """
 
     name: str = "experiment"
@@ -380,9 +440,15 @@ class ExperimentConfig:
     byzantine: ByzantineConfig = field(default_factory=ByzantineConfig)
     mixup: MixupConfig = field(default_factory=MixupConfig)
     run: RunConfig = field(default_factory=RunConfig)
+    clients: ClientsConfig = field(default_factory=ClientsConfig)
 
     def __post_init__(self) -> None:
-        self.validate()
+        try:
+            self.validate()
+        except ConfigError:
+            raise
+        except ValueError as exc:   # every invalid field is a configuration error
+            raise ConfigError(str(exc)) from None
 
     # ------------------------------------------------------------------ validation
     def validate(self) -> "ExperimentConfig":
@@ -410,11 +476,86 @@ class ExperimentConfig:
             raise ValueError("compression.stage='mechanism' puts the mask inside the DP "
                              "mechanism and needs privacy.level='record' or 'client'; use "
                              "compression.stage='update' without DP")
+        self._validate_clients()
         if self.privacy.level == "record" and self.training.batch_sampling != "poisson":
             raise ValueError("privacy.level='record' needs training.batch_sampling='poisson' "
                              "(the accountant assumes Poisson batches; shuffled or fixed batches "
                              "are not covered by a Poisson accountant)")
         return self
+
+    def _validate_clients(self) -> None:
+        cl, n = self.clients, self.data.num_clients
+        if not cl.enabled:
+            return
+        for f in fields(cl):
+            vals = getattr(cl, f.name)
+            if vals is not None and len(vals) != n:
+                raise ValueError(f"clients.{f.name} must have data.num_clients={n} entries, "
+                                 f"got {len(vals)}")
+        if self.privacy.level != "record":
+            raise ValueError("clients.* per-client settings need privacy.level='record' (local "
+                             f"DP-SGD with per-client parameters), got {self.privacy.level!r}")
+        if cl.client_rate is not None and self.training.client_sampling != "poisson":
+            raise ValueError("clients.client_rate needs training.client_sampling='poisson', got "
+                             f"{self.training.client_sampling!r}")
+        if self.compression.name != "none" and (cl.prune_ratio is not None
+                                                or cl.qsgd_levels is not None):
+            raise ValueError("clients.prune_ratio / clients.qsgd_levels replace the compression "
+                             "section: set compression.name='none'")
+        if self.mixup.enabled:
+            raise ValueError("clients.* per-client settings are not available with mixup")
+
+    def client_accounting_event(self, client: int, rounds: int | None = None):
+        """The event of client ``client`` under per-client settings (:class:`ClientsConfig`).
+
+        :func:`~fltheory.accounting.local_dp_sgd` with the client's participation rate, batch
+        rate, noise multiplier and local steps (the shared values where no list is given);
+        pruning with a public mask and quantization are post-processing.
+
+        Examples
+        --------
+        >>> cfg = ExperimentConfig.from_dict({"data": {"num_clients": 2},
+        ...     "training": {"rounds": 5, "batch_sampling": "poisson",
+        ...                  "client_sampling": "poisson", "client_rate": 0.5},
+        ...     "privacy": {"level": "record", "batch_rate": 0.1},
+        ...     "clients": {"noise_multiplier": [1.0, 2.0]}})
+        >>> from fltheory.accounting import local_dp_sgd
+        >>> cfg.client_accounting_event(1) == local_dp_sgd(0.5, 0.1, 2.0, 1, 5)
+        True
+        """
+        import dp_accounting
+
+        from fltheory.accounting import local_dp_sgd
+
+        i = check_int("client", client, minimum=0)
+        if i >= self.data.num_clients:
+            raise ValueError(f"client must be < data.num_clients={self.data.num_clients}, "
+                             f"got {i}")
+        t = self.training.rounds if rounds is None else check_int("rounds", rounds, minimum=0)
+        if self.privacy.level == "none":
+            return dp_accounting.NonPrivateDpEvent()
+        if t == 0:
+            return dp_accounting.NoOpDpEvent()
+        if not self.clients.enabled:
+            return self.accounting_event(t)
+        cl, tr, p = self.clients, self.training, self.privacy
+        return local_dp_sgd(cl.value("client_rate", i, tr.effective_client_rate),
+                            cl.value("batch_rate", i, p.batch_rate),
+                            cl.value("noise_multiplier", i, p.noise_multiplier),
+                            cl.value("local_steps", i, tr.local_steps), t,
+                            cohort_visible=p.cohort_visible)
+
+    def client_delta(self, client: int) -> float:
+        """The δ of client ``client``'s guarantee (``clients.delta`` or ``privacy.delta``)."""
+        return self.clients.value("delta", client, self.privacy.delta)
+
+    def weakest_client(self) -> int:
+        """The client with the largest certified ε at ``privacy.delta`` (per-client settings)."""
+        from fltheory.accounting import per_client_epsilon
+
+        evs = {i: self.client_accounting_event(i) for i in range(self.data.num_clients)}
+        eps = per_client_epsilon(evs, self.privacy.delta, neighboring=self.privacy.neighboring)
+        return max(eps, key=lambda i: (eps[i].epsilon, -i))
 
     # ------------------------------------------------------------------ accounting
     def accounting_event(self, rounds: int | None = None, *,
@@ -452,6 +593,10 @@ class ExperimentConfig:
         qc = self.training.effective_client_rate if client_rate is None else \
             check_probability("client_rate", client_rate)
         p = self.privacy
+        if self.clients.enabled and p.level != "none":
+            # per-client settings: the weakest client's event (every record is protected at
+            # least that well; client_accounting_event gives each client's own)
+            return self.client_accounting_event(self.weakest_client(), t)
         if p.level == "none":
             return dp_accounting.NonPrivateDpEvent()
         if t == 0:
@@ -497,22 +642,22 @@ class ExperimentConfig:
     def from_dict(cls, data: dict) -> "ExperimentConfig":
         """Build from a nested dictionary; unknown keys raise ``ValueError`` naming the key."""
         if not isinstance(data, dict):
-            raise ValueError(f"configuration must be a table, got {type(data).__name__}")
+            raise ConfigError(f"configuration must be a table, got {type(data).__name__}")
         top = {f.name for f in fields(cls)}
         unknown = sorted(set(data) - top)
         if unknown:
-            raise ValueError(f"unknown key {unknown[0]!r} (valid keys: {', '.join(sorted(top))})")
+            raise ConfigError(f"unknown key {unknown[0]!r} (valid keys: {', '.join(sorted(top))})")
         kw: dict[str, Any] = {}
         for key, value in data.items():
             if key in _SECTIONS:
                 sec_cls = _SECTIONS[key]
                 if not isinstance(value, dict):
-                    raise ValueError(f"{key} must be a table, got {value!r}")
+                    raise ConfigError(f"{key} must be a table, got {value!r}")
                 valid = [f.name for f in fields(sec_cls)]
                 bad = [k for k in value if k not in valid]
                 if bad:
-                    raise ValueError(f"unknown key '{key}.{bad[0]}' "
-                                     f"(valid keys: {', '.join(valid)})")
+                    raise ConfigError(f"unknown key '{key}.{bad[0]}' "
+                                      f"(valid keys: {', '.join(valid)})")
                 kw[key] = sec_cls(**value)
             else:
                 kw[key] = value
@@ -520,15 +665,24 @@ class ExperimentConfig:
 
     @classmethod
     def from_toml(cls, path) -> "ExperimentConfig":
-        """Load a TOML file (``ValueError`` with the file name on syntax errors)."""
+        """Load a TOML file.
+
+        Raises :class:`~fltheory.errors.ConfigError` naming the file for a missing file, a
+        syntax error, or a file without any recipe section (an empty file would otherwise run
+        the default recipe silently).
+        """
+        from fltheory._io import read_toml
+
         path = Path(path)
-        if not path.is_file():
-            raise ValueError(f"config file not found: {path}")
+        data = read_toml(path)
+        if not any(key in _SECTIONS for key in data):
+            raise ConfigError(f"{path}: no recipe (none of the sections "
+                              f"[{'], ['.join(_SECTIONS)}]); an empty file is refused rather "
+                              "than run as the default recipe")
         try:
-            data = tomllib.loads(path.read_text())
-        except tomllib.TOMLDecodeError as exc:
-            raise ValueError(f"{path}: invalid TOML: {exc}") from None
-        return cls.from_dict(data)
+            return cls.from_dict(data)
+        except ConfigError as exc:
+            raise ConfigError(f"{path}: {exc}") from None
 
     def to_toml(self) -> str:
         """TOML text of this configuration (``None`` values omitted)."""

@@ -181,7 +181,7 @@ def fl_privacy_section(out_dir, scenario: dict | None = None) -> dict:
 SECTIONS = [
     ("privacy", "fltheory.report:privacy_section"),
     ("fl_privacy", "fltheory.report:fl_privacy_section"),
-    ("robustness", "fltheory.bounds.report:report_section"),
+    ("robustness", "fltheory.bounds_report:report_section"),
 ]
 
 
@@ -363,7 +363,7 @@ def config_privacy_section(out_dir, config) -> dict:
 
 
 def _plot_config_epsilon(cfg, curve, stem) -> list[str]:
-    from fltheory.plots._common import new_figure, paper_style, save_figure
+    from fltheory.plots import new_figure, paper_style, save_figure
 
     fig, ax = new_figure()
     with paper_style():

@@ -68,6 +68,7 @@ False
 
 from __future__ import annotations
 
+import contextvars
 import inspect
 import math
 import tempfile
@@ -256,8 +257,9 @@ def _g(x: Any, spec: str = ".3g") -> str:
     return format(x, spec)
 
 
-# The planted bug of the validation in progress (validate() sets and clears it).
-_BUG: dict = {"bug": None}
+# The planted bug of the validation in progress (validate() sets and resets it; a context
+# variable, so concurrent validations in threads do not see each other's).
+_BUG: contextvars.ContextVar = contextvars.ContextVar("fltheory_planted_bug", default=None)
 
 
 def _na(key: str, reason: str, **data) -> Check:
@@ -268,7 +270,7 @@ def _simulate(cfg: Any, noise_scale: float, notes: list, **kw):
     """``simulate`` with the planted bugs (``noise_scale``, ``bug``) of the validation."""
     from fltheory.fl import simulate
 
-    bug = _BUG.get("bug")
+    bug = _BUG.get()
     if bug is not None:
         kw["bug"] = bug
     if noise_scale != 1.0:
@@ -312,7 +314,7 @@ def _check_audit(cfg: Any, *, canaries: int, confidence: float, noise_scale: flo
                         "mechanism against the mixup accountant)"), None
     try:
         res = canary_audit(cfg, canaries=canaries, confidence=confidence,
-                           noise_scale=noise_scale, seed=seed, bug=_BUG.get("bug"))
+                           noise_scale=noise_scale, seed=seed, bug=_BUG.get())
     except ValueError as exc:
         return _na("a", " ".join(str(exc).split())), None
     lo = res.epsilon_theory_lower
@@ -338,7 +340,7 @@ def _probe_audit(cfg: Any, *, canaries: int, confidence: float, noise_scale: flo
     z = p.noise_multiplier
     steps = t.local_steps * t.rounds if p.level == "record" else t.rounds
     probe_steps = int(min(steps, max(1, math.ceil(z * z))))
-    bug = _BUG.get("bug")
+    bug = _BUG.get()
     kw = dict(canaries=canaries, method="gdp", delta=p.delta, noise_scale=noise_scale,
               confidence=confidence, seed=seed,
               bug=None if bug == "positions_sent" else bug)   # the probe has no masks
@@ -598,7 +600,7 @@ def _check_compressor(cfg: Any, run: Any, *, seed: int, draws: int) -> Check:
     fin = run.params.detach().float().reshape(-1)
     if fin.numel() == d and float(fin.norm()) > 0 and bool(torch.isfinite(fin).all()):
         vecs["final model"] = fin.clone()
-    if _name_of(comp) == "onebit":
+    if _name_of(comp) == "one_bit":
         # the 1-bit quantizer clips to [-c, c]: its inputs are scaled into range
         for key in vecs:
             vecs[key] = vecs[key] / max(float(vecs[key].abs().max()), 1e-12) * comp.c
@@ -623,7 +625,7 @@ def _check_compressor(cfg: Any, run: Any, *, seed: int, draws: int) -> Check:
             fail.append(key)
     data = {"compressor": repr(comp), "d": d, "bound": bound, "bound_is": what,
             "engine_omega": engine_omega, "engine_delta": engine_delta, "vectors": rows,
-            "draws": draws}
+            "draws": draws, "se_multiple": _OMEGA_SE}
     meas = ", ".join(f"{k} {v['ratio']:.4g} \u00b1 {v['se']:.2g}" for k, v in rows.items())
     if bound is None:
         return _na("d", f"{_name_of(comp)} has no relative variance bound (biased, no "
@@ -640,11 +642,11 @@ def _check_compressor(cfg: Any, run: Any, *, seed: int, draws: int) -> Check:
 
 
 def _name_of(comp: Any) -> str:
-    """Registry name of a compressor (``"onebit"`` for the stochastic 1-bit quantizer)."""
+    """Registry name of a compressor (``"one_bit"`` for the stochastic 1-bit quantizer)."""
     from fltheory.fl import compressors as _comp
 
     if isinstance(comp, _comp.StochasticOneBit):
-        return "onebit"
+        return "one_bit"
     return getattr(comp, "name", type(comp).__name__)
 
 
@@ -855,14 +857,14 @@ def validate(config: Any, *, seed: int = 0, quick: bool = False, noise_scale: fl
     seed = check_int("seed", seed, minimum=0)
     if bug is not None:
         check_choice("bug", bug, BUGS)
-    _BUG["bug"] = bug
+    token = _BUG.set(bug)
     try:
         return _validate(config, seed=seed, quick=quick, noise_scale=noise_scale,
                          out_dir=out_dir, canaries=canaries, confidence=confidence,
                          attacks=attacks, figure=figure, t0=t0, build_dataset=build_dataset,
                          load_config=load_config)
     finally:
-        _BUG["bug"] = None
+        _BUG.reset(token)
 
 
 def _validate(config: Any, *, seed: int, quick: bool, noise_scale: float, out_dir: Any,
@@ -914,8 +916,8 @@ def _validate(config: Any, *, seed: int, quick: bool, noise_scale: float, out_di
         _check_compressor(cfg, main, seed=seed, draws=64 if quick else 256),
         _check_utility(cfg, runs, noise_scale, notes, dataset),
     ]
-    if _BUG.get("bug"):
-        notes.append(f"planted bug {_BUG['bug']!r} in the release mechanism (engine and audits)")
+    if _BUG.get():
+        notes.append(f"planted bug {_BUG.get()!r} in the release mechanism (engine and audits)")
     rep = ValidationReport(cfg.name, checks, cfg.to_dict(), seed, quick, noise_scale,
                            time.perf_counter() - t0, notes)
     if out_dir is not None:
@@ -926,9 +928,6 @@ def _validate(config: Any, *, seed: int, quick: bool, noise_scale: float, out_di
 # --------------------------------------------------------------------------------------------------
 # Figure
 # --------------------------------------------------------------------------------------------------
-_COLORS = {"PASS": "#1a7f37", "FAIL": "#cf222e", "N/A": "#6e7781"}
-
-
 def plot_validation(report: ValidationReport | dict, stem: Any) -> list[str]:
     """One panel per check (PDF + PNG, atomic): audit ε vs theory, μ̂ vs √T/z and the engine's
     noise, κ̂ per round vs κ, compressor variance vs ω, accuracy with and without attack.
@@ -941,187 +940,7 @@ def plot_validation(report: ValidationReport | dict, stem: Any) -> list[str]:
     ...                                                                     "v"))]
     ['.pdf', '.png']
     """
-    import matplotlib.pyplot as plt
-
-    from fltheory.plots._common import paper_style, save_figure
+    from fltheory.plots.validation import draw_validation
 
     rep = ValidationReport.from_dict(report) if isinstance(report, dict) else report
-    by = {c.key: c for c in rep.checks}
-    with paper_style():
-        fig, axes = plt.subplots(2, 3, figsize=(9.0, 5.2))
-        axes = axes.ravel()
-        panels = [("a", _panel_audit, "(a) audit ε vs accountant"),
-                  ("b", _panel_mu, "(b) white-box μ̂ vs √T/z"),
-                  ("b", _panel_engine, "(b) engine noise"),
-                  ("c", _panel_kappa, "(c) aggregation error ratio vs κ"),
-                  ("d", _panel_compressor, "(d) compressor variance vs ω"),
-                  ("e", _panel_utility, "(e) accuracy with / without attack")]
-        for ax, (key, fn, title) in zip(axes, panels):
-            c = by.get(key)
-            if c is None:
-                ax.set_axis_off()
-                continue
-            drawn = False
-            if c.data:
-                try:
-                    drawn = fn(ax, c)
-                except (KeyError, TypeError, ValueError):
-                    drawn = False
-            if not drawn:
-                _text_panel(ax, c.summary)
-            ax.set_title(f"{title}: {c.status}", color=_COLORS.get(c.status, "black"),
-                         fontsize=8)
-        fig.suptitle(f"Validation of {rep.name!r}: "
-                     f"{'passed' if rep.passed else 'FAILED (' + ', '.join(rep.failed) + ')'}"
-                     + (f"  [noise x{rep.noise_scale:g}]" if rep.noise_scale != 1 else ""),
-                     fontsize=9)
-        fig.tight_layout()
-    return save_figure(fig, stem)
-
-
-def _int_locator():
-    from matplotlib.ticker import MaxNLocator
-
-    return MaxNLocator(integer=True)
-
-
-def _text_panel(ax, text: str) -> None:
-    import textwrap
-
-    ax.set_axis_off()
-    text = text if len(text) < 240 else text[:237] + "..."
-    ax.text(0.5, 0.5, "\n".join(textwrap.wrap(text, 44)), ha="center", va="center",
-            fontsize=6.5, color="#444444", transform=ax.transAxes,
-            bbox={"boxstyle": "round,pad=0.6", "facecolor": "#f6f8fa", "edgecolor": "#d0d7de"})
-
-
-def _panel_audit(ax, c: Check) -> bool:
-    d = c.data
-    if "epsilon_lower" not in d:
-        return False
-    labels = ["audit lower\nbound", "accountant\n(certified)"]
-    vals = [d["epsilon_lower"], d["epsilon_theory"]]
-    colors = [_COLORS[c.status], "#0969da"]
-    ax.bar(labels, vals, color=colors, width=0.55)
-    if d.get("epsilon_theory_lower") is not None:
-        ax.plot([0.725, 1.275], [d["epsilon_theory_lower"]] * 2, color="black", lw=1,
-                label="certified lower bound")
-        ax.legend(loc="upper left", frameon=False)
-    for i, v in enumerate(vals):
-        ax.text(i, v, f"{v:.2f}", ha="center", va="bottom", fontsize=7)
-    ax.set_ylabel(f"ε at δ = {d['delta']:g}")
-    ax.set_ylim(0, max(vals) * 1.25 + 1e-9)
-    ax.grid(axis="x", visible=False)
-    return True
-
-
-def _panel_mu(ax, c: Check) -> bool:
-    d = c.data
-    if d.get("mu_hat") is None:
-        return False
-    ax.errorbar([0], [d["mu_hat"]], yerr=[d["mu_tolerance"]], fmt="o",
-                color=_COLORS["PASS" if d["mu_consistent"] else "FAIL"], capsize=4,
-                label="μ̂ ± tolerance")
-    ax.axhline(d["mu_theory"], color="#0969da", ls="--", label="√T / z (claimed)")
-    ax.set_xlim(-1, 1)
-    ax.set_xticks([])
-    ax.set_ylabel("Gaussian separation μ")
-    lo = min(d["mu_hat"] - d["mu_tolerance"], d["mu_theory"])
-    hi = max(d["mu_hat"] + d["mu_tolerance"], d["mu_theory"])
-    ax.set_ylim(max(0.0, lo - 0.3 * (hi - lo + 0.1)), hi + 0.5 * (hi - lo + 0.1))
-    ax.legend(loc="upper right", frameon=False)
-    return True
-
-
-def _panel_engine(ax, c: Check) -> bool:
-    eng = c.data.get("engine", {})
-    if "per_round" not in eng:
-        if "reason" in eng:
-            _text_panel(ax, "n/a: " + eng["reason"])
-            return True
-        return False
-    y = np.array([np.nan if v is None else v for v in eng["per_round"]], dtype=float)
-    x = np.arange(1, y.size + 1)
-    ax.plot(x, y, marker=".", ms=3, color=_COLORS["PASS" if eng["ok"] else "FAIL"],
-            label=f"measured / claimed (all rounds: {eng['ratio']:.2f})")
-    ax.axhline(1.0, color="#0969da", ls="--", label="claimed noise")
-    ax.axhline(1.0 - eng["tolerance"], color="#6e7781", ls=":", label="pass threshold")
-    ax.set_xlabel("round")
-    ax.xaxis.set_major_locator(_int_locator())
-    ax.set_ylabel(f"{eng['what']} / noise")
-    top = float(np.nanmax(y)) if np.isfinite(np.nanmax(y)) else 1.0
-    ax.set_ylim(0, max(1.6, top) * 1.6)
-    ax.legend(loc="upper right", frameon=False, fontsize=6.5)
-    return True
-
-
-def _panel_kappa(ax, c: Check) -> bool:
-    d = c.data
-    series = d.get("series")
-    if not series:
-        return False
-    for att, s in series.items():
-        y = np.array([np.nan if v is None else v for v in s], dtype=float)
-        ax.plot(np.arange(1, y.size + 1), y, label=att, lw=1.2)
-    bounds = d.get("bounds") or {}
-    if bounds:
-        b = next(iter(bounds.values()))
-        yb = np.array([np.nan if v is None else v for v in b], dtype=float)
-        ax.plot(np.arange(1, yb.size + 1), yb, color="black", ls="--",
-                label=f"κ ({d['kappa_name']}{'+NNM' if d.get('nnm') else ''})")
-    ax.set_yscale("log")
-    lo, hi = ax.get_ylim()
-    top = max([hi] + [v for b in bounds.values() for v in b if v is not None])
-    ax.set_ylim(lo, top * 40)
-    ax.set_xlabel("round")
-    ax.xaxis.set_major_locator(_int_locator())
-    ax.set_ylabel(r"$\|F(x)-\bar x_H\|^2 / \mathrm{var}_H$")
-    ax.legend(loc="upper left", frameon=False, fontsize=6.5, ncol=2)
-    return True
-
-
-def _panel_compressor(ax, c: Check) -> bool:
-    d = c.data
-    rows = d.get("vectors")
-    if not rows:
-        return False
-    names = list(rows)
-    vals = [rows[k]["ratio"] for k in names]
-    errs = [_OMEGA_SE * rows[k]["se"] for k in names]
-    cols = [_COLORS["PASS" if rows[k]["ok"] else "FAIL"] for k in names]
-    ax.bar(range(len(names)), vals, yerr=errs, color=cols, width=0.6, capsize=2,
-           label="measured (± 4 s.e.)")
-    if d.get("bound") is not None:
-        ax.axhline(d["bound"], color="#0969da", ls="--", label=d["bound_is"])
-    ax.set_ylim(0, max(max(v + e for v, e in zip(vals, errs)),
-                       d.get("bound") or 0.0) * 1.35 + 1e-12)
-    ax.legend(loc="upper right", frameon=False, fontsize=6.5, ncol=2)
-    ax.set_xticks(range(len(names)))
-    ax.set_xticklabels([n.replace(" ", "\n") for n in names], fontsize=6.5)
-    ax.set_ylabel(r"$E\|Q(x)-x\|^2 / \|x\|^2$")
-    ax.grid(axis="x", visible=False)
-    return True
-
-
-def _panel_utility(ax, c: Check) -> bool:
-    curves = c.data.get("curves")
-    if not curves:
-        return False
-    style = {"clean": ("#0969da", "-", "no attack")}
-    for key, cv in curves.items():
-        y = np.array([np.nan if v is None else v for v in cv["accuracy"]], dtype=float)
-        if np.all(np.isnan(y)):
-            continue
-        col, ls, lab = style.get(key, (None, "-", key))
-        if key.startswith("attack:"):
-            col, lab = _COLORS["PASS"], f"{key.split(':', 1)[1]} (config's rule)"
-        elif key == "mean_under_attack":
-            col, ls, lab = _COLORS["FAIL"], "--", "same attack, mean"
-        x = np.arange(1, y.size + 1)
-        ok = ~np.isnan(y)
-        ax.plot(x[ok], y[ok], color=col, ls=ls, label=lab)
-    ax.set_xlabel("round")
-    ax.xaxis.set_major_locator(_int_locator())
-    ax.set_ylabel("test accuracy")
-    ax.legend(loc="lower right", frameon=False, fontsize=6.5)
-    return True
+    return draw_validation(rep, stem)

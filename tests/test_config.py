@@ -28,7 +28,7 @@ def make(*updates):
 
 
 def test_defaults_and_round_trip(tmp_path):
-    cfg = make(RECORD, {"compression": {"name": "onebit", "params": {"c": 1.0, "B": 2.0}},
+    cfg = make(RECORD, {"compression": {"name": "one_bit", "params": {"c": 1.0, "B": 2.0}},
                         "byzantine": {"num_byzantine": 2, "attack": "alie",
                                       "attack_params": {"z_rule": "paper"}}})
     path = tmp_path / "c.toml"
@@ -60,10 +60,12 @@ def test_invalid_keys_are_named(update, needle):
     assert needle in str(exc.value)
 
 
-def test_secret_mechanism_masks_refused_at_record_level():
-    with pytest.raises(ValueError, match="not available with privacy.level='record'"):
-        make(RECORD, {"compression": {"name": "prune", "ratio": 0.5, "stage": "mechanism",
-                                      "mask": "secret"}})
+def test_record_level_mechanism_masks_claim_no_amplification():
+    # issue 12: the engine now runs per-record secret masks (fltheory.fl.release); the masked
+    # clipped gradient still has norm <= clip, and no amplification is claimed for them
+    cfg = make(RECORD, {"compression": {"name": "prune", "ratio": 0.5, "stage": "mechanism",
+                                        "mask": "secret"}})
+    assert cfg.accounting_event() == local_dp_sgd(1.0, 0.1, 1.2, 3, 10)
     # shared masks are fine (no amplification claimed: the event is unchanged)
     cfg = make(RECORD, {"compression": {"name": "prune", "ratio": 0.5, "stage": "mechanism",
                                         "mask": "shared"}})
@@ -134,3 +136,27 @@ def test_replace_and_validation_of_cross_fields():
     with pytest.raises(ValueError, match="no tight client-level"):
         make({"privacy": {"level": "client"},
               "training": {"client_sampling": "fixed", "cohort_size": 3}})
+
+
+def test_config_errors_are_typed_and_empty_files_refused(tmp_path):
+    from fltheory.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="training.rouns"):
+        make({"training": {"rouns": 3}})
+    with pytest.raises(ConfigError, match="rounds"):
+        make({"training": {"rounds": 0}})
+    empty = tmp_path / "empty.toml"
+    empty.write_text("")
+    with pytest.raises(ConfigError, match="empty.toml: no recipe"):
+        ExperimentConfig.from_toml(empty)
+    only_name = tmp_path / "name.toml"
+    only_name.write_text('name = "x"\n')
+    with pytest.raises(ConfigError, match="name.toml: no recipe"):
+        ExperimentConfig.from_toml(only_name)
+
+
+def test_deprecated_compressor_name_is_normalised():
+    # issue 12: one name per component across config, fl and bounds ("one_bit")
+    with pytest.warns(DeprecationWarning, match="one_bit"):
+        cfg = make({"compression": {"name": "onebit"}})
+    assert cfg.compression.name == "one_bit"

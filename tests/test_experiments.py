@@ -13,7 +13,8 @@ torch = pytest.importorskip("torch")
 
 from fltheory import cli  # noqa: E402
 from fltheory.config import ExperimentConfig  # noqa: E402
-from fltheory.plots import experiments as ex  # noqa: E402
+from fltheory import experiments as ex  # noqa: E402
+from fltheory.plots import experiments as plots_ex  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
 CONFIGS = REPO / "experiments" / "configs"
@@ -119,7 +120,7 @@ def test_draw_runs_of_a_sweep(tmp_path):
 
     cfg = {"name": "tiny", "data": {"num_clients": 4}, "training": {"rounds": 3}}
     run_sweep(cfg, "0..1", out_dir=tmp_path / "sweep", backend="sequential")
-    files = ex.draw_runs(tmp_path / "sweep", tmp_path / "runs")
+    files = plots_ex.draw_runs(tmp_path / "sweep", tmp_path / "runs")
     assert sorted(Path(f).suffix for f in files) == [".pdf", ".png"]
 
 

@@ -10,6 +10,8 @@ from fltheory.accounting._guarantee import PrivacyGuarantee
 from fltheory.accounting.builders import dp_sgd
 from fltheory.accounting.core import (calibrate_noise, calibrate_sampling_rate, calibrate_steps,
                                       delta, epsilon, epsilon_curve, epsilon_grid)
+from fltheory.accounting._steps import normalize_neighboring
+from fltheory.accounting.support import supports
 
 __all__ = [
     "PrivacyGuarantee",
@@ -21,6 +23,8 @@ __all__ = [
     "calibrate_noise",
     "calibrate_steps",
     "calibrate_sampling_rate",
+    "supports",
+    "normalize_neighboring",
 ]
 
 from fltheory.accounting import scenarios  # noqa: E402,F401  (registers the built-in scenarios)

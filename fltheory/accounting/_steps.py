@@ -272,5 +272,8 @@ def _flatten(event, count: int, out: list) -> None:
             out.append((WORGaussianStep(m / n, z), count))
         return
     if isinstance(event, dp_accounting.UnsupportedDpEvent):
-        raise ValueError("event is an UnsupportedDpEvent: no accountant can bound its privacy")
+        from fltheory.errors import UnsupportedEventError
+
+        raise UnsupportedEventError("event is an UnsupportedDpEvent: no accountant can bound its "
+                                    "privacy")
     out.append((ForeignStep(event), count))

@@ -15,6 +15,7 @@ import numpy as np
 from fltheory._checks import (check_array, check_choice, check_nonnegative, check_open_unit,
                               check_positive)
 from fltheory.accounting import _pld
+from fltheory.errors import UnsupportedEventError
 from fltheory.accounting._guarantee import PrivacyGuarantee
 from fltheory.accounting._steps import (ForeignStep, GaussianStep, NonPrivateStep, Step, flatten,
                                         normalize_neighboring)
@@ -81,7 +82,8 @@ def _rdp_total(steps, rel, orders) -> np.ndarray:
         ev = dp_accounting.ComposedDpEvent(
             [dp_accounting.SelfComposedDpEvent(e, int(c)) for e, c in foreign])
         if not acc.supports(ev):
-            raise ValueError(f"event is not supported by the RDP accountant under {rel}: "
+            raise UnsupportedEventError(f"event is not supported by the RDP accountant under "
+                                        f"{rel}: "
                              f"{foreign[0][0]}")
         acc.compose(ev)
         tot = tot + np.asarray(acc._rdp, float)  # noqa: SLF001 (dp-accounting keeps it private)
@@ -226,7 +228,8 @@ def _foreign_pld(steps, rel, d) -> PrivacyGuarantee:
     ev = dp_accounting.ComposedDpEvent(
         [dp_accounting.SelfComposedDpEvent(s.event, int(c)) for s, c in steps])
     if not acc.supports(ev):
-        raise ValueError(f"event is not supported under {rel}: {steps[0][0].describe()}")
+        raise UnsupportedEventError(f"event is not supported under {rel}: "
+                                    f"{steps[0][0].describe()}")
     acc.compose(ev)
     eps = float(acc.get_epsilon(d))
     return PrivacyGuarantee(eps, d, "pld (dp-accounting, upper bound only)", rel,

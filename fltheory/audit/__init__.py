@@ -49,7 +49,6 @@ _LAZY = {
     "membership_inference": "mia",
     "InversionResult": "inversion",
     "invert_gradient": "inversion",
-    "save_reconstruction_grid": "inversion",
 }
 
 __all__ = [*_SUBMODULES, *_LAZY]

@@ -20,7 +20,7 @@ Two attacks, following the taxonomy of Driouich, Xu, Neglia et al. (2022):
 
 Driouich et al. report that the model-based attack on a good estimate of the client's *local*
 model is the stronger one; here a task with client-specific effects of :math:`s`
-(:func:`~fltheory.audit._fedtrace.sensitive_tabular` with ``client_specific=True``) makes the
+(:func:`~fltheory.audit.transcript.sensitive_tabular` with ``client_specific=True``) makes the
 global model useless for the attack while local models reveal :math:`s`.
 
 What was implemented, and how it relates to the papers (this implementation follows public
@@ -43,7 +43,7 @@ import torch
 
 from .._checks import check_int, check_open_unit, check_positive
 from . import stats as _stats
-from ._fedtrace import Transcript, _local_grad, glm_losses
+from .transcript import Transcript, _local_grad, glm_losses
 
 __all__ = ["AttributeInferenceResult", "gradient_attribute_inference",
            "model_attribute_inference", "summarize_attribute_guesses"]
@@ -145,7 +145,7 @@ def model_attribute_inference(model: Any, params: torch.Tensor, x: torch.Tensor,
 
     Examples
     --------
-    >>> from fltheory.audit._fedtrace import sensitive_tabular, local_optimum
+    >>> from fltheory.audit.transcript import sensitive_tabular, local_optimum
     >>> task = sensitive_tabular(num_clients=4, samples_per_client=40, dim=3, seed=0)
     >>> opt = local_optimum(task.model(), task.x, task.y)
     >>> r = model_attribute_inference(task.model(), opt, task.x, task.y, task.sensitive_index)
@@ -209,7 +209,7 @@ def gradient_attribute_inference(model: Any, transcript: Transcript, x: torch.Te
 
     Examples
     --------
-    >>> from fltheory.audit._fedtrace import sensitive_tabular, run_fedavg
+    >>> from fltheory.audit.transcript import sensitive_tabular, run_fedavg
     >>> task = sensitive_tabular(num_clients=3, samples_per_client=6, dim=10, seed=0)
     >>> tr = run_fedavg(task.model(), task.x, task.y, rounds=2)
     >>> r = gradient_attribute_inference(task.model(), tr, task.x, task.y, task.sensitive_index,

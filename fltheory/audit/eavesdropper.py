@@ -41,7 +41,7 @@ import torch
 
 from .._checks import check_int, check_nonnegative, check_open_unit
 from . import stats as _stats
-from ._fedtrace import Transcript, glm_correct
+from .transcript import Transcript, glm_correct
 
 __all__ = ["ReconstructionResult", "reconstruct_local_models", "eavesdropper_attack"]
 
@@ -113,7 +113,7 @@ def reconstruct_local_models(transcript: Transcript, *, window: int | None = Non
 
     Examples
     --------
-    >>> from fltheory.audit._fedtrace import sensitive_tabular, run_fedavg, local_optimum
+    >>> from fltheory.audit.transcript import sensitive_tabular, run_fedavg, local_optimum
     >>> task = sensitive_tabular(num_clients=3, samples_per_client=40, dim=3, seed=0)
     >>> tr = run_fedavg(task.model(), task.x, task.y, rounds=30, lr=0.5)
     >>> rec = reconstruct_local_models(tr)
@@ -165,7 +165,7 @@ def eavesdropper_attack(model: Any, transcript: Transcript, x: torch.Tensor, y: 
     x, y : torch.Tensor
         The clients' records ``(n, m, p)`` and labels (used only to *evaluate* the attack).
     optimum : torch.Tensor
-        ``(n, d)`` true local optima (:func:`fltheory.audit._fedtrace.local_optimum`).
+        ``(n, d)`` true local optima (:func:`fltheory.audit.transcript.local_optimum`).
     window, ridge
         See :func:`reconstruct_local_models`.
 
@@ -177,7 +177,7 @@ def eavesdropper_attack(model: Any, transcript: Transcript, x: torch.Tensor, y: 
 
     Examples
     --------
-    >>> from fltheory.audit._fedtrace import sensitive_tabular, run_fedavg, local_optimum
+    >>> from fltheory.audit.transcript import sensitive_tabular, run_fedavg, local_optimum
     >>> task = sensitive_tabular(num_clients=3, samples_per_client=40, dim=3, seed=0)
     >>> tr = run_fedavg(task.model(), task.x, task.y, rounds=30, lr=0.5)
     >>> opt = local_optimum(task.model(), task.x, task.y)

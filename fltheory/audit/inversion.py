@@ -22,13 +22,13 @@ A client that sends the gradient of a single example sends the example.  Two att
   2020) replaces the squared distance.
 
 Defences: the client's gradient goes through the engine's DP building block
-:func:`fltheory.fl.models.clipped_grad_sum` (clipping to :math:`C` and Gaussian noise
+:class:`fltheory.fl.release.Release` (clipping to :math:`C` and Gaussian noise
 :math:`zC`) and/or a compressor of :mod:`fltheory.fl.compressors` before the attacker sees it.
 Clipping alone does not protect (the ratio above is scale-free); noise and sparsification do.
 
 Reconstructions are scored by MSE and PSNR :math:`= 10\log_{10}(1/\mathrm{MSE})` on inputs in
 [0, 1] (the reconstruction is clamped to [0, 1] first), and drawn by
-:func:`save_reconstruction_grid`.
+:func:`fltheory.plots.inversion.save_reconstruction_grid`.
 
 Examples
 --------
@@ -53,10 +53,11 @@ import torch.nn.functional as F
 
 from fltheory._checks import check_choice, check_int, check_nonnegative, check_positive
 from fltheory.fl import models as _models
+from fltheory.fl.release import Release
 
 __all__ = ["InversionResult", "mse", "psnr", "observed_gradient", "first_layer",
            "analytic_reconstruction", "infer_label", "gradient_matching", "invert_gradient",
-           "inversion_experiment", "save_reconstruction_grid"]
+           "inversion_experiment"]
 
 METHODS = ("analytic", "dlg", "idlg")
 _DATA_INDEPENDENT_MASKS = ("randk", "bernoulli_mask")
@@ -115,7 +116,7 @@ def observed_gradient(model: _models.FunctionalModel, params: torch.Tensor, x: t
     r"""The update a client sends for the batch ``(x, y)``, and the mask of sent coordinates.
 
     No ``clip``: the mean-loss gradient.  With ``clip``: the DP-SGD release
-    :func:`fltheory.fl.models.clipped_grad_sum` (clipped per example, noise
+    :class:`fltheory.fl.release.Release` (clipped per example, noise
     :math:`\mathcal N(0, z^2C^2 I)`), divided by the batch size.  ``compressor`` (an object of
     :mod:`fltheory.fl.compressors`) is applied last; the mask marks its non-zero coordinates
     (positions are part of a sparse message; for rand-k and Bernoulli masks the drawn mask itself,
@@ -138,7 +139,7 @@ def observed_gradient(model: _models.FunctionalModel, params: torch.Tensor, x: t
                              "clips before it adds noise)")
         g = model.grad(params, x, y).detach()
     else:
-        g = _models.clipped_grad_sum(model, params, x, y, clip, noise_multiplier, gen) / b
+        g = Release(clip, noise_multiplier).release_batch(model, params, x, y, gen).value / b
     mask = torch.ones_like(g, dtype=torch.bool)
     if compressor is not None:
         state = gen.get_state()
@@ -524,96 +525,3 @@ def inversion_experiment(*, model: str = "mlp", hidden: int = 32, examples: Sequ
                 r.details["example"] = int(i)
                 out.append(r)
     return out
-
-
-def save_reconstruction_grid(results: Sequence[InversionResult], stem: Any, *,
-                             image_shape: Sequence[int] | None = None) -> list[str]:
-    """Draw originals and reconstructions as a grid; write ``stem.pdf`` and ``stem.png``.
-
-    For each distinct original (in order of appearance): one row per attack method, one column per
-    defence, the original in the first column; every panel is labelled with its PSNR.  Written
-    atomically (temp file + rename) by :func:`fltheory.plots._common.save_figure`.
-
-    Returns
-    -------
-    list of str
-        The written paths.
-
-    Examples
-    --------
-    >>> import tempfile, os
-    >>> res = inversion_experiment(methods=("analytic",), defences=[{}], steps=1)
-    >>> paths = save_reconstruction_grid(res, os.path.join(tempfile.mkdtemp(), "grid"))
-    >>> [os.path.splitext(p)[1] for p in paths]
-    ['.pdf', '.png']
-    """
-    import matplotlib.pyplot as plt
-
-    from fltheory.plots._common import paper_style, save_figure
-
-    if not results:
-        raise ValueError("results must not be empty")
-    blocks: list[tuple[np.ndarray, list[InversionResult]]] = []
-    for r in results:
-        for orig, lst in blocks:
-            if orig.shape == r.x_true.shape and np.array_equal(orig, r.x_true):
-                lst.append(r)
-                break
-        else:
-            blocks.append((r.x_true, [r]))
-    defences = list(dict.fromkeys(r.defence for r in results))
-    layout = []  # (original, method, {defence: result})
-    for orig, lst in blocks:
-        for meth in dict.fromkeys(r.method for r in lst):
-            layout.append((orig, meth, {r.defence: r for r in lst if r.method == meth}))
-    ncols = 1 + len(defences)
-
-    def img(a):
-        a = np.asarray(a)
-        if image_shape is not None:
-            return a.reshape(tuple(image_shape))
-        a = a.squeeze()
-        if a.ndim == 1:
-            side = int(round(math.sqrt(a.size)))
-            return a.reshape(side, side) if side * side == a.size else a.reshape(1, -1)
-        return a
-
-    def blank(ax):
-        ax.set_xticks([])
-        ax.set_yticks([])
-        ax.grid(False)
-        for sp in ax.spines.values():
-            sp.set_visible(True)
-            sp.set_linewidth(0.5)
-
-    with paper_style():
-        fig, axes = plt.subplots(len(layout), ncols,
-                                 figsize=(1.15 * ncols + 0.4, 1.3 * len(layout) + 0.3),
-                                 squeeze=False)
-        prev = None
-        for ri, (orig, meth, byd) in enumerate(layout):
-            ax = axes[ri][0]
-            blank(ax)
-            if prev is None or not np.array_equal(prev, orig):
-                ax.imshow(img(orig), cmap="gray_r", vmin=0.0, vmax=1.0, interpolation="nearest")
-                ax.set_title("original", fontsize=7)
-            else:
-                ax.set_axis_off()
-            prev = orig
-            for ci, dfn in enumerate(defences, start=1):
-                ax = axes[ri][ci]
-                blank(ax)
-                if ri == 0:
-                    ax.set_title(dfn.replace(" + ", "\n+ "), fontsize=7)
-                if ci == 1:
-                    ax.set_ylabel(meth, fontsize=7)
-                r = byd.get(dfn)
-                if r is None:
-                    ax.set_axis_off()
-                    continue
-                ax.imshow(img(r.x_rec), cmap="gray_r", vmin=0.0, vmax=1.0,
-                          interpolation="nearest")
-                ax.set_xlabel("exact" if not math.isfinite(r.psnr) else f"{r.psnr:.1f} dB",
-                              fontsize=7)
-        fig.tight_layout()
-    return save_figure(fig, stem)

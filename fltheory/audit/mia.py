@@ -55,6 +55,7 @@ from fltheory._checks import (check_choice, check_int, check_nonnegative, check_
                               check_positive)
 from fltheory.audit import stats as _stats
 from fltheory.fl import models as _models
+from fltheory.fl.release import Release, clipped_grad_sums
 
 __all__ = ["AttackMetrics", "MIAResult", "train", "train_many", "loss_scores",
            "logit_confidence", "lira_scores", "evaluate_attack", "membership_inference"]
@@ -76,7 +77,7 @@ def train(model: _models.FunctionalModel, x: torch.Tensor, y: torch.Tensor, *, s
 
     Without ``clip``: :math:`\theta \leftarrow \theta - \eta\nabla L(\theta)` (mean loss).  With
     ``clip``: :math:`\theta \leftarrow \theta - \frac{\eta}{n}\bigl(\sum_i \mathrm{clip}_C(g_i)
-    + \mathcal N(0, z^2C^2 I)\bigr)` through :func:`fltheory.fl.models.clipped_grad_sum` -- DP-SGD
+    + \mathcal N(0, z^2C^2 I)\bigr)` through :class:`fltheory.fl.release.Release` -- DP-SGD
     with :math:`q = 1`, accounted by ``dp_sgd(1.0, z, steps)``.
 
     Examples
@@ -98,7 +99,7 @@ def train(model: _models.FunctionalModel, x: torch.Tensor, y: torch.Tensor, *, s
         if clip is None:
             g = model.grad(theta, x, y)
         else:
-            g = _models.clipped_grad_sum(model, theta, x, y, clip, z, gen) / n
+            g = Release(clip, z).release_batch(model, theta, x, y, gen).value / n
         theta = (theta - lr * g).detach()
     return theta
 
@@ -111,7 +112,7 @@ def train_many(model: _models.FunctionalModel, xs: torch.Tensor, ys: torch.Tenso
     Every model starts from ``model.init(seed=seed + s)``.  Returns ``(S, d)`` parameters.  The
     non-private path is one ``vmap`` over the models' parameters per step
     (:meth:`~fltheory.fl.models.FunctionalModel.client_grads`); the DP path uses
-    :func:`~fltheory.fl.models.clipped_grad_sums`.
+    :func:`~fltheory.fl.release.clipped_grad_sums` (the one release mechanism).
 
     Examples
     --------
@@ -133,7 +134,7 @@ def train_many(model: _models.FunctionalModel, xs: torch.Tensor, ys: torch.Tenso
         if clip is None:
             g = model.client_grads(theta, xs, ys)
         else:
-            g = _models.clipped_grad_sums(model, theta, xs, ys, clip, z, gen) / n
+            g = clipped_grad_sums(model, theta, xs, ys, clip, z, gen) / n
         theta = (theta - lr * g).detach()
     return theta
 

@@ -48,7 +48,7 @@ import torch
 
 from .._checks import check_choice, check_int, check_open_unit
 from . import stats as _stats
-from ._fedtrace import Transcript, glm_losses
+from .transcript import Transcript, glm_losses
 
 __all__ = ["PassiveMIAResult", "passive_mia_scores", "passive_mia"]
 
@@ -118,7 +118,7 @@ def passive_mia_scores(model: Any, transcript: Transcript, client: int, x: torch
 
     Examples
     --------
-    >>> from fltheory.audit._fedtrace import sensitive_tabular, run_fedavg
+    >>> from fltheory.audit.transcript import sensitive_tabular, run_fedavg
     >>> task = sensitive_tabular(num_clients=2, samples_per_client=4, dim=3, seed=0)
     >>> tr = run_fedavg(task.model(), task.x, task.y, rounds=3)
     >>> passive_mia_scores(task.model(), tr, 0, task.x[0], task.y[0]).shape
@@ -185,7 +185,7 @@ def passive_mia(model: Any, transcript: Transcript, client: int, members: tuple,
 
     Examples
     --------
-    >>> from fltheory.audit._fedtrace import sensitive_tabular, run_fedavg
+    >>> from fltheory.audit.transcript import sensitive_tabular, run_fedavg
     >>> task = sensitive_tabular(num_clients=3, samples_per_client=100, dim=100,
     ...                          label_noise=0.1, seed=0)
     >>> tr = run_fedavg(task.model(), task.x, task.y, rounds=20, local_steps=10)

@@ -39,7 +39,7 @@ import torch
 
 from .._checks import check_int, check_open_unit
 from . import stats as _stats
-from ._fedtrace import Transcript, glm_losses
+from .transcript import Transcript, glm_losses
 
 __all__ = ["SourceInferenceResult", "source_inference", "source_posteriors"]
 
@@ -111,7 +111,7 @@ def source_posteriors(model: Any, transcript: Transcript, x: torch.Tensor, y: to
 
     Examples
     --------
-    >>> from fltheory.audit._fedtrace import sensitive_tabular, run_fedavg
+    >>> from fltheory.audit.transcript import sensitive_tabular, run_fedavg
     >>> task = sensitive_tabular(num_clients=3, samples_per_client=5, dim=4, seed=0)
     >>> tr = run_fedavg(task.model(), task.x, task.y, rounds=2)
     >>> post = source_posteriors(task.model(), tr, task.x[0], task.y[0])
@@ -146,7 +146,7 @@ def source_inference(model: Any, transcript: Transcript, x: torch.Tensor, y: tor
     model : GeneralizedLinearModel
         The architecture (public).
     transcript : Transcript
-        Messages of the run (:func:`fltheory.audit._fedtrace.run_fedavg`).
+        Messages of the run (:func:`fltheory.audit.transcript.run_fedavg`).
     x, y : torch.Tensor
         The clients' training records ``(n, m, p)`` and labels ``(n, m)``; every record is a
         target whose source is ``k``.
@@ -169,7 +169,7 @@ def source_inference(model: Any, transcript: Transcript, x: torch.Tensor, y: tor
 
     Examples
     --------
-    >>> from fltheory.audit._fedtrace import sensitive_tabular, run_fedavg
+    >>> from fltheory.audit.transcript import sensitive_tabular, run_fedavg
     >>> task = sensitive_tabular(num_clients=4, samples_per_client=8, dim=20, label_noise=0.2,
     ...                          seed=0)
     >>> tr = run_fedavg(task.model(), task.x, task.y, rounds=5, local_steps=10, lr=1.0)

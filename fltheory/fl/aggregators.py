@@ -49,6 +49,7 @@ import numpy as np
 import torch
 
 from .._checks import check_choice, check_int, check_nonnegative, check_positive
+from ..registry import Registry, register_all
 from ._util import (GeneratorLike, as_matrix, as_vector_or_matrix, like_input, randperm,
                     torch_generator)
 
@@ -1205,7 +1206,10 @@ class Pipeline(Aggregator):
         return f"Pipeline({self.pre!r}, {self.rule!r})"
 
 
-_RULES: dict[str, type[Aggregator]] = {
+#: Aggregation rules and pre-aggregators, by name; each rule declares ``kappa_name`` (the
+#: :func:`fltheory.bounds.kappa` entry it is checked against, ``None`` when there is none).
+_RULES = Registry("aggregator")
+register_all(_RULES, {
     "mean": Mean, "average": Mean,
     "cwmed": CoordinateWiseMedian, "median": CoordinateWiseMedian,
     "cwtm": TrimmedMean, "trimmed_mean": TrimmedMean,
@@ -1213,12 +1217,14 @@ _RULES: dict[str, type[Aggregator]] = {
     "gm": GeometricMedian, "geometric_median": GeometricMedian,
     "cc": CenteredClipping, "centered_clipping": CenteredClipping,
     "mda": MDA, "smea": SMEA, "caf": CAF,
-}
-_PRE: dict[str, type[PreAggregator]] = {
+}, meta=lambda cls: {"kappa_name": getattr(cls, "kappa_name", None)})
+_PRE = Registry("pre-aggregator")
+register_all(_PRE, {
     "nnm": NNM, "bucketing": Bucketing,
     "clip": StaticClipping, "clipping": StaticClipping, "static_clipping": StaticClipping,
     "arc": ARC,
-}
+})
+RULES, PRE_AGGREGATORS = _RULES, _PRE
 
 
 def available() -> dict[str, list[str]]:
@@ -1229,7 +1235,7 @@ def available() -> dict[str, list[str]]:
     >>> "krum" in available()["rules"], "nnm" in available()["pre"]
     (True, True)
     """
-    return {"rules": sorted(_RULES), "pre": sorted(_PRE)}
+    return {"rules": _RULES.available(aliases=True), "pre": _PRE.available(aliases=True)}
 
 
 def get(name: str, f: int = 0, *, pre: Sequence[str | PreAggregator] = (),
@@ -1265,14 +1271,14 @@ def get(name: str, f: int = 0, *, pre: Sequence[str | PreAggregator] = (),
         raise ValueError(f"name must be a string, got {name!r}")
     f = check_int("f", f, minimum=0)
     parts = [p.strip() for p in name.split("+")]
-    rule_key = check_choice("name", parts[-1], tuple(_RULES))
+    rule_key = _RULES.canonical(parts[-1], param="name")
     pre_kwargs = dict(pre_kwargs or {})
     stages: list[PreAggregator] = []
     for p in list(pre) + parts[:-1]:
         if isinstance(p, PreAggregator):
             stages.append(p)
             continue
-        key = check_choice("pre", p, tuple(_PRE))
+        key = _PRE.canonical(p, param="pre")
         kw = pre_kwargs.get(key, pre_kwargs.get(p, {}))
         stages.append(_PRE[key](f, **kw))
     rule = _RULES[rule_key](f, **kwargs)

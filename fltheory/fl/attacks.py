@@ -46,6 +46,7 @@ import torch
 from .._checks import (check_choice, check_int, check_nonnegative, check_positive,
                        check_probability, check_real)
 from ._util import GeneratorLike, as_matrix, like_input, randn, randperm, torch_generator
+from ..registry import Registry
 
 __all__ = [
     "Attack",
@@ -642,20 +643,16 @@ class Backdoor(Attack):
         return float((pred == self.target).float().mean())
 
 
-_REGISTRY: dict[str, Any] = {
-    "sign_flip": SignFlip,
-    "ipm": IPM,
-    "alie": ALIE,
-    "optimal_alie": OptimalALIE,
-    "optimal_ipm": OptimalIPM,
-    "mimic": Mimic,
-    "gaussian": Gaussian,
-    "nonfinite": NonFinite,
-    "nan": lambda **kw: NonFinite("nan", **kw),
-    "inf": lambda **kw: NonFinite("inf", **kw),
-    "label_flip": LabelFlip,
-    "backdoor": Backdoor,
-}
+#: The attacks, by name (``kind``: ``"update"`` replaces messages, ``"data"`` poisons data).
+REGISTRY = Registry("attack")
+for _name, _cls in (("sign_flip", SignFlip), ("ipm", IPM), ("alie", ALIE),
+                    ("optimal_alie", OptimalALIE), ("optimal_ipm", OptimalIPM), ("mimic", Mimic),
+                    ("gaussian", Gaussian), ("nonfinite", NonFinite), ("label_flip", LabelFlip),
+                    ("backdoor", Backdoor)):
+    REGISTRY.register(_name, _cls, kind=getattr(_cls, "kind", "update"))
+REGISTRY.register("nan", lambda **kw: NonFinite("nan", **kw), kind="update")
+REGISTRY.register("inf", lambda **kw: NonFinite("inf", **kw), kind="update")
+_REGISTRY = REGISTRY            # the name of earlier releases
 
 
 def available() -> list[str]:
@@ -666,7 +663,7 @@ def available() -> list[str]:
     >>> "alie" in available()
     True
     """
-    return sorted(_REGISTRY)
+    return REGISTRY.available(aliases=True)
 
 
 def get(name: str, **kwargs: Any) -> Attack:
@@ -679,5 +676,4 @@ def get(name: str, **kwargs: Any) -> Attack:
     >>> get("label_flip", num_classes=10).kind
     'data'
     """
-    key = check_choice("name", name, tuple(_REGISTRY))
-    return _REGISTRY[key](**kwargs)
+    return REGISTRY.get(name, param="name")(**kwargs)

@@ -54,6 +54,7 @@ from typing import Any, NamedTuple
 import torch
 
 from .._checks import check_choice, check_int, check_positive, check_probability
+from ..registry import Registry
 from ._util import GeneratorLike, as_vector_or_matrix, rand, torch_generator
 
 __all__ = [
@@ -613,31 +614,31 @@ class ErrorFeedback:
         return f"ErrorFeedback({self.compressor!r})"
 
 
-_REGISTRY: dict[str, Any] = {
-    "identity": Identity,
-    "none": Identity,
-    "topk": TopK,
-    "magnitude_prune": MagnitudePrune,
-    "randk": RandK,
-    "qsgd": QSGD,
-    "sign": Sign,
-    "scaled_sign": ScaledSign,
-    "one_bit": StochasticOneBit,
-    "stochastic_one_bit": StochasticOneBit,
-    "bernoulli_mask": BernoulliMask,
-    "prune": BernoulliMask,
-}
+#: The compressors, by name.  ``variance`` is the :func:`fltheory.bounds.compressor_variance`
+#: kind whose bound the compressor is checked against (``None``: no bound of that family).
+REGISTRY = Registry("compressor")
+REGISTRY.register("none", Identity, aliases=("identity",), variance="none")
+REGISTRY.register("topk", TopK, variance="topk")
+REGISTRY.register("magnitude_prune", MagnitudePrune, variance=None)
+REGISTRY.register("randk", RandK, variance="randk")
+REGISTRY.register("qsgd", QSGD, variance="qsgd")
+REGISTRY.register("sign", Sign, variance=None)
+REGISTRY.register("scaled_sign", ScaledSign, variance="sign")
+REGISTRY.register("one_bit", StochasticOneBit, aliases=("stochastic_one_bit",),
+                  deprecated=("onebit",), variance=None)
+REGISTRY.register("prune", BernoulliMask, aliases=("bernoulli_mask",), variance=None)
+_REGISTRY = REGISTRY            # the name of earlier releases
 
 
 def available() -> list[str]:
-    """Registered compressor names.
+    """Registered compressor names (aliases included).
 
     Examples
     --------
     >>> "qsgd" in available()
     True
     """
-    return sorted(_REGISTRY)
+    return REGISTRY.available(aliases=True)
 
 
 def get(name: str, *, error_feedback: bool = False, **kwargs: Any) -> Compressor | ErrorFeedback:
@@ -650,6 +651,5 @@ def get(name: str, *, error_feedback: bool = False, **kwargs: Any) -> Compressor
     >>> get("sign", error_feedback=True)
     ErrorFeedback(Sign(float_bits=32))
     """
-    key = check_choice("name", name, tuple(_REGISTRY))
-    comp = _REGISTRY[key](**kwargs)
+    comp = REGISTRY.get(name, param="name")(**kwargs)
     return ErrorFeedback(comp) if error_feedback else comp

@@ -43,8 +43,8 @@ import torch.nn.functional as F
 from torch import nn
 from torch.func import functional_call, grad, vmap
 
-from .._checks import check_choice, check_int, check_nonnegative, check_positive
-from ._util import GeneratorLike, randn, torch_generator
+from .._checks import check_choice, check_int
+from ._util import GeneratorLike, torch_generator
 
 __all__ = [
     "FunctionalModel",

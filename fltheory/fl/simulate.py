@@ -99,6 +99,7 @@ from . import models as _models
 from .compressors import _position_bits
 from .release import Release
 from .mixup import MEAN_WEIGHT, mix_batch, record_weights
+from .per_client import PerClient as _PerClient
 from .training import (ClientStack, compact, fixed_batches, gather, poisson_batches,
                        soft_targets, weighted_grads)
 
@@ -262,7 +263,7 @@ def build_compressor(c: Any, d: int):
         comp = _compressors.Sign(**kw)
     elif c.name == "scaled_sign":
         comp = _compressors.ScaledSign(**kw)
-    elif c.name == "onebit":
+    elif c.name == "one_bit":
         comp = _compressors.StochasticOneBit(**kw)
     else:  # prune
         keep = c.ratio if c.ratio is not None else min(1.0, k / d)
@@ -289,7 +290,7 @@ class MessageLog:
     r"""What the server received in every round of a :func:`simulate` run.
 
     Recorded with ``simulate(..., record_messages=True)``; the input of the leakage attacks
-    (:meth:`fltheory.audit._fedtrace.Transcript.from_run`).
+    (:meth:`fltheory.audit.transcript.Transcript.from_run`).
 
     Attributes
     ----------
@@ -371,7 +372,13 @@ class RunResult:
     byzantine_ids : list of int
         The Byzantine clients.
     info : dict
-        Dataset, model, aggregator (``kappa_name``, ``nnm``), accounting method, device, timing.
+        Dataset, model, aggregator (``kappa_name``, ``nnm``), accounting method, device, timing;
+        with per-client settings also ``client_bits_total``, ``client_rounds`` (participations)
+        and ``client_group`` per client.
+    client_events, client_guarantees : dict or None
+        With per-client settings (``config.clients``): each client's executed event
+        (``config.client_accounting_event(i, rounds_completed)``) and its guarantee at its own
+        δ; ``accounting_event`` / ``guarantee`` are then the weakest client's.
 
     Examples
     --------
@@ -391,6 +398,8 @@ class RunResult:
     byzantine_ids: list[int] = field(default_factory=list)
     info: dict = field(default_factory=dict)
     messages: MessageLog | None = None
+    client_events: dict | None = None
+    client_guarantees: dict | None = None
 
     @property
     def final(self) -> dict:
@@ -529,7 +538,8 @@ class _Progress:
 # --------------------------------------------------------------------------------------------------
 class _Engine:
     def __init__(self, cfg: Any, dataset: _data.FederatedDataset | None, *,
-                 noise_scale: float = 1.0, bug: str | None = None) -> None:
+                 noise_scale: float = 1.0, bug: str | None = None,
+                 compressor: Any = None) -> None:
         self.cfg = cfg
         tr, pv, bz, cp = cfg.training, cfg.privacy, cfg.byzantine, cfg.compression
         self.device = torch.device(cfg.device)
@@ -575,11 +585,24 @@ class _Engine:
         self.rule = _aggregators.get(bz.aggregator, f=bz.num_byzantine, pre=bz.pre_aggregators,
                                      **bz.aggregator_params)
         self._rules: dict[int, Any] = {bz.num_byzantine: self.rule}
-        self.compressor = build_compressor(cp, self.d)
+        if compressor is not None:
+            if cp.stage != "update" or cp.name != "none":
+                raise ValueError("compressor= replaces compression.name='none' only (got "
+                                 f"compression.name={cp.name!r}, stage={cp.stage!r})")
+            if hasattr(compressor, "reset"):
+                compressor.reset()
+        self.compressor = compressor if compressor is not None else build_compressor(cp, self.d)
         self.mech_mask = cp.stage == "mechanism"
         # the one DP release mechanism (clip, masks, sum, noise) of this run
         self.release = release_of(cfg, self.d, noise_scale=noise_scale, bug=bug)
+        if bug is not None and self.release is None:
+            raise ValueError(f"bug={bug!r} plants a bug in the DP release, but "
+                             "privacy.level='none' releases nothing")
         self.client_rate = tr.effective_client_rate
+        # per-client settings (config.clients): groups of clients with identical settings
+        self.per_client = _PerClient(cfg) if cfg.clients.enabled else None
+        self.client_bits = np.zeros(self.n, dtype=np.int64)
+        self.client_rounds = np.zeros(self.n, dtype=np.int64)
         self.mixup = cfg.mixup.enabled
         self.fedsgd = tr.algorithm == "fedsgd"
         self.record: list | None = None
@@ -639,15 +662,45 @@ class _Engine:
         k = int(ids.numel())
         chunk = max(1, min(k, _CHUNK_PARAMS // self.d))
         out = params.new_empty((k, self.d))
+        if self.per_client is not None:     # one pass per group of identical settings
+            for g, rows in self.per_client.split(ids):
+                part = self.local_group(params, ids[rows], rng, self.round_masks[g],
+                                        self.per_client.groups[g])
+                out[rows.to(out.device)] = part
+            return out, None
         pos = [self._local_chunk(params, ids[a:a + chunk], rng, shared_mask, out[a:a + chunk])
                for a in range(0, k, chunk)]
         return out, (torch.cat(pos) if pos and pos[0] is not None else None)
 
+    def local_group(self, params: torch.Tensor, ids: torch.Tensor, rng: _RoundRng,
+                    mask: torch.Tensor | None, s: Any) -> torch.Tensor:
+        """Local steps of one group of clients with per-client settings ``s``."""
+        from dataclasses import replace
+
+        release = (None if self.release is None
+                   else replace(self.release, noise_multiplier=s.noise_multiplier))
+        k = int(ids.numel())
+        chunk = max(1, min(k, _CHUNK_PARAMS // self.d))
+        out = params.new_empty((k, self.d))
+        for a in range(0, k, chunk):
+            self._local_chunk(params, ids[a:a + chunk], rng, mask, out[a:a + chunk],
+                              batch_rate=s.batch_rate, release=release,
+                              local_steps=s.local_steps)
+        return out
+
     def _local_chunk(self, params: torch.Tensor, ids: torch.Tensor, rng: _RoundRng,
-                     shared_mask: torch.Tensor | None, p: torch.Tensor
-                     ) -> torch.Tensor | None:
-        """Local steps of ``ids``, their messages written into ``p`` (a row block)."""
+                     shared_mask: torch.Tensor | None, p: torch.Tensor, *,
+                     batch_rate: float | None = None, release: Release | None = None,
+                     local_steps: int | None = None) -> torch.Tensor | None:
+        """Local steps of ``ids``, their messages written into ``p`` (a row block).
+
+        ``batch_rate``, ``release`` (the noise multiplier) and ``local_steps`` override the
+        configuration's values (per-client settings, one group at a time).
+        """
         cfg, tr, pv = self.cfg, self.cfg.training, self.cfg.privacy
+        batch_rate = pv.batch_rate if batch_rate is None else batch_rate
+        release = self.release if release is None else release
+        local_steps = tr.local_steps if local_steps is None else local_steps
         k = int(ids.numel())
         dev_ids = ids.to(self.device)
         sub = self.stack.select(dev_ids)
@@ -657,19 +710,20 @@ class _Engine:
         dp_record = pv.level == "record"
         first_grad = None
         full = tr.batch_sampling == "full" and not dp_record
+        wd = tr.weight_decay      # ridge term of the local objective (data-independent)
         positions = []
         if dp_record:
             # step = lr * (clipped sum + noise) / (expected batch size [x E lambda])
-            denom = pv.batch_rate * sizes * (MEAN_WEIGHT if self.mixup else 1.0)
+            denom = batch_rate * sizes * (MEAN_WEIGHT if self.mixup else 1.0)
             step_scale = (tr.lr / denom).unsqueeze(1)
-        for _ in range(tr.local_steps):
+        for _ in range(local_steps):
             if full:
                 xb, tb, w = sub.x, targets, sub.valid.to(params.dtype)
             else:
                 if dp_record:
-                    mask = poisson_batches(sub.valid, pv.batch_rate, rng.torch("batches"))
+                    mask = poisson_batches(sub.valid, batch_rate, rng.torch("batches"))
                 elif tr.batch_sampling == "poisson":
-                    rate = (torch.full((k,), pv.batch_rate) if pv.batch_rate is not None
+                    rate = (torch.full((k,), batch_rate) if batch_rate is not None
                             else torch.clamp(tr.batch_size / sizes.cpu(), max=1.0))
                     mask = poisson_batches(sub.valid, rate, rng.torch("batches"))
                 else:
@@ -680,13 +734,15 @@ class _Engine:
             if dp_record:
                 if self.mixup:
                     w = record_weights(w, cfg.mixup.alpha, rng.numpy("mixup"))
-                out = self.release.record_sums(self.model, p, xb, tb, w,
+                out = release.record_sums(self.model, p, xb, tb, w,
                                                generator=rng.torch("noise"),
                                                mask_generator=rng.torch("mask"),
                                                shared_mask=shared_mask)
                 if out.positions is not None:
                     positions.append(out.positions.any(1).cpu())
                 g = out.value.mul_(step_scale)           # lr * g
+                if wd:
+                    g.add_(p, alpha=tr.lr * wd)           # + lr * weight_decay * theta
                 if self.fedsgd and first_grad is None:
                     first_grad = g / tr.lr
                 p.sub_(g)
@@ -696,6 +752,8 @@ class _Engine:
                                        rng.torch("mixup"))
                 g = weighted_grads(self.model, p, xb, tb, w)
                 g.mul_((tr.lr / w.sum(1).clamp_min(1.0)).unsqueeze(1))
+                if wd:
+                    g.add_(p, alpha=tr.lr * wd)
                 if self.fedsgd and first_grad is None:
                     first_grad = g / tr.lr
                 p.sub_(g)
@@ -708,10 +766,12 @@ class _Engine:
     # -- one round -------------------------------------------------------------------------------
     def round(self, t: int, params: torch.Tensor, momentum: torch.Tensor | None
               ) -> tuple[torch.Tensor, torch.Tensor | None, dict]:
-        cfg, tr, pv, bz = self.cfg, self.cfg.training, self.cfg.privacy, self.cfg.byzantine
+        cfg, tr, pv = self.cfg, self.cfg.training, self.cfg.privacy
         rng = _RoundRng(cfg.seed, t)
         # 1. clients
-        if tr.client_sampling == "all":
+        if self.per_client is not None and cfg.clients.client_rate is not None:
+            ids = self.per_client.sample(rng.torch("clients"))
+        elif tr.client_sampling == "all":
             ids = torch.arange(self.n)
         elif tr.client_sampling == "poisson":
             ids = (torch.rand(self.n, generator=rng.torch("clients")) < tr.client_rate
@@ -729,6 +789,9 @@ class _Engine:
         if self.mech_mask and cfg.compression.mask == "shared":
             shared_mask = self.release.draw_masks(1, self.d, rng.torch("mask"),
                                                   device=self.device)[0].to(params.dtype)
+        if self.per_client is not None:   # public per-group masks of this round
+            self.round_masks = self.per_client.masks(self.d, rng.torch("mask"), self.device,
+                                                     params.dtype)
         # 2. local training (honest clients, and data-poisoning Byzantine clients)
         positions = None
         if train_ids.numel():
@@ -754,6 +817,12 @@ class _Engine:
             bits += _FLOAT_BITS * self.d * int(msgs.shape[0])
             if positions is not None:
                 bits += int(positions.numel())
+        elif self.per_client is not None:
+            msgs, row_bits = self.per_client.finish(msgs, train_ids, self.round_masks,
+                                                    rng.torch("compress"))
+            bits += int(row_bits.sum())
+            np.add.at(self.client_bits, train_ids.numpy(), row_bits)
+            np.add.at(self.client_rounds, train_ids.numpy(), 1)
         elif self.compressor is not None and msgs.shape[0]:
             gen = rng.torch("compress")
             if isinstance(self.compressor, _compressors.ErrorFeedback):
@@ -853,13 +922,9 @@ def _rows(x: torch.Tensor, keep: torch.Tensor) -> torch.Tensor:
 # Accounting of the run
 # --------------------------------------------------------------------------------------------------
 def _accounting_method(event: Any) -> str:
-    from fltheory.accounting import _steps
+    from fltheory.accounting import supports
 
-    try:
-        steps = _steps.flatten(event)
-    except ValueError:  # pragma: no cover - events of this package always flatten
-        return "pld"
-    return "pld" if all(s.has_pld for s, _ in steps) else "rdp"
+    return "pld" if supports(event, "pld") else "rdp"
 
 
 def _epsilon_curve(cfg: Any, rounds: int, client_rate: float) -> tuple[np.ndarray, str]:
@@ -884,7 +949,7 @@ def simulate(config: Any, *, out_dir: Any = None, resume: bool = False,
              callback: Callable[[int, dict], None] | None = None,
              dataset: _data.FederatedDataset | None = None,
              noise_scale: float = 1.0, record_messages: bool = False,
-             bug: str | None = None) -> RunResult:
+             bug: str | None = None, compressor: Any = None) -> RunResult:
     r"""Run the FL experiment ``config`` describes; return its metrics and accounting event.
 
     Parameters
@@ -913,6 +978,11 @@ def simulate(config: Any, *, out_dir: Any = None, resume: bool = False,
         Multiplies the DP noise standard deviation (default 1).  Only for planting a bug on
         purpose in validation tests (``0.5``: half the noise the accountant assumes); the
         accounting event stays that of the configuration, so audits must flag the run.
+    compressor : Compressor, optional
+        An update compressor object (:mod:`fltheory.fl.compressors`) applied to every message
+        after the local steps, in place of ``compression`` (which must then be ``"none"``):
+        post-processing, so the accounting event is unchanged.  The leakage sweeps use it for
+        compressors without a configuration name (e.g. magnitude pruning).
     bug : str, optional
         A planted bug of the release mechanism (:data:`fltheory.fl.release.BUGS`:
         ``"half_noise"``, ``"double_clip"``, ``"noise_before_clip"``, ``"positions_sent"``),
@@ -961,7 +1031,7 @@ def simulate(config: Any, *, out_dir: Any = None, resume: bool = False,
     from fltheory._checks import check_positive
 
     engine = _Engine(cfg, dataset, noise_scale=check_positive("noise_scale", noise_scale),
-                     bug=bug)
+                     bug=bug, compressor=compressor)
     total = cfg.training.rounds
     out = Path(out_dir) if out_dir is not None else None
     ckpt_every = cfg.run.checkpoint_every if out is not None else 0
@@ -988,6 +1058,9 @@ def simulate(config: Any, *, out_dir: Any = None, resume: bool = False,
             if isinstance(engine.compressor, _compressors.ErrorFeedback):
                 engine.compressor.memory = {int(k): v.to(engine.device)
                                             for k, v in state["ef_memory"].items()}
+            if "client_bits" in state:    # per-client counters (config.clients)
+                engine.client_bits[:] = np.asarray(state["client_bits"], dtype=np.int64)
+                engine.client_rounds[:] = np.asarray(state["client_rounds"], dtype=np.int64)
     if record_messages:
         if start:
             raise ValueError("record_messages=True cannot resume from a checkpoint (the "
@@ -1019,6 +1092,8 @@ def simulate(config: Any, *, out_dir: Any = None, resume: bool = False,
                     "momentum": None if momentum is None else momentum.detach().cpu(),
                     "ef_memory": {int(k): v.detach().cpu() for k, v in ef.items()},
                     "metrics": metrics, "elapsed": m["wall_time"],
+                    "client_bits": engine.client_bits.tolist(),
+                    "client_rounds": engine.client_rounds.tolist(),
                     "config": cfg.to_dict()}, out / CHECKPOINT)
             bar.update(t, m)
             if callback is not None:
@@ -1038,6 +1113,21 @@ def simulate(config: Any, *, out_dir: Any = None, resume: bool = False,
             "client_rate": engine.client_rate, "accounting_method": method,
             "device": str(engine.device), "torch": torch.__version__,
             "resumed_from": start if resume and start else None}
+    client_events = client_guarantees = None
+    if engine.per_client is not None:
+        # per-client settings: each client's own executed mechanism and guarantee at its δ
+        from fltheory.accounting import per_client_epsilon
+
+        client_events = {i: cfg.client_accounting_event(i, len(metrics))
+                         for i in range(engine.n)}
+        client_guarantees = {}
+        for dl in sorted({cfg.client_delta(i) for i in range(engine.n)}):
+            ids_ = [i for i in range(engine.n) if cfg.client_delta(i) == dl]
+            client_guarantees.update(per_client_epsilon({i: client_events[i] for i in ids_}, dl,
+                                                        neighboring=cfg.privacy.neighboring))
+        info.update(client_bits_total=engine.client_bits.tolist(),
+                    client_rounds=engine.client_rounds.tolist(),
+                    client_group=engine.per_client.group_of.tolist())
     log = None
     if engine.record is not None:
         gp = torch.stack([r[2] for r in engine.record] + [params.detach().cpu()])
@@ -1047,7 +1137,8 @@ def simulate(config: Any, *, out_dir: Any = None, resume: bool = False,
                          pos if any(p is not None for p in pos) else None)
     result = RunResult(config=cfg, metrics=metrics, params=params.detach().cpu(),
                        accounting_event=event, guarantee=guarantee,
-                       byzantine_ids=list(engine.byz), info=info, messages=log)
+                       byzantine_ids=list(engine.byz), info=info, messages=log,
+                       client_events=client_events, client_guarantees=client_guarantees)
     if out is not None:
         result.save(out)
     return result

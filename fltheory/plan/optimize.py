@@ -138,7 +138,7 @@ from fltheory.accounting import _rdp
 from fltheory.bounds.compression import bits_per_round, compressor_variance
 from fltheory.plan.devices import DeviceClass, DevicesSpec, load_devices
 
-__all__ = ["ClassPlan", "Plan", "plan", "search_orders", "rdp_epsilon", "min_noise",
+__all__ = ["ClassPlan", "Plan", "plan", "baseline", "BASELINES", "max_participation", "search_orders", "rdp_epsilon", "min_noise",
            "class_grid", "CONSTRAINTS", "SETTINGS"]
 
 #: Constraints checked for every class (``epsilon`` via the noise multiplier cap).
@@ -232,12 +232,51 @@ def min_noise(participation, batch_rate, local_steps, rounds: int, target_epsilo
     return np.where(ok_hi, z, np.inf).reshape(shape)
 
 
+def max_participation(batch_rate, noise_multiplier, local_steps, rounds: int,
+                      target_epsilon: float, delta: float) -> np.ndarray:
+    """Largest participation rate (relative precision 2e-3) whose RDP ε meets the target.
+
+    0 where even :math:`p = 10^{-4}` does not; vectorised bisection on :math:`\\log p`.
+
+    Examples
+    --------
+    >>> p = max_participation(0.25, [1.0, 2.0], 4, 30, 2.0, 1e-5)
+    >>> bool(p[0] < p[1] <= 1.0)
+    True
+    """
+    q, z, k = np.broadcast_arrays(*(np.asarray(x, float) for x in
+                                    (batch_rate, noise_multiplier, local_steps)))
+    shape = q.shape
+    qf, zf, kf = q.ravel(), z.ravel(), k.ravel()
+    lo = np.full(qf.size, math.log(1e-4))
+    hi = np.zeros(qf.size)
+    ok_hi = rdp_epsilon(1.0, qf, zf, kf, rounds, delta) <= target_epsilon
+    ok_lo = rdp_epsilon(1e-4, qf, zf, kf, rounds, delta) <= target_epsilon
+    for _ in range(_BISECT):
+        act = ok_lo & ~ok_hi & (hi - lo > _Z_RTOL)
+        if not act.any():
+            break
+        mid = 0.5 * (lo[act] + hi[act])
+        ok = rdp_epsilon(np.exp(mid), qf[act], zf[act], kf[act], rounds, delta) \
+            <= target_epsilon
+        h, l_ = hi[act], lo[act]
+        lo[act] = np.where(ok, mid, l_)
+        hi[act] = np.where(ok, h, mid)
+    p = np.where(ok_hi, 1.0, np.exp(lo))
+    return np.where(ok_lo, p, 0.0).reshape(shape)
+
+
 def _levels(bits: np.ndarray) -> np.ndarray:
     return np.where(bits >= _FLOAT_BITS, 0, 2 ** (np.minimum(bits, 31) - 1) - 1).astype(np.int64)
 
 
-def class_grid(spec: DevicesSpec, cls: DeviceClass) -> dict:
+def class_grid(spec: DevicesSpec, cls: DeviceClass, *, batch_sizes=None,
+               epsilon: float | None = None, noise=None) -> dict:
     """Every grid point of one class with its resources, noise and error terms (flat arrays).
+
+    ``batch_sizes`` replaces the grid's batch sizes, ``epsilon`` the class's target (for the
+    uniform baseline at the strictest ε) and ``noise`` (an array over the grid points) the
+    calibrated noise multipliers.
 
     Examples
     --------
@@ -254,17 +293,22 @@ def class_grid(spec: DevicesSpec, cls: DeviceClass) -> dict:
 
     gr, mdl, C = spec.grid, spec.model, spec.clip
     m = cls.data_size
-    bs = [b for b in gr.batch_size if b <= m] or [m]
+    bs = list(batch_sizes) if batch_sizes is not None else \
+        ([b for b in gr.batch_size if b <= m] or [m])
     P, B, K, R, Qb = np.meshgrid(np.array(gr.participation, float), np.array(bs, float),
                                  np.array(gr.local_steps, float), np.array(gr.prune_ratio, float),
                                  np.array(gr.quantizer_bits, np.int64), indexing="ij")
     P, B, K, R, Qb = (a.ravel() for a in (P, B, K, R, Qb))
     q = B / m
     # noise: one calibration per (p, B, K); the compression axes do not change the mechanism
-    pbk, inv = np.unique(np.stack([P, B, K], 1), axis=0, return_inverse=True)
-    z_u = min_noise(pbk[:, 0], pbk[:, 1] / m, pbk[:, 2], spec.rounds, cls.epsilon, cls.delta,
-                    max_noise=gr.max_noise_multiplier)
-    Z = z_u[inv.ravel()]
+    if noise is None:
+        pbk, inv = np.unique(np.stack([P, B, K], 1), axis=0, return_inverse=True)
+        z_u = min_noise(pbk[:, 0], pbk[:, 1] / m, pbk[:, 2], spec.rounds,
+                        cls.epsilon if epsilon is None else epsilon, cls.delta,
+                        max_noise=gr.max_noise_multiplier)
+        Z = z_u[inv.ravel()]
+    else:
+        Z = np.broadcast_to(np.asarray(noise, float), P.shape).copy()
     d = mdl.d
     # kept coordinates: Binomial(d, r) per round; its (1 - 1e-6)-quantile for the budgets
     dk = np.where(R < 1, stats.binom.ppf(1.0 - _QUANTILE, d, R), d).astype(float)
@@ -426,16 +470,21 @@ class Plan:
         return all(c.feasible for c in self.classes)
 
     def __getitem__(self, name: str) -> ClassPlan:
-        for c in self.classes:
-            if c.name == name:
-                return c
-        raise KeyError(name)
+        return by_name(self.classes, name)
 
     def to_dict(self) -> dict:
         return {"name": self.spec.name, "mode": self.mode, "rounds": self.spec.rounds,
                 "deadline_seconds": self.spec.deadline_seconds, "model_parameters":
                 self.spec.model.d, "feasible": self.feasible, "objective": dict(self.objective),
                 "classes": [c.to_dict() for c in self.classes]}
+
+
+def by_name(items, name: str):
+    """The item of ``items`` whose ``name`` is ``name`` (``KeyError`` otherwise)."""
+    for item in items:
+        if item.name == name:
+            return item
+    raise KeyError(name)
 
 
 def _fmt_bytes(x: float) -> str:
@@ -662,20 +711,23 @@ def _certify(result: Plan, refine: bool) -> None:
                                     bracket=(z_rdp / 8, z_rdp))
             except ValueError:
                 z = z_rdp
-        g = epsilon(build(z), cp.delta)
-        if g.epsilon > cp.epsilon_target:       # PLD looser than the RDP search: keep RDP
+        eps, method = epsilon(build(z), cp.delta).epsilon, "pld"
+        if eps > cp.epsilon_target:
+            # the PLD bound at the searched z is looser than the RDP bound the search met (rare):
+            # keep that z and report the smallest of the certified upper bounds
             z = z_rdp
-            g = epsilon(build(z), cp.delta, method="rdp")
-            if g.epsilon > cp.epsilon_target:
-                g_pld = epsilon(build(z), cp.delta)
-                g = g_pld if g_pld.epsilon < g.epsilon else g
+            bounds = {"pld": epsilon(build(z), cp.delta).epsilon,
+                      "rdp": min(epsilon(build(z), cp.delta, method="rdp").epsilon,
+                                 float(rdp_epsilon(p, q, z, k, T, cp.delta)))}
+            method = min(bounds, key=bounds.get)
+            eps = bounds[method]
         s["noise_multiplier"] = float(z)
-        cp.epsilon = float(g.epsilon)
-        cp.epsilon_method = g.method
+        cp.epsilon = float(eps)
+        cp.epsilon_method = method
         cp.explanation[0] = (f"noise multiplier {z:.4g}: the smallest meeting epsilon "
                              f"{cp.epsilon_target:g} at delta {cp.delta:g} for this participation, "
-                             f"batch and local steps (certified {g.method.upper()} epsilon "
-                             f"{g.epsilon:.4g}, revealed participation)")
+                             f"batch and local steps (certified {method.upper()} epsilon "
+                             f"{eps:.4g}, revealed participation)")
 
 
 def _refresh_objective(result: Plan, counts: np.ndarray) -> None:
@@ -702,3 +754,171 @@ def _refresh_objective(result: Plan, counts: np.ndarray) -> None:
     one = {k: np.array([fixed[c0][k]], float) for k in fixed[c0]}
     t = _objective(spec, counts, fixed, c0, one, np.array([0]))
     result.objective = {k: float(v[0]) for k, v in t.items()}
+
+
+# ------------------------------------------------------------------------------------------------
+# Baselines: one uniform recipe, and the per-client sampling / noise heuristics of the literature
+# ------------------------------------------------------------------------------------------------
+#: Baselines :func:`baseline` builds.
+BASELINES = ("uniform", "sample", "scale")
+
+
+def baseline(source, kind: str) -> Plan:
+    """A baseline recipe for the devices file, certified like :func:`plan`.
+
+    * ``"uniform"``: one setting for every class (participation, batch, local steps, pruning,
+      quantizer, noise) meeting every class's resources, with the noise multiplier calibrated
+      so that every class meets the **strictest** ε; the setting minimises the same error bound.
+    * ``"sample"``: IDP-FedAvg's SAMPLE idea (Lange et al. 2025): the uniform recipe's noise
+      multiplier for everyone, and per class the largest participation rate whose certified ε
+      meets the class's own target.
+    * ``"scale"``: the SCALE idea (per-client noise scales): the uniform recipe's participation
+      for everyone and per class the smallest noise multiplier meeting its own target.
+
+    Resources do not depend on the participation rate or the noise, so both heuristics fit the
+    budgets the uniform recipe fits.
+
+    Examples
+    --------
+    >>> b = baseline({"rounds": 10, "deadline_seconds": 1.0, "model": {"d": 100},
+    ...     "device": [{"name": "a", "count": 4, "compute_flops": 1e9, "memory_bytes": 1e6,
+    ...                 "uplink_bps": 1e6, "data_size": 64, "epsilon": 1.0, "delta": 1e-5},
+    ...                {"name": "b", "count": 4, "compute_flops": 1e9, "memory_bytes": 1e6,
+    ...                 "uplink_bps": 1e6, "data_size": 64, "epsilon": 8.0, "delta": 1e-5}]},
+    ...     "uniform")
+    >>> b["a"].settings == b["b"].settings and b["b"].epsilon <= 1.0
+    True
+    """
+    from fltheory._checks import check_choice
+    from fltheory.accounting import (calibrate_noise, calibrate_sampling_rate, epsilon,
+                                     local_dp_sgd)
+
+    kind = check_choice("kind", kind, BASELINES)
+    spec = load_devices(source)
+    counts = np.array([c.count for c in spec.classes], float)
+    T = spec.rounds
+    eps_min = min(c.epsilon for c in spec.classes)
+    m_min = min(c.data_size for c in spec.classes)
+    bs = [b for b in spec.grid.batch_size if b <= m_min] or [m_min]
+    grids = [class_grid(spec, c, batch_sizes=bs, epsilon=eps_min) for c in spec.classes]
+    z_u = np.max(np.stack([g["noise_multiplier"] for g in grids]), 0)
+    grids = [class_grid(spec, c, batch_sizes=bs, noise=z_u) for c in spec.classes]
+    ok = np.isfinite(z_u)
+    viols = [_violations(spec, c, g) for c, g in zip(spec.classes, grids)]
+    for v in viols:
+        for key in ("memory", "round_time", "uplink"):
+            ok &= v[key] <= 1.0
+    out = [ClassPlan(name=c.name, feasible=False, count=c.count, epsilon_target=c.epsilon,
+                     delta=c.delta, memory_budget_bytes=float(c.memory_bytes),
+                     uplink_budget_bits=float(c.uplink_budget_bits),
+                     deadline_seconds=float(spec.deadline_seconds)) for c in spec.classes]
+    if not ok.any():
+        for cp, cls, g, v in zip(out, spec.classes, grids, viols):
+            cp.reason = ("no single recipe fits every class; for this class: "
+                         + _infeasible_reason(spec, cls, g, v))
+            cp.explanation = [f"infeasible: {cp.reason}"]
+        return Plan(spec=spec, classes=out, objective={}, mode=kind)
+    idx = np.flatnonzero(ok)
+    fixed = [{k: g[k][idx] for k in ("participation", "variance", "prune_ratio",
+                                     "local_steps")} for g in grids]
+    J = _objective(spec, counts, fixed, 0, grids[0], idx)["J"]
+    i = int(idx[int(np.argmin(J))])
+    base = _pick(grids[0], i)
+    p0, b0, k0 = base["participation"], base["batch_size"], base["local_steps"]
+
+    def build(cls, p, z):
+        return local_dp_sgd(p, b0 / cls.data_size, z, k0, T)
+
+    # the uniform noise: the largest PLD-calibrated multiplier over the classes at eps_min
+    zs = []
+    for cls in spec.classes:
+        zs.append(_pld_noise(lambda z, c=cls: build(c, p0, z), p0, b0 / cls.data_size, k0,
+                             eps_min, cls.delta, spec))
+    z_uni = max(zs)
+    ps, zc = [p0] * len(spec.classes), [z_uni] * len(spec.classes)
+    if kind == "sample":
+        z_common = _tune_sample(spec, counts, base, z_uni)
+        ps = [calibrate_sampling_rate(lambda x, c_=cls: build(c_, min(x, 1.0), z_common),
+                                      cls.epsilon, cls.delta, rtol=2e-3)
+              for cls in spec.classes]
+        zc = [z_common] * len(spec.classes)
+    elif kind == "scale":
+        p_common = _tune_scale(spec, counts, base)
+        ps = [p_common] * len(spec.classes)
+        zc = [_pld_noise(lambda x, c_=cls: build(c_, p_common, x), p_common,
+                         b0 / cls.data_size, k0, cls.epsilon, cls.delta, spec)
+              for cls in spec.classes]
+    for c, (cp, cls, g) in enumerate(zip(out, spec.classes, grids)):
+        p, z = ps[c], zc[c]
+        gval = epsilon(build(cls, p, z), cls.delta)
+        cp.feasible = True
+        cp.settings = {k: base[k] for k in SETTINGS}
+        cp.settings.update(participation=float(p), noise_multiplier=float(z),
+                           batch_rate=b0 / cls.data_size)
+        cp.epsilon, cp.epsilon_method = float(gval.epsilon), gval.method
+        cp.memory_bytes = float(g["memory_bytes"][i])
+        cp.uplink_bits = float(g["uplink_bits"][i])
+        cp.round_seconds = float(g["round_seconds"][i])
+        cp.error_terms = {"quantizer_omega": float(g["omega"][i])}
+        cp.explanation = [{"uniform": f"uniform recipe: every class at the strictest epsilon "
+                                      f"{eps_min:g} (noise multiplier {z:.4g})",
+                           "sample": f"SAMPLE: common noise multiplier {z:.4g} (tuned by the "
+                                     f"error bound), participation {p:.4g} meets this class's "
+                                     f"epsilon {cls.epsilon:g}",
+                           "scale": f"SCALE: common participation {p:.4g} (tuned by the error "
+                                    f"bound), noise multiplier {z:.4g} meets this class's "
+                                    f"epsilon {cls.epsilon:g}"}[kind]]
+    result = Plan(spec=spec, classes=out, objective={}, mode=kind)
+    _refresh_objective(result, counts)
+    return result
+
+
+def _baseline_J(spec, counts, base, ps, zs) -> np.ndarray:
+    """J of the uniform recipe ``base`` with per-class arrays of participation and noise."""
+    fixed = []
+    for cls, p, z in zip(spec.classes, ps, zs):
+        q = base["batch_size"] / cls.data_size
+        _, _, v = _client_variance(base["prune_ratio"], spec.model.d, z, spec.clip,
+                                   base["local_steps"], base["batch_size"], q, p, base["omega"])
+        fixed.append({"participation": p, "variance": v, "prune_ratio": base["prune_ratio"],
+                      "local_steps": base["local_steps"]})
+    n = np.size(ps[0])
+    cand = {k: np.broadcast_to(np.asarray(v, float), (n,)) for k, v in fixed[0].items()}
+    with np.errstate(invalid="ignore", divide="ignore"):
+        J = _objective(spec, counts, fixed, 0, cand, np.arange(n))["J"]
+    return np.where(np.isfinite(J), J, np.inf)
+
+
+def _tune_sample(spec, counts, base, z_uni) -> float:
+    """SAMPLE's one free parameter, the common noise multiplier, chosen by the error bound."""
+    zs = z_uni * np.geomspace(1.0, 1.0 / 30, 48)
+    ps = [max_participation(base["batch_size"] / c.data_size, zs, base["local_steps"],
+                            spec.rounds, c.epsilon, c.delta) for c in spec.classes]
+    J = _baseline_J(spec, counts, base, ps, [zs] * len(ps))
+    alive = np.sum([p > 0 for p in ps], 0) == len(ps)
+    J = np.where(alive, J, np.inf)
+    return float(zs[int(np.argmin(J))])
+
+
+def _tune_scale(spec, counts, base) -> float:
+    """SCALE's one free parameter, the common participation rate, chosen by the error bound."""
+    pg = np.array(spec.grid.participation, float)
+    zs = [min_noise(pg, base["batch_size"] / c.data_size, base["local_steps"], spec.rounds,
+                    c.epsilon, c.delta, max_noise=spec.grid.max_noise_multiplier)
+          for c in spec.classes]
+    J = _baseline_J(spec, counts, base, [pg] * len(zs), zs)
+    return float(pg[int(np.argmin(J))])
+
+
+def _pld_noise(build, p, q, k, target, delta, spec) -> float:
+    """Smallest noise multiplier meeting ``target`` with PLD, bracketed by the RDP search."""
+    from fltheory.accounting import calibrate_noise
+
+    zr = float(min_noise(p, q, k, spec.rounds, target, delta,
+                         max_noise=spec.grid.max_noise_multiplier))
+    if not math.isfinite(zr) or zr <= _Z_MIN:
+        return zr
+    try:
+        return calibrate_noise(build, target, delta, rtol=2e-3, bracket=(zr / 8, zr))
+    except ValueError:
+        return zr

@@ -21,6 +21,8 @@ _LAZY = {
     "draw_experiment": "fltheory.plots.experiments",
     "EXPERIMENTS": "fltheory.plots.experiments",
     "save_figure": "fltheory.plots._common",
+    "paper_style": "fltheory.plots._common",
+    "new_figure": "fltheory.plots._common",
 }
 
 __all__ = list(_LAZY)

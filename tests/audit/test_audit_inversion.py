@@ -104,7 +104,9 @@ def test_experiment_and_grid_are_written_atomically(tmp_path):
     assert len(res) == 10 and res[0].defence == "none" and res[0].mse < 1e-10
     by = {r.defence: r.psnr for r in res if r.details["example"] == 0}
     assert by["dp(C=1, z=0.1)"] < by["dp(C=1, z=0.01)"] < by["none"]
-    paths = I.save_reconstruction_grid(res, tmp_path / "inv")
+    from fltheory.plots.inversion import save_reconstruction_grid
+
+    paths = save_reconstruction_grid(res, tmp_path / "inv")
     assert [os.path.basename(p) for p in paths] == ["inv.pdf", "inv.png"]
     assert all(os.path.getsize(p) > 1000 for p in paths)
     assert sorted(os.listdir(tmp_path)) == ["inv.pdf", "inv.png"]  # no temp files left
@@ -112,5 +114,5 @@ def test_experiment_and_grid_are_written_atomically(tmp_path):
         assert fh.read(8) == b"\x89PNG\r\n\x1a\n"
     assert res[0].to_dict()["psnr"] == "inf"
     with pytest.raises(ValueError, match="must not be empty"):
-        I.save_reconstruction_grid([], tmp_path / "x")
+        save_reconstruction_grid([], tmp_path / "x")
     assert np.allclose(res[0].x_rec, res[0].x_true, atol=1e-5)

@@ -7,7 +7,7 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
-from fltheory.audit._fedtrace import local_optimum, run_fedavg, sensitive_tabular  # noqa: E402
+from fltheory.audit.transcript import local_optimum, run_fedavg, sensitive_tabular  # noqa: E402
 from fltheory.audit.attribute_inference import (gradient_attribute_inference,  # noqa: E402
                                                 model_attribute_inference,
                                                 summarize_attribute_guesses)
@@ -19,8 +19,9 @@ def task():
 
 
 def _run(task, z):
-    return run_fedavg(task.model(), task.x, task.y, rounds=3, local_steps=5, lr=0.5, clip=1.0,
-                      noise_multiplier=z, seed=1)
+    # clipping belongs to the DP release: the undefended run (z = 0) is unclipped (issue 12)
+    return run_fedavg(task.model(), task.x, task.y, rounds=3, local_steps=5, lr=0.5,
+                      clip=1.0 if z > 0 else None, noise_multiplier=z, seed=1)
 
 
 def test_gradient_attack_beats_majority_undefended(task):

@@ -6,7 +6,7 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
-from fltheory.audit._fedtrace import local_optimum, run_fedavg, sensitive_tabular  # noqa: E402
+from fltheory.audit.transcript import local_optimum, run_fedavg, sensitive_tabular  # noqa: E402
 from fltheory.audit.attribute_inference import model_attribute_inference  # noqa: E402
 from fltheory.audit.eavesdropper import eavesdropper_attack  # noqa: E402
 

@@ -8,7 +8,7 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
-from fltheory.audit._fedtrace import Transcript, run_fedavg, sensitive_tabular  # noqa: E402
+from fltheory.audit.transcript import Transcript, run_fedavg, sensitive_tabular  # noqa: E402
 from fltheory.audit.passive_mia import passive_mia  # noqa: E402
 from fltheory.audit.source_inference import source_inference  # noqa: E402
 from fltheory.config import ExperimentConfig  # noqa: E402

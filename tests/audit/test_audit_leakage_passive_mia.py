@@ -6,7 +6,7 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
-from fltheory.audit._fedtrace import run_fedavg, sensitive_tabular  # noqa: E402
+from fltheory.audit.transcript import run_fedavg, sensitive_tabular  # noqa: E402
 from fltheory.audit.passive_mia import passive_mia, passive_mia_scores  # noqa: E402
 
 

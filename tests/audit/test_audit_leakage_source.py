@@ -8,7 +8,7 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
-from fltheory.audit._fedtrace import run_fedavg, sensitive_tabular  # noqa: E402
+from fltheory.audit.transcript import run_fedavg, sensitive_tabular  # noqa: E402
 from fltheory.audit.source_inference import (source_inference,  # noqa: E402
                                              source_posteriors)
 

@@ -13,6 +13,7 @@ import pytest
 torch = pytest.importorskip("torch")
 
 from fltheory.audit import sweeps  # noqa: E402
+from fltheory import leakage  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -128,7 +129,7 @@ def test_run_config_writes_json_with_seeds_and_figures(tmp_path):
     cfg = {"name": "mini", "attacks": ["source", "eavesdropper"], "seeds": [0, 1],
            "defenses": {"dp": [0.0, 64.0], "random_prune": [0.9]},
            "figures": ["privacy_utility", "success_vs_epsilon", "eavesdropper"]}
-    res = sweeps.run_config(cfg, str(tmp_path))
+    res = leakage.run_config(cfg, str(tmp_path))
     data = json.loads((tmp_path / "mini.json").read_text())
     assert len(data["points"]) == 2 * 2 * 3
     assert {(p["attack"], p["seed"]) for p in data["points"]} == {
@@ -143,13 +144,13 @@ def test_run_config_writes_json_with_seeds_and_figures(tmp_path):
 
 def test_config_validation(tmp_path):
     with pytest.raises(ValueError, match="unknown key"):
-        sweeps.run_config({"attack": "source", "defences": {}})
+        leakage.run_config({"attack": "source", "defences": {}})
     with pytest.raises(ValueError, match="seeds"):
-        sweeps.run_config({"attack": "source", "seeds": []})
+        leakage.run_config({"attack": "source", "seeds": []})
     with pytest.raises(ValueError, match="figures"):
-        sweeps.run_config({"attack": "source", "figures": ["pie"], "defenses": {"dp": [0.0]}})
+        leakage.run_config({"attack": "source", "figures": ["pie"], "defenses": {"dp": [0.0]}})
     with pytest.raises(ValueError, match="not found"):
-        sweeps.run_config(str(tmp_path / "missing.toml"))
+        leakage.run_config(str(tmp_path / "missing.toml"))
 
 
 def test_cli_one_command_one_config(tmp_path, capsys):
@@ -186,7 +187,7 @@ def test_experiment_configs_are_valid(name):
 
 def test_eavesdropper_experiment_runs(tmp_path):
     """Experiment 7c in full (a few seconds)."""
-    res = sweeps.run_config(str(ROOT / "experiments/leakage/eavesdropper.toml"), str(tmp_path))
+    res = leakage.run_config(str(ROOT / "experiments/leakage/eavesdropper.toml"), str(tmp_path))
     pts = res["points"]
     none = [p for p in pts if p["defense"] == "dp" and p["parameter"] == 0.0]
     noisy = [p for p in pts if p["defense"] == "dp" and p["parameter"] == 32.0]
@@ -199,7 +200,7 @@ def test_eavesdropper_experiment_runs(tmp_path):
 @pytest.mark.slow
 @pytest.mark.parametrize("name", ["privacy_utility.toml", "success_vs_epsilon.toml"])
 def test_full_experiment(tmp_path, name):
-    res = sweeps.run_config(str(ROOT / "experiments" / "leakage" / name), str(tmp_path))
+    res = leakage.run_config(str(ROOT / "experiments" / "leakage" / name), str(tmp_path))
     assert res["points"] and all("seed" in p for p in res["points"])
 
 

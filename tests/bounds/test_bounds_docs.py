@@ -31,6 +31,8 @@ def test_theory_page_builds_with_rendered_bounds(tmp_path, tradeoff_out):
     # the project's own configuration and extensions (bounddirective is picked up from _ext)
     shutil.copy(DOCS / "conf.py", src / "conf.py")
     shutil.copytree(DOCS / "_ext", src / "_ext")
+    if (DOCS / "_static").is_dir():          # the theme's stylesheet overrides
+        shutil.copytree(DOCS / "_static", src / "_static")
     # the figures drawn once by the CLI fixture are up to date: the directive includes them
     # without redrawing (drawing is tested with the CLI)
     gen = src / "_generated" / "bounds"

@@ -6,7 +6,7 @@ import sys
 
 import pytest
 
-from fltheory.bounds.report import DEFAULT_SCENARIO, report_section
+from fltheory.bounds_report import DEFAULT_SCENARIO, report_section
 
 
 def test_report_section_numbers(tmp_path):
@@ -59,7 +59,7 @@ def test_report_section_figures(tmp_path, monkeypatch):
 
 
 def test_bounds_import_without_torch():
-    code = ("import sys, fltheory.bounds, fltheory.tradeoffs, fltheory.bounds.report; "
+    code = ("import sys, fltheory.bounds, fltheory.tradeoffs, fltheory.bounds_report; "
             "import fltheory._cli_bounds; "
             "assert 'torch' not in sys.modules, 'torch imported'; print('ok')")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,

@@ -181,11 +181,23 @@ def test_infeasible_classes_are_explained():
                                                          "max_noise_multiplier": 0.5}),
               refine=False)
     assert not pl["strict"].feasible and pl["strict"].reason.startswith("epsilon")
-    # budgets that are each reachable alone but not together
-    pl = plan(spec(device("both", memory_bytes=4 * 650 * 7.0, compute_flops=1e4,
-                          uplink_bps=1e9)), refine=False)
-    if not pl["both"].feasible:
-        assert pl["both"].reason
+
+
+
+def test_jointly_infeasible_budgets_name_the_closest_point():
+    """Each budget met by some grid point, none meeting all: the reason says which exceed."""
+    from fltheory.plan.optimize import _infeasible_reason
+
+    sp = load_devices(spec())
+    g = {"noise_multiplier": np.array([1.0, 1.0]), "memory_bytes": np.array([10.0, 1e8]),
+         "round_seconds": np.array([1e3, 0.1]), "uplink_bits": np.array([1.0, 1.0]),
+         "batch_size": np.array([4, 4]), "local_steps": np.array([1, 1]),
+         "prune_ratio": np.array([1.0, 1.0]), "quantizer_bits": np.array([32, 32])}
+    viol = {"epsilon": np.zeros(2), "memory": g["memory_bytes"] / 1e6,
+            "round_time": g["round_seconds"] / 1.0, "uplink": np.zeros(2)}
+    reason = _infeasible_reason(sp, sp.classes[0], g, viol)
+    assert reason.startswith("each budget can be met alone but not all together")
+    assert "memory x100" in reason and "round time" not in reason
 
 
 def test_plan_stable_under_seeds():

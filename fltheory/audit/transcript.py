@@ -1,12 +1,13 @@
-r"""A small FedAvg driver that records every message, and a tabular task with a planted attribute.
+r"""Transcripts of FedAvg runs for the leakage attacks, and a tabular task with a planted attribute.
 
-The engine's :func:`fltheory.fl.simulate` reports per-round metrics only; the leakage attacks
+The leakage attacks
 (:mod:`~fltheory.audit.source_inference`, :mod:`~fltheory.audit.attribute_inference`,
 :mod:`~fltheory.audit.eavesdropper`, :mod:`~fltheory.audit.passive_mia`) need what an honest-but-
 curious server or an eavesdropper *sees*: the global model of every round and every client's
-message.  :func:`run_fedavg` is that transcript for generalised linear models
-(:class:`~fltheory.fl.models.GeneralizedLinearModel`), all clients every round, full-batch or
-Poisson local batches, optional record-level DP-SGD inside the clients (the mechanism of
+message.  :class:`Transcript` is that view, read from an engine run (:func:`fltheory.fl.simulate` with
+``record_messages=True``; :meth:`Transcript.from_run`); :func:`run_fedavg` runs the engine on a
+tabular task, all clients every round, full-batch or Poisson local batches, optional
+record-level DP-SGD inside the clients through the one release mechanism (the mechanism of
 :func:`fltheory.accounting.local_dp_sgd`) and an optional compressor on the message.
 
 The local objective is :math:`F_k(\theta) = \frac1{m}\sum_{i}\ell(\theta; z_i) +
@@ -25,8 +26,6 @@ import torch
 
 from .._checks import (check_int, check_nonnegative, check_open_unit, check_positive,
                        check_probability)
-from ..fl import compressors as _compressors
-from ..fl import mixup as _mixup
 from ..fl import models as _models
 
 __all__ = ["SensitiveTabular", "sensitive_tabular", "Transcript", "run_fedavg", "local_optimum",
@@ -180,7 +179,7 @@ class Transcript:
         Needs every client in every round (``training.client_sampling = "all"``).  The public
         recipe is read from the configuration: learning rate, local steps, batch sampling rate
         (``privacy.batch_rate``, 1 for full batches), record-level clipping and noise
-        multiplier; the engine has no ridge term (``l2 = 0``).  ε is the run's guarantee
+        multiplier, and the ridge term ``training.weight_decay``.  ε is the run's guarantee
         (``inf`` without DP).  The attacks that replay local training (gradient attribute
         inference) replay full-batch steps, so their replay is approximate for mini-batch runs.
 
@@ -204,7 +203,8 @@ class Transcript:
         rec = pv.level == "record"
         q = 1.0 if tr.batch_sampling == "full" or pv.batch_rate is None else float(pv.batch_rate)
         g = run.guarantee
-        return cls(log.global_params, log.dense(), float(tr.lr), int(tr.local_steps), 0.0,
+        return cls(log.global_params, log.dense(), float(tr.lr), int(tr.local_steps),
+                   float(tr.weight_decay),
                    float(pv.clip) if rec else None, float(pv.noise_multiplier) if rec else 0.0,
                    q, math.inf if g is None else float(g.epsilon), float(pv.delta),
                    str(run.info.get("compressor") or "none"), int(cfg.seed))
@@ -271,22 +271,23 @@ def run_fedavg(model: _models.GeneralizedLinearModel, x: torch.Tensor, y: torch.
                rounds: int = 30, local_steps: int = 1, lr: float = 0.5, l2: float = 1e-2,
                batch_rate: float = 1.0, clip: float | None = None, noise_multiplier: float = 0.0,
                compressor: Any = None, mixup: float = 0.0, delta: float = 1e-5,
-               init: torch.Tensor | None = None, seed: int = 0) -> Transcript:
-    r"""Run FedAvg over all clients and record every message (see :class:`Transcript`).
+               seed: int = 0) -> Transcript:
+    r"""FedAvg over all clients on the engine (:func:`fltheory.fl.simulate`), every message
+    recorded (see :class:`Transcript`).
 
-    Each round every client starts from :math:`\theta_t`, runs ``local_steps`` gradient steps on
-    :math:`F_k` (Poisson batches at ``batch_rate``; with ``noise_multiplier > 0`` each step is
-    DP-SGD: per-record clipping to ``clip``, :math:`\mathcal N(0, (zC)^2 I)` on the sum, division
-    by the expected batch size :math:`q m`) and sends :math:`\Delta_k^t` (compressed by
-    ``compressor`` if given, after the noise: post-processing; an
-    :class:`~fltheory.fl.compressors.ErrorFeedback` compressor keeps one residual per client).
-    The server averages.
+    The recipe, as an :class:`~fltheory.config.ExperimentConfig` run on the data ``(x, y)``:
+    every client, every round, starts from :math:`\theta_t` and runs ``local_steps`` gradient
+    steps on :math:`F_k` (ridge ``l2`` = ``training.weight_decay``; Poisson batches at
+    ``batch_rate``); with ``noise_multiplier > 0`` each step is record-level DP-SGD through the
+    one release mechanism (:class:`fltheory.fl.release.Release`: per-record clipping to
+    ``clip``, :math:`\mathcal N(0, (zC)^2 I)` on the sum, division by the expected batch size
+    :math:`q m`).  The message :math:`\Delta_k^t` is compressed by ``compressor`` if given (after
+    the noise: post-processing; an :class:`~fltheory.fl.compressors.ErrorFeedback` compressor
+    keeps one residual per client).  The server averages.
 
-    With ``mixup = α > 0`` every local step trains on mixed records (:func:`fltheory.fl.mixup.
-    mix_batch`: :math:`\lambda x_i + (1-\lambda) x_{\pi(i)}` and the same mix of the labels,
-    :math:`\lambda \sim \mathrm{Beta}(\alpha, \alpha)`, partners within the client's batch); it
-    is a noise-free defense, so it cannot be combined with ``noise_multiplier > 0`` here (the
-    accountant's mixup events are in :mod:`fltheory.accounting.mixup`).
+    With ``mixup = α > 0`` (no noise) every local step trains on mixed records (the engine's
+    mixup, :func:`fltheory.fl.mixup.mix_batch`).  ``model`` must be the binary logistic
+    regression of the data (:meth:`SensitiveTabular.model`).
 
     Examples
     --------
@@ -295,6 +296,10 @@ def run_fedavg(model: _models.GeneralizedLinearModel, x: torch.Tensor, y: torch.
     >>> tuple(tr.messages.shape), tr.epsilon
     ((4, 3, 5), inf)
     """
+    from ..config import ExperimentConfig
+    from ..fl import data as _data
+    from ..fl import simulate
+
     T = check_int("rounds", rounds, minimum=1)
     E = check_int("local_steps", local_steps, minimum=1)
     lr = check_positive("lr", lr)
@@ -309,52 +314,35 @@ def run_fedavg(model: _models.GeneralizedLinearModel, x: torch.Tensor, y: torch.
                          f"would not describe the mixed mechanism), got mixup={mixup}")
     if z > 0 and clip is None:
         raise ValueError("clip must be given (> 0) when noise_multiplier > 0, got None")
-    C = None if clip is None else check_positive("clip", clip)
+    if z == 0 and clip is not None:
+        raise ValueError(f"clip={clip} needs noise_multiplier > 0: clipping belongs to the DP "
+                         "release (per-record clipping, then noise)")
     if x.dim() != 3 or y.shape != x.shape[:2]:
         raise ValueError(f"x must be (n, m, p) and y (n, m), got {tuple(x.shape)} and "
                          f"{tuple(y.shape)}")
-    n, m = int(x.shape[0]), int(x.shape[1])
-    gen = torch.Generator().manual_seed(seed)
-    np_rng = np.random.default_rng(seed)
-    if hasattr(compressor, "reset"):
-        compressor.reset()
-    theta = model.init(0) if init is None else init.clone()
-    theta = theta.to(x.dtype)
-    hist, msgs = [theta.clone()], []
-    for _ in range(T):
-        local = theta.expand(n, -1).clone()
-        for _ in range(E):
-            if q < 1.0:
-                mask = (torch.rand(n, m, generator=gen) < q).to(x.dtype)
-            else:
-                mask = torch.ones(n, m, dtype=x.dtype)
-            if alpha > 0:
-                xm, ym = _mixup.mix_batch(x, y.unsqueeze(-1), mask, alpha, np_rng, gen)
-                g = _local_grad(model, local, xm, ym.squeeze(-1), mask, C, l2)
-            else:
-                g = _local_grad(model, local, x, y, mask, C, l2)
-            if z > 0:
-                g = g + torch.randn(g.shape, generator=gen, dtype=g.dtype) * (
-                    _models.dp_noise_std(z, C))
-                g = g / (q * m)
-            else:
-                g = g / (mask.sum(-1, keepdim=True).clamp(min=1.0) if q < 1.0 else m)
-            local = local - lr * (g + l2 * local)
-        delta_k = local - theta
-        if isinstance(compressor, _compressors.ErrorFeedback):
-            delta_k = compressor(delta_k, gen, client_ids=range(n)).value
-        elif compressor is not None:
-            delta_k = compressor(delta_k, gen).value
-        msgs.append(delta_k)
-        theta = theta + delta_k.mean(0)
-        hist.append(theta.clone())
-    if z > 0:
-        from ..accounting import epsilon as _epsilon, local_dp_sgd
-        eps = float(_epsilon(local_dp_sgd(1.0, q, z, E, T), delta).epsilon)
-    else:
-        eps = math.inf
-    return Transcript(torch.stack(hist), torch.stack(msgs), lr, E, l2, C, z, q, eps, delta,
-                      _defense_label(compressor, alpha), seed)
+    if not isinstance(model, _models.GeneralizedLinearModel) or model.loss_name != "bce":
+        raise ValueError(f"model must be binary logistic regression, got {model!r}")
+    n, m, p = (int(s) for s in x.shape)
+    privacy = ({"level": "record", "batch_rate": q, "clip": check_positive("clip", clip),
+                "noise_multiplier": z, "delta": delta} if z > 0 else
+               {"level": "none", "batch_rate": q, "delta": delta})
+    cfg = ExperimentConfig.from_dict({
+        "name": "fedavg-transcript", "seed": seed,
+        "data": {"name": "synthetic_logistic", "num_clients": n, "samples_per_client": m,
+                 "dim": p},
+        "model": {"name": "logreg"},
+        "training": {"rounds": T, "local_steps": E, "lr": lr, "weight_decay": l2,
+                     "batch_sampling": "poisson" if (q < 1.0 or z > 0) else "full"},
+        "privacy": privacy,
+        "mixup": {"enabled": alpha > 0, "alpha": alpha if alpha > 0 else 0.4},
+        "run": {"progress": False, "eval_every": T}})
+    ds = _data.FederatedDataset(list(x), list(y.long()), x.reshape(n * m, p),
+                                y.reshape(n * m).long(), task="classification", num_classes=2,
+                                name="transcript")
+    run = simulate(cfg, dataset=ds, record_messages=True, compressor=compressor)
+    tr = Transcript.from_run(run)
+    return Transcript(tr.global_params, tr.messages, lr, E, l2, tr.clip, z, q, tr.epsilon,
+                      delta, _defense_label(compressor, alpha), seed)
 
 
 def _defense_label(compressor: Any, alpha: float) -> str:
