@@ -406,7 +406,7 @@ def config_robustness_section(out_dir, config) -> dict:
     >>> sec = config_robustness_section(tempfile.mkdtemp(), {"data": {"num_clients": 20},
     ...     "byzantine": {"num_byzantine": 4, "attack": "alie", "aggregator": "cwtm"}})
     >>> round(sec["data"]["kappa"], 4)
-    2.6667
+    0.3333
     """
     from fltheory.bounds import (breakdown_point, kappa, kappa_lower_bound, min_batch_size,
                                  robust_error_floor, vn_threshold)

@@ -378,7 +378,7 @@ def test_rules_match_the_bounds_module_references():
 
 def test_kappa_names_and_registry():
     expected = {"cwtm": "cwtm", "cwmed": "cwmed", "gm": "gm", "krum": "krum",
-                "multikrum": "multikrum", "mean": None, "cc": None, "mda": None, "smea": None,
+                "multikrum": None, "mean": None, "cc": None, "mda": None, "smea": None,
                 "caf": None}
     for name, kappa in expected.items():
         assert A.get(name, f=1).kappa_name == kappa
