@@ -136,6 +136,23 @@ def local_dp_sgd(qc: float, ql: float, z: float, T: int, b: int = 2) -> Instance
     return inst
 
 
+def mask_components(g, gamma: float) -> list[tuple[tuple[float, ...], float]]:
+    """Enumerated components of one unit's masked contribution ``m * g`` (Poisson(γ) mask).
+
+    Returns ``[(mean vector, probability), ...]`` over all ``2^d`` masks: the mixture the
+    verifier integrates (per coordinate: ``(1-γ) N(0) + γ N(g_j)``, independent coordinates).
+    """
+    import itertools
+
+    g = np.asarray(g, float)
+    out = []
+    for m in itertools.product((0, 1), repeat=g.size):
+        m = np.array(m)
+        out.append((tuple((m * g).tolist()), float(gamma ** m.sum() * (1 - gamma) **
+                                                       (g.size - m.sum()))))
+    return out
+
+
 def secret_masks_record(gamma: float, z: float, T: int, d: int = 2) -> Instance:
     """Per-record secret Poisson(γ) masks applied before the sum, noise N(0, z^2) everywhere.
 

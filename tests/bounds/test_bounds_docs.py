@@ -54,6 +54,7 @@ def test_theory_page_builds_with_rendered_bounds(tmp_path, tradeoff_out):
     for name in ("kappa_cwtm", "robust_dgd", "min_batch_size", "smea_error_order"):
         assert all_bounds()[name].latex(with_quantity=False) in html, name
     assert "Valid when" in html and "recalled" not in html      # proved or cited, never "recalled"
+    assert "literature" in html and "estimate" in html
     # references such as "Y. Allouah ..." must not turn into enumerated lists
     api = (out / "api" / "bounds.html").read_text()
     for page in (html, api):

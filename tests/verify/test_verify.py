@@ -174,3 +174,28 @@ def test_local_dp_sgd_lower_bound_is_the_mechanism_instance():
     r = check(c)
     assert r.ok and r.epsilon_lower <= r.exact_upper and r.exact_lower <= r.epsilon
     assert np.isfinite(r.epsilon)
+
+
+def test_verifier_mask_components_are_the_engines_release():
+    # the engine's release (fltheory.fl.release, noise 0): one secret Poisson mask per unit over
+    # its clipped contribution, never transmitted; the target's masked contribution takes the
+    # values and frequencies of the components the verifier enumerates
+    torch = pytest.importorskip("torch")
+    from fltheory.fl.release import Release
+
+    gamma, g = 0.3, (0.8, 0.6)
+    comps = dict(M.mask_components(g, gamma))
+    rel = Release(clip=1.0, noise_multiplier=0.0, mask="secret", mask_rate=gamma)
+    gen = torch.Generator().manual_seed(0)
+    counts: dict = {}
+    n = 4000
+    upd = torch.tensor([[0.0, 0.0], list(g)], dtype=torch.float64)   # another unit at 0
+    for _ in range(n):
+        out = rel.aggregate(upd, generator=gen, mask_generator=gen)
+        assert out.positions is None                     # positions never sent
+        key = tuple(round(float(v), 9) for v in out.value)
+        counts[key] = counts.get(key, 0) + 1
+    assert set(counts) <= set(comps)
+    for key, p in comps.items():
+        se = math.sqrt(p * (1 - p) / n)
+        assert abs(counts.get(key, 0) / n - p) < 5 * se + 1e-12, (key, counts.get(key), p)
