@@ -29,14 +29,25 @@ def _fmt(value: Any) -> str:
     return repr(value) if isinstance(value, str) else str(value)
 
 
+def _nonzero_text(text: str) -> bool:
+    """Whether a numeric string has a non-zero digit before its exponent."""
+    t = text.strip().lower().lstrip("+-")
+    mant = t.split("e")[0]
+    return any(c in "123456789" for c in mant)
+
+
 def check_real(name: str, value: Any, *, finite: bool = True) -> float:
     """Return ``value`` as a float; reject non-numbers, NaN and (if asked) inf."""
+    raw = value
     if isinstance(value, bool) or not isinstance(value, (numbers.Real, np.floating, np.integer)):
         try:
             value = float(value)  # numpy 0-d arrays, strings of numbers
         except (TypeError, ValueError):
             raise ValueError(f"{name} must be a real number, got {_fmt(value)}") from None
     x = float(value)
+    if isinstance(raw, str) and x == 0.0 and _nonzero_text(raw):
+        raise ValueError(f"{name} = {raw.strip()} underflows to 0 in double precision "
+                         "(the smallest positive value is about 5e-324)")
     if math.isnan(x):
         raise ValueError(f"{name} must be a real number, got nan")
     if finite and math.isinf(x):

@@ -122,6 +122,9 @@ def register(sub, formatter_class) -> None:
     _common(p)
     p.add_argument("--epsilon", type=str, default=None,
                    help="compute delta(epsilon) instead of epsilon(delta)")
+    p.add_argument("--rtol", type=str, default=None,
+                   help="target relative gap of the certified interval (default 0.002; larger "
+                        "is faster)")
     p.set_defaults(func=_cmd_epsilon)
 
     c = sub.add_parser("calibrate", help=COMMANDS["calibrate"],
@@ -147,14 +150,20 @@ def _cmd_epsilon(args) -> int:
     args.neighboring = args.neighboring or sc.neighboring[0]
     kw = _collect(args, sc)
     ev = sc.build(**kw)
+    from fltheory._checks import check_positive
+    from fltheory.accounting.core import DEFAULT_RTOL
+
+    rtol = DEFAULT_RTOL if args.rtol is None else check_positive("rtol", args.rtol)
     if args.epsilon is not None:
         if args.delta is not None:
             raise ValueError("give either --delta or --epsilon, not both")
         e = check_nonnegative("epsilon", args.epsilon)
-        g = delta_fn(ev, e, method=args.method, neighboring=args.neighboring)
+        g = delta_fn(ev, e, method=args.method, neighboring=args.neighboring, rtol=rtol)
+        finite = math.isfinite(g.delta) and g.delta < 1.0
     else:
         d = check_open_unit("delta", args.delta if args.delta is not None else "1e-5")
-        g = eps_fn(ev, d, method=args.method, neighboring=args.neighboring)
+        g = eps_fn(ev, d, method=args.method, neighboring=args.neighboring, rtol=rtol)
+        finite = math.isfinite(g.epsilon)
     data = {"scenario": sc.name, "parameters": kw, "guarantee": g.to_dict()}
 
     def render():
@@ -172,8 +181,15 @@ def _cmd_epsilon(args) -> int:
             rows.append(["epsilon (certified lower)",
                          "n/a" if g.epsilon_lower is None else g.epsilon_lower])
             if g.relative_gap is not None and math.isfinite(g.relative_gap):
-                rows.append(["relative gap", g.relative_gap])
+                over = g.relative_gap > rtol * (1 + 1e-9)
+                rows.append(["relative gap", f"{g.relative_gap:.3g}"
+                             + (f"  (WIDER than rtol = {rtol:g})" if over else
+                                f"  (within rtol = {rtol:g})")])
         rows.append(["method", g.method])
+        if g.upper_method and g.upper_method != g.method:
+            rows.append(["upper bound from", g.upper_method])
+        if g.lower_method and g.lower_method != g.method:
+            rows.append(["lower bound from", g.lower_method])
         rows.append(["neighboring", g.neighboring])
         print_table(rows, header=["quantity", "value"])
         print(f"reference: {g.reference}")
@@ -181,6 +197,12 @@ def _cmd_epsilon(args) -> int:
             print(f"note: {n}")
 
     emit(data, args.json, render)
+    if not finite and "non-private" not in g.reference:
+        import sys
+
+        print("fltheory epsilon: error: no finite certified bound at these settings",
+              file=sys.stderr)
+        return 1
     return 0
 
 

@@ -56,8 +56,8 @@ from fltheory.errors import ConfigError
 
 __all__ = ["DataConfig", "ModelConfig", "TrainingConfig", "PrivacyConfig", "CompressionConfig",
            "ByzantineConfig", "MixupConfig", "RunConfig", "ClientsConfig", "ExperimentConfig",
-           "load_config",
-           "DATASETS", "MODELS", "PRIVACY_LEVELS"]
+           "load_config", "DATASETS", "MODELS", "PRIVACY_LEVELS", "recipe", "recipe_names",
+           "RECIPES_DIR"]
 
 DATASETS = ("digits", "synthetic_logistic", "synthetic_linear", "mnist", "npz")
 MODELS = ("logreg", "linreg", "mlp", "cnn")
@@ -463,8 +463,19 @@ class ExperimentConfig:
         for key in _SECTIONS:
             getattr(self, key).validate(key)
         n, f = self.data.num_clients, self.byzantine.num_byzantine
-        if f >= n:
-            raise ValueError(f"byzantine.num_byzantine must be < data.num_clients={n}, got {f}")
+        if 2 * f >= n:
+            # refused, never capped: no aggregation rule tolerates f >= n/2 (breakdown point)
+            raise ValueError(f"byzantine.num_byzantine must be < data.num_clients / 2 = {n / 2:g} "
+                             f"(no robust aggregation tolerates f >= n/2), got {f}")
+        bz = self.byzantine
+        if self.privacy.level == "client" and (bz.aggregator.strip().lower() != "mean"
+                                               or bz.pre_aggregators):
+            raise ValueError(
+                "byzantine.aggregator must be 'mean' without pre_aggregators with "
+                f"privacy.level='client', got {bz.aggregator!r}: DP-FedAvg releases the noisy "
+                "sum of clipped updates (the mechanism the accountant analyses); a robust rule "
+                "in place of the sum has another sensitivity. Use privacy.level='record' "
+                "(noise added by each client) to combine DP with robust aggregation")
         if self.training.cohort_size is not None and self.training.cohort_size > n:
             raise ValueError(f"training.cohort_size must be <= data.num_clients={n}, "
                              f"got {self.training.cohort_size}")
@@ -586,46 +597,163 @@ class ExperimentConfig:
         -------
         dp_accounting.DpEvent
         """
+        return self._accounting(rounds, client_rate)[0]
+
+    # ------------------------------------------------------------------ derived facts
+    def full_batch(self) -> bool:
+        """Whether the DP mechanism touches every record (record level) or every client
+        (client level) at every step: its trade-off curve is then Gaussian, μ = √T/z.
+
+        Examples
+        --------
+        >>> ExperimentConfig.from_dict({"privacy": {"level": "client"}}).full_batch()
+        True
+        """
+        p, t = self.privacy, self.training
+        if p.level == "record":
+            return p.batch_rate == 1.0 and t.effective_client_rate == 1.0
+        return t.effective_client_rate == 1.0
+
+    def dp_steps(self, rounds: int | None = None) -> int:
+        """Releases of the DP mechanism per participant: ``local_steps * rounds`` at record
+        level, ``rounds`` at client level (0 without DP).
+
+        Examples
+        --------
+        >>> ExperimentConfig.from_dict({"training": {"rounds": 5, "local_steps": 3,
+        ...     "batch_sampling": "poisson"}, "privacy": {"level": "record",
+        ...     "batch_rate": 0.1}}).dp_steps()
+        15
+        """
+        t = self.training.rounds if rounds is None else rounds
+        if self.privacy.level == "none":
+            return 0
+        return t * self.training.local_steps if self.privacy.level == "record" else t
+
+    def kept_coordinates(self, d: int) -> float:
+        """Coordinates of a ``d``-parameter model a message keeps (expected, for Poisson
+        masks): ``k`` or ``ratio * d`` for rand-k / top-k / prune, ``d`` otherwise.
+
+        Examples
+        --------
+        >>> ExperimentConfig.from_dict({"compression": {"name": "randk", "ratio": 0.25}}
+        ...                            ).kept_coordinates(100)
+        25.0
+        """
+        c = self.compression
+        if c.name in ("randk", "topk", "prune"):
+            if c.k is not None:
+                return float(min(c.k, d))
+            return float(c.ratio * d)
+        return float(d)
+
+    def accounting_rationale(self) -> list[dict]:
+        """Why :meth:`accounting_event` is what it is: one row per amplification source the
+        recipe has, ``{"source", "used", "why"}`` -- whether the accountant uses it, and why
+        (the report prints these).  Built by the same decisions as the event.
+
+        Examples
+        --------
+        >>> cfg = ExperimentConfig.from_dict({
+        ...     "training": {"client_sampling": "poisson", "client_rate": 0.1},
+        ...     "privacy": {"level": "client"}})
+        >>> [(r["source"], r["used"]) for r in cfg.accounting_rationale()]
+        [('client sampling (Poisson, rate 0.1)', True)]
+        """
+        return self._accounting(None, None)[1]
+
+    def _accounting(self, rounds: int | None, client_rate: float | None
+                    ) -> tuple[Any, list[dict]]:
+        """The accounting event and its rationale, decided together (one decision tree)."""
         import dp_accounting
 
         from fltheory.accounting import dp_fedavg, local_dp_sgd
 
-        t = self.training.rounds if rounds is None else check_int("rounds", rounds, minimum=0)
-        qc = self.training.effective_client_rate if client_rate is None else \
+        tr, p, c = self.training, self.privacy, self.compression
+        t = tr.rounds if rounds is None else check_int("rounds", rounds, minimum=0)
+        qc = tr.effective_client_rate if client_rate is None else \
             check_probability("client_rate", client_rate)
-        p = self.privacy
+        rows: list[dict] = []
         if self.clients.enabled and p.level != "none":
             # per-client settings: the weakest client's event (every record is protected at
             # least that well; client_accounting_event gives each client's own)
-            return self.client_accounting_event(self.weakest_client(), t)
+            rows.append({"source": "per-client settings", "used": False,
+                         "why": "the weakest client's event (every record is protected at least "
+                                "that well)"})
+            return self.client_accounting_event(self.weakest_client(), t), rows
         if p.level == "none":
-            return dp_accounting.NonPrivateDpEvent()
+            return dp_accounting.NonPrivateDpEvent(), rows
+
+        def row(source: str, used: bool, why: str) -> None:
+            rows.append({"source": source, "used": bool(used), "why": why})
+
+        mixed = p.level == "record" and self.mixup.enabled
+        if tr.client_sampling == "poisson":
+            src = f"client sampling (Poisson, rate {tr.client_rate:g})"
+            if p.cohort_visible:
+                row(src, False, "privacy.cohort_visible = true: against a server that sees who "
+                                "takes part, client sampling gives no amplification")
+            elif mixed:
+                row(src, False, "no two-level (client sampling x mixup) analysis: every round "
+                                "counts as a participation (a valid upper bound)")
+            else:
+                row(src, True, "cohort hidden from the adversary: " + (
+                    "revealed mixture over participation (two-level sampling; the product "
+                    "rate q_c q_l would be unsound)" if p.level == "record"
+                    else "Poisson-subsampled Gaussian per round (DP-FedAvg)"))
+        elif tr.client_sampling == "fixed":
+            row(f"client sampling (fixed cohort of {tr.cohort_size})", False,
+                "no fixed-size two-level analysis: every round counts as a participation (a "
+                "valid upper bound)")
+        else:
+            row("client sampling", False, "every client takes part every round")
+        if p.level == "record":
+            if mixed:
+                row(f"mixup (Beta({self.mixup.alpha:g}, {self.mixup.alpha:g}))", True,
+                    "revealed-weight mixture of subsampled Gaussians (valid, looser)"
+                    if self.mixup.reveal_weights else "hidden weights, one per record, never "
+                    "released: the exact pair")
+            row(f"Poisson batches (rate {p.batch_rate:g})", p.batch_rate < 1.0,
+                "subsampled Gaussian per local step" if p.batch_rate < 1.0
+                else "full batches: no sampling amplification")
+        secret_amplified = (p.level == "client" and c.stage == "mechanism"
+                            and c.mask == "secret" and c.name == "prune" and qc == 1.0)
+        if c.name != "none":
+            if secret_amplified:
+                row(f"secret Poisson coordinate masks (keep {c.ratio:g})", True,
+                    "one mask per client over its whole update (client-level DP), hidden, noise "
+                    "on every coordinate: coordinate_sampled_gaussian(mask_unit='client') (RDP)")
+            elif c.stage == "mechanism" and c.mask == "secret" and p.level == "record":
+                row(f"{c.name} secret masks per record", False,
+                    "an independent mask per record before the sum, noise on every "
+                    "coordinate; no amplification claimed (the masked gradient still has norm "
+                    "<= clip)")
+            elif c.stage == "mechanism":
+                row(f"{c.name} masks inside the mechanism ({c.mask})", False,
+                    "shared/fixed-size masks or masks with client sampling: no amplification "
+                    "claimed (the gain is dimension)")
+            else:
+                row(f"{c.name} compression of the update", False,
+                    "applied after the noise: post-processing, neither costs nor buys privacy"
+                    + (" (its data-dependent selection is covered by the noise added before "
+                       "it)" if c.name == "topk" else ""))
         if t == 0:
-            return dp_accounting.NoOpDpEvent()
+            return dp_accounting.NoOpDpEvent(), rows
         if p.level == "client":
-            c = self.compression
-            if (c.stage == "mechanism" and c.mask == "secret" and c.name == "prune"
-                    and qc == 1.0):
-                # secret Poisson coordinate masks on the clipped updates, noise on every
-                # coordinate of the sum: amplification by the masks (every client takes part)
+            if secret_amplified:
                 from fltheory.accounting import coordinate_sampled_gaussian
 
                 return coordinate_sampled_gaussian(c.ratio, p.noise_multiplier, t,
-                                                   mask="secret", mask_unit="client")
-            # shared masks, fixed-size (rand-k) masks, or masks with client sampling: the
-            # masked contribution still has norm <= clip, no amplification by the masks claimed
-            return dp_fedavg(qc, p.noise_multiplier, t, cohort_visible=p.cohort_visible)
-        local = self.training.local_steps
-        if self.mixup.enabled:
-            # Mixup of clipped per-example gradients inside every local step.  No two-level
-            # (client sampling x mixup) event exists, so every round counts as a participation
-            # (the cohort-visible account): a valid upper bound, no client-sampling amplification.
+                                                   mask="secret", mask_unit="client"), rows
+            return dp_fedavg(qc, p.noise_multiplier, t, cohort_visible=p.cohort_visible), rows
+        local = tr.local_steps
+        if mixed:
             from fltheory.accounting import mixup
 
             return mixup(p.batch_rate, p.noise_multiplier, local * t, self.mixup.weight_law(),
-                         reveal_weights=self.mixup.reveal_weights)
+                         reveal_weights=self.mixup.reveal_weights), rows
         return local_dp_sgd(qc, p.batch_rate, p.noise_multiplier, local, t,
-                            cohort_visible=p.cohort_visible)
+                            cohort_visible=p.cohort_visible), rows
 
     def epsilon(self, rounds: int | None = None, **kw):
         """Certified ε of this recipe at ``privacy.delta`` (see :func:`fltheory.accounting.epsilon`)."""
@@ -730,6 +858,35 @@ def _weakest(events: tuple, delta: float, neighboring: str) -> int:
 
     eps = per_client_epsilon(list(events), delta, neighboring=neighboring)
     return max(eps, key=lambda i: (eps[i].epsilon, -i))
+
+
+#: Folder of the built-in recipes (TOML files shipped with the package).
+RECIPES_DIR = Path(__file__).resolve().parent / "recipes"
+
+
+def recipe_names() -> list[str]:
+    """Names of the built-in recipes (:func:`recipe`).
+
+    Examples
+    --------
+    >>> "fig5_audit" in recipe_names()
+    True
+    """
+    return sorted(p.stem for p in RECIPES_DIR.glob("*.toml"))
+
+
+def recipe(name: str) -> ExperimentConfig:
+    """A built-in recipe (the report's default, each figure's base), loaded from its TOML file
+    through the same path as a user's file (:meth:`ExperimentConfig.from_toml`).
+
+    Examples
+    --------
+    >>> recipe("fig5_audit").privacy.batch_rate
+    1.0
+    """
+    names = recipe_names()
+    key = check_choice("recipe", name, names)
+    return ExperimentConfig.from_toml(RECIPES_DIR / f"{key}.toml")
 
 
 def load_config(source) -> ExperimentConfig:

@@ -47,34 +47,9 @@ __all__ = ["EXPERIMENTS", "Experiment", "default_config", "run_experiment", "dra
            "run_gradient_inversion"]
 
 # --------------------------------------------------------------------------------------------------
-# Base recipes (identical to experiments/configs/fig*.toml; a test keeps them in sync)
+# Grids around the base recipes (the base recipes are fltheory/recipes/fig*.toml, linked from
+# experiments/configs/)
 # --------------------------------------------------------------------------------------------------
-_FIG4 = {
-    "name": "fig4-byzantine-attacks", "seed": 0,
-    "data": {"name": "digits", "num_clients": 20, "partition": "iid"},
-    "model": {"name": "logreg"},
-    "training": {"algorithm": "fedsgd", "rounds": 20, "lr": 2.0},
-    "byzantine": {"num_byzantine": 2, "attack": "label_flip", "aggregator": "cwtm"},
-    "run": {"eval_every": 1},
-}
-_FIG5 = {
-    "name": "fig5-audit-vs-theory", "seed": 0,
-    "data": {"name": "synthetic_logistic", "num_clients": 10, "samples_per_client": 100,
-             "dim": 10},
-    "model": {"name": "logreg"},
-    "training": {"algorithm": "fedavg", "rounds": 4, "local_steps": 1, "lr": 1.0,
-                 "batch_sampling": "poisson"},
-    "privacy": {"level": "record", "noise_multiplier": 2.0, "clip": 1.0, "batch_rate": 1.0,
-                "delta": 1e-5},
-}
-_FIG6 = {
-    "name": "fig6-gradient-inversion", "seed": 0,
-    "data": {"name": "digits", "num_clients": 20, "partition": "iid"},
-    "model": {"name": "mlp", "hidden": 32},
-    "training": {"algorithm": "fedavg", "rounds": 20, "local_steps": 2, "lr": 0.5},
-    "privacy": {"level": "none", "clip": 1.0},
-}
-
 #: Figure 4's attacks: (engine name, parameters, label).
 FIG4_ATTACKS = (("label_flip", {}, "label flip"), ("alie", {"z": 1.0}, "ALIE\n(z = 1)"),
                 ("ipm", {"tau": 10.0}, "IPM\n(τ = 10)"), ("sign_flip", {}, "sign flip"),
@@ -92,11 +67,12 @@ FIG6_DEFENCES = ({"noise_multiplier": 0.01}, {"noise_multiplier": 0.1},
 
 @dataclass(frozen=True)
 class Experiment:
-    """One experiment figure: its base recipe, TOML file, grid runner and drawer."""
+    """One experiment figure: its TOML file, built-in recipe name (:func:`fltheory.config.recipe`),
+    grid runner and drawer."""
 
     name: str
     config_file: str
-    base: dict
+    recipe: str
     run: Callable[..., dict]
     draw: Callable[[dict, Path], list]
     stem: str
@@ -111,9 +87,9 @@ def default_config(name: str):
     >>> default_config("audit-vs-theory").privacy.batch_rate
     1.0
     """
-    from fltheory.config import ExperimentConfig
+    from fltheory.config import recipe
 
-    return ExperimentConfig.from_dict(_experiment(name).base)
+    return recipe(_experiment(name).recipe)
 
 
 def _experiment(name: str) -> Experiment:
@@ -360,16 +336,16 @@ def run_gradient_inversion(config: Any = None, *, seeds: Any = None, quick: bool
 # --------------------------------------------------------------------------------------------------
 EXPERIMENTS: dict[str, Experiment] = {
     "byzantine-attacks": Experiment(
-        "byzantine-attacks", "fig4_byzantine.toml", _FIG4, run_byzantine_attacks,
+        "byzantine-attacks", "fig4_byzantine.toml", "fig4_byzantine", run_byzantine_attacks,
         draw_byzantine_attacks, "byzantine_attacks",
         "accuracy under 10 % label-flipping clients with and without robust aggregation, "
         "plus ALIE, IPM, sign flipping and a backdoor"),
     "audit-vs-theory": Experiment(
-        "audit-vs-theory", "fig5_audit.toml", _FIG5, run_audit_vs_theory, draw_audit_vs_theory,
+        "audit-vs-theory", "fig5_audit.toml", "fig5_audit", run_audit_vs_theory, draw_audit_vs_theory,
         "audit_vs_theory", "audited epsilon lower bound and mu_hat vs theoretical epsilon "
                            "across noise levels"),
     "gradient-inversion": Experiment(
-        "gradient-inversion", "fig6_inversion.toml", _FIG6, run_gradient_inversion,
+        "gradient-inversion", "fig6_inversion.toml", "fig6_inversion", run_gradient_inversion,
         draw_gradient_inversion, "gradient_inversion",
         "gradient inversion reconstructions with and without DP noise / compression"),
 }

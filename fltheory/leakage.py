@@ -43,6 +43,12 @@ def run_config(config: str | Mapping[str, Any], out_dir: str | None = None) -> d
     (3, 'empirical equivalence, not a DP guarantee')
     """
     cfg = _load(config)
+    if not cfg.get("defenses") and not cfg.get("attacks") and not cfg.get("attack"):
+        from fltheory.errors import ConfigError
+
+        where = "the leakage config" if isinstance(config, Mapping) else str(config)
+        raise ConfigError(f"{where}: no sweep (neither 'attacks' nor a [defenses] table); an "
+                          "empty file is refused rather than run as the default sweep")
     unknown = sorted(set(cfg) - set(_KEYS))
     if unknown:
         raise ValueError(f"unknown key(s) in the leakage config: {', '.join(unknown)} "

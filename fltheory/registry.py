@@ -38,15 +38,18 @@ def _norm(name: str) -> str:
 class Registry(MutableMapping):
     """Named components of one kind (see the module documentation).
 
+    ``reg.register(name, obj, aliases=..., deprecated=..., replace=False, **meta)`` adds a
+    component (as a decorator when ``obj`` is omitted): ``deprecated`` aliases warn, ``meta``
+    holds its declared theory links (read back with :meth:`meta`), and a name already taken
+    raises ``ValueError`` unless ``replace=True``.  Mapping access (``reg[name]``,
+    ``name in reg``, iteration over every accepted name, aliases included) keeps code written
+    against plain dictionaries working; ``reg[name] = obj`` registers (or replaces) ``obj``.
+
     Parameters
     ----------
     kind : str
         What the components are (``"aggregator"``, ``"attack"``, ...); the name of the argument
         in error messages.
-
-    Mapping access (``reg[name]``, ``name in reg``, iteration over every accepted name, aliases
-    included) keeps code written against plain dictionaries working; ``reg[name] = obj``
-    registers (or replaces) ``obj``.
     """
 
     def __init__(self, kind: str) -> None:
@@ -59,12 +62,22 @@ class Registry(MutableMapping):
     # -- registration ----------------------------------------------------------------------
     def register(self, name: str, obj: Any = None, *, aliases: Iterable[str] = (),
                  deprecated: Iterable[str] = (), replace: bool = False, **meta: Any) -> Any:
-        """Register ``obj`` under ``name`` (as a decorator when ``obj`` is omitted).
+        """Register a component (as a decorator when ``obj`` is omitted).
 
-        ``aliases`` are other accepted names; ``deprecated`` ones are accepted with a
-        ``DeprecationWarning``.  Keyword arguments are the component's declared theory links
-        (e.g. ``kappa_name="cwtm"``, ``variance="randk"``), read back with :meth:`meta`.
-        A name already taken raises ``ValueError`` unless ``replace=True``.
+        Parameters
+        ----------
+        name : str
+            Its canonical name.
+        obj : object, optional
+            The class or factory.
+        aliases, deprecated : iterable of str
+            Other accepted names; ``deprecated`` ones are accepted with a
+            ``DeprecationWarning``.
+        replace : bool
+            Override a name already taken (otherwise ``ValueError``).
+        **meta
+            The component's declared theory links (e.g. ``kappa_name="cwtm"``,
+            ``variance="randk"``), read back with :meth:`meta`.
         """
         if obj is None:
             def deco(o: Any) -> Any:

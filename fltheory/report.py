@@ -188,22 +188,15 @@ SECTIONS = [
 # --------------------------------------------------------------------------------------------------
 # A user's configuration (``fltheory report CONFIG``)
 # --------------------------------------------------------------------------------------------------
-#: the small recipe ``fltheory report --validate`` validates: the default cross-device FL recipe
-#: (Poisson client sampling, local DP-SGD, rand-k updates with a shared seed, 10 % Byzantine
-#: clients) at laptop scale, on a synthetic task with a known optimum
-VALIDATION_CONFIG = {
-    "name": "default-fl-recipe-small",
-    "seed": 0,
-    "data": {"name": "synthetic_logistic", "num_clients": 20, "samples_per_client": 400,
-             "dim": 20, "heterogeneity": 0.5},
-    "model": {"name": "logreg"},
-    "training": {"algorithm": "fedavg", "rounds": 30, "local_steps": 3, "lr": 1.0,
-                 "client_sampling": "poisson", "client_rate": 0.5, "batch_sampling": "poisson"},
-    "privacy": {"level": "record", "noise_multiplier": 1.0, "clip": 1.0, "batch_rate": 0.1,
-                "delta": 1e-5},
-    "compression": {"name": "randk", "ratio": 0.25, "mask": "shared"},
-    "byzantine": {"num_byzantine": 2, "attack": "label_flip", "aggregator": "cwtm"},
-}
+def __getattr__(name: str):
+    # VALIDATION_CONFIG: the small recipe ``fltheory report --validate`` validates, read from its
+    # built-in TOML file (fltheory/recipes/default_fl_small.toml) on first use
+    if name == "VALIDATION_CONFIG":
+        from fltheory._io import read_toml
+        from fltheory.config import RECIPES_DIR
+
+        return read_toml(RECIPES_DIR / "default_fl_small.toml")
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def _model_dim(cfg) -> int | None:
@@ -224,59 +217,6 @@ def _model_dim(cfg) -> int | None:
         if d.name == "digits":
             return 65 * 10
     return None
-
-
-def _amplification(cfg) -> list[dict]:
-    """Which amplification sources the accountant uses for this recipe, and which not (why)."""
-    p, t, c = cfg.privacy, cfg.training, cfg.compression
-    rows = []
-    if p.level == "none":
-        return rows
-    qc = t.effective_client_rate
-    if t.client_sampling == "poisson":
-        if p.cohort_visible:
-            rows.append({"source": f"client sampling (Poisson, rate {t.client_rate:g})",
-                         "used": False, "why": "privacy.cohort_visible = true: against a server "
-                         "that sees who takes part, client sampling gives no amplification"})
-        else:
-            rows.append({"source": f"client sampling (Poisson, rate {t.client_rate:g})",
-                         "used": True, "why": "cohort hidden from the adversary: "
-                         + ("revealed mixture over participation (two-level sampling; the "
-                            "product rate q_c q_l would be unsound)" if p.level == "record"
-                            else "Poisson-subsampled Gaussian per round (DP-FedAvg)")})
-    elif t.client_sampling == "fixed":
-        rows.append({"source": f"client sampling (fixed cohort of {t.cohort_size})",
-                     "used": False, "why": "no fixed-size two-level analysis: every round "
-                     "counts as a participation (a valid upper bound)"})
-    else:
-        rows.append({"source": "client sampling", "used": False,
-                     "why": "every client takes part every round"})
-    if p.level == "record":
-        if cfg.mixup.enabled:
-            rows.append({"source": f"mixup (Beta({cfg.mixup.alpha:g}, {cfg.mixup.alpha:g}))",
-                         "used": True, "why": "revealed-weight mixture of subsampled Gaussians (valid, looser)"
-                         if cfg.mixup.reveal_weights else "hidden weights, one per record, never "
-                         "released: the exact pair"})
-        rows.append({"source": f"Poisson batches (rate {p.batch_rate:g})", "used":
-                     p.batch_rate < 1.0, "why": "subsampled Gaussian per local step"
-                     if p.batch_rate < 1.0 else "full batches: no sampling amplification"})
-    if c.name != "none":
-        if c.stage == "mechanism" and c.mask == "secret" and c.name == "prune" and \
-                p.level == "client" and qc == 1.0:
-            rows.append({"source": f"secret Poisson coordinate masks (keep {c.ratio:g})",
-                         "used": True, "why": "one mask per client over its whole update "
-                         "(client-level DP), hidden, noise on every coordinate: "
-                         "coordinate_sampled_gaussian(mask_unit='client') (RDP)"})
-        elif c.stage == "mechanism":
-            rows.append({"source": f"{c.name} masks inside the mechanism ({c.mask})",
-                         "used": False, "why": "shared/fixed-size masks or masks with client "
-                         "sampling: no amplification claimed (the gain is dimension)"})
-        else:
-            rows.append({"source": f"{c.name} compression of the update", "used": False,
-                         "why": "applied after the noise: post-processing, neither costs nor "
-                         "buys privacy" + (" (its data-dependent selection is covered by the "
-                                           "noise added before it)" if c.name == "topk" else "")})
-    return rows
 
 
 def _guarantee(event, delta, neighboring):
@@ -323,7 +263,7 @@ def config_privacy_section(out_dir, config) -> dict:
             rdp = epsilon(ev, p.delta, method="rdp", neighboring=p.neighboring).epsilon
         except ValueError:
             rdp = None
-    rows = _amplification(cfg)
+    rows = cfg.accounting_rationale()
     steps = t.local_steps * t.rounds if p.level == "record" else t.rounds
     lines += [f"  {'record' if p.level == 'record' else 'client'}-level DP, z = "
               f"{p.noise_multiplier:g}, C = {p.clip:g}, {t.rounds} rounds"
@@ -575,7 +515,12 @@ def validation_section(out_dir, config=None, *, quick: bool = True, seed: int = 
         from fltheory.validation import validate
     except ImportError as exc:  # pragma: no cover - torch missing
         raise ValueError(f"--validate needs the fl extra (torch): {exc}") from None
-    cfg = VALIDATION_CONFIG if config is None else config
+    if config is None:
+        from fltheory.config import recipe
+
+        cfg = recipe("default_fl_small")
+    else:
+        cfg = config
     rep = validate(cfg, seed=seed, quick=quick, out_dir=out_dir)
     lines = [f"configuration: {rep.name} ({'quick, ' if quick else ''}seed {seed}, "
              f"{rep.seconds:.1f} s): {'PASSED' if rep.passed else 'FAILED'}"]

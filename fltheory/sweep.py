@@ -149,7 +149,10 @@ def _done(out: Path | None, base: dict, seed: int, noise_scale: float) -> dict |
         data = json.loads(path.read_text())
     except (OSError, ValueError):
         return None  # a damaged file: run the point again
-    if data.get("config") != base or data.get("noise_scale") != noise_scale:
+    from fltheory._io import jsonable
+
+    if data.get("config") != json.loads(json.dumps(jsonable(base))) \
+            or data.get("noise_scale") != noise_scale:
         raise ValueError(f"{path} holds a run of a different configuration; use another out_dir "
                          "or remove the old sweep")
     return data["point"]

@@ -80,6 +80,7 @@ from typing import Any
 import numpy as np
 
 from fltheory._checks import check_choice, check_int, check_positive
+from fltheory.config import ExperimentConfig
 
 __all__ = ["validate", "ValidationReport", "Check", "CHECKS", "STATUSES", "EXTRA_ATTACKS",
            "QUICK_MAX_ROUNDS", "plot_validation"]
@@ -266,7 +267,7 @@ def _na(key: str, reason: str, **data) -> Check:
     return Check(key, CHECKS[key], "N/A", reason, data)
 
 
-def _simulate(cfg: Any, noise_scale: float, notes: list, **kw):
+def _simulate(cfg: ExperimentConfig, noise_scale: float, notes: list, **kw):
     """``simulate`` with the planted bugs (``noise_scale``, ``bug``) of the validation."""
     from fltheory.fl import simulate
 
@@ -288,11 +289,8 @@ def _series(run: Any, key: str) -> list:
     return [None if m.get(key) is None else float(m[key]) for m in run.metrics]
 
 
-def _full_batch(cfg: Any) -> bool:
-    p, t = cfg.privacy, cfg.training
-    if p.level == "record":
-        return p.batch_rate == 1.0 and t.effective_client_rate == 1.0
-    return t.effective_client_rate == 1.0
+def _full_batch(cfg: ExperimentConfig) -> bool:
+    return cfg.full_batch()
 
 
 def _kappa_name(run: Any) -> tuple[str | None, bool]:
@@ -302,7 +300,7 @@ def _kappa_name(run: Any) -> tuple[str | None, bool]:
 # --------------------------------------------------------------------------------------------------
 # (a) and (b): audits
 # --------------------------------------------------------------------------------------------------
-def _check_audit(cfg: Any, *, canaries: int, confidence: float, noise_scale: float, seed: int
+def _check_audit(cfg: ExperimentConfig, *, canaries: int, confidence: float, noise_scale: float, seed: int
                  ) -> tuple[Check, Any]:
     from fltheory.audit import canary_audit
 
@@ -332,13 +330,13 @@ def _check_audit(cfg: Any, *, canaries: int, confidence: float, noise_scale: flo
     return Check("a", CHECKS["a"], "PASS" if res.consistent else "FAIL", summary, data), res
 
 
-def _probe_audit(cfg: Any, *, canaries: int, confidence: float, noise_scale: float, seed: int):
+def _probe_audit(cfg: ExperimentConfig, *, canaries: int, confidence: float, noise_scale: float, seed: int):
     """Full-batch audit of the configuration's Gaussian release (same z, C, level)."""
     from fltheory.audit.canary import client_canary_audit, gradient_canary_audit
 
-    p, t = cfg.privacy, cfg.training
+    p = cfg.privacy
     z = p.noise_multiplier
-    steps = t.local_steps * t.rounds if p.level == "record" else t.rounds
+    steps = cfg.dp_steps()
     probe_steps = int(min(steps, max(1, math.ceil(z * z))))
     bug = _BUG.get()
     kw = dict(canaries=canaries, method="gdp", delta=p.delta, noise_scale=noise_scale,
@@ -349,7 +347,7 @@ def _probe_audit(cfg: Any, *, canaries: int, confidence: float, noise_scale: flo
     return client_canary_audit(1.0, z, probe_steps, p.clip, **kw), probe_steps
 
 
-def _engine_noise(cfg: Any, run: Any, dataset: Any) -> dict:
+def _engine_noise(cfg: ExperimentConfig, run: Any, dataset: Any) -> dict:
     """Measured / claimed noise energy of the engine's run (one-sided test), or a reason."""
     p, t, c = cfg.privacy, cfg.training, cfg.compression
     d = int(run.info["num_params"])
@@ -396,8 +394,7 @@ def _engine_noise(cfg: Any, run: Any, dataset: Any) -> dict:
         what = "honest clients' spread"
     else:
         if c.stage == "mechanism" and c.mask == "shared":
-            kept = (c.k if c.k is not None else c.ratio * d) if c.name == "randk" else c.ratio * d
-            dim = float(min(d, kept))
+            dim = cfg.kept_coordinates(d)
         else:
             dim = float(d)
         denom = t.effective_client_rate * cfg.data.num_clients
@@ -424,7 +421,7 @@ def _engine_noise(cfg: Any, run: Any, dataset: Any) -> dict:
             "per_round": per_round, "rounds": len(pairs)}
 
 
-def _check_noise(cfg: Any, res_a: Any, run: Any, dataset: Any, *, canaries: int,
+def _check_noise(cfg: ExperimentConfig, res_a: Any, run: Any, dataset: Any, *, canaries: int,
                  confidence: float, noise_scale: float, seed: int) -> Check:
     p = cfg.privacy
     if p.level == "none":
@@ -465,7 +462,7 @@ def _check_noise(cfg: Any, res_a: Any, run: Any, dataset: Any, *, canaries: int,
 # --------------------------------------------------------------------------------------------------
 # (c) aggregation error
 # --------------------------------------------------------------------------------------------------
-def _check_kappa(cfg: Any, runs: dict) -> Check:
+def _check_kappa(cfg: ExperimentConfig, runs: dict) -> Check:
     from fltheory.bounds import kappa
 
     f = cfg.byzantine.num_byzantine
@@ -535,7 +532,7 @@ def _check_kappa(cfg: Any, runs: dict) -> Check:
 # --------------------------------------------------------------------------------------------------
 # (d) compressor variance
 # --------------------------------------------------------------------------------------------------
-def _compressor(cfg: Any, d: int):
+def _compressor(cfg: ExperimentConfig, d: int):
     """The configuration's compressor as the engine builds it (update stage), or its mask."""
     from fltheory.fl import compressors as _comp
 
@@ -576,7 +573,7 @@ def _theory_variance(comp: Any, d: int) -> tuple[float | None, str]:
     return None, ""
 
 
-def _check_compressor(cfg: Any, run: Any, *, seed: int, draws: int) -> Check:
+def _check_compressor(cfg: ExperimentConfig, run: Any, *, seed: int, draws: int) -> Check:
     import torch
 
     from fltheory.fl import compressors as _comp
@@ -653,7 +650,7 @@ def _name_of(comp: Any) -> str:
 # --------------------------------------------------------------------------------------------------
 # (e) utility and error floor
 # --------------------------------------------------------------------------------------------------
-def _floor_applies(cfg: Any, kappa_name: str | None, model: Any) -> str | None:
+def _floor_applies(cfg: ExperimentConfig, kappa_name: str | None, model: Any) -> str | None:
     t, p, bz = cfg.training, cfg.privacy, cfg.byzantine
     if bz.num_byzantine == 0:
         return "no Byzantine clients"
@@ -689,7 +686,7 @@ def _smoothness(model: Any, xs: list) -> float:
     return c * float(torch.linalg.eigvalsh(m).max())
 
 
-def _floor(cfg: Any, kappa_name: str, nnm: bool, noise_scale: float, notes: list,
+def _floor(cfg: ExperimentConfig, kappa_name: str, nnm: bool, noise_scale: float, notes: list,
            dataset: Any) -> dict:
     """Robust D-GD: average squared honest gradient norm on the trajectory vs the bound."""
     import torch
@@ -748,7 +745,7 @@ def _floor(cfg: Any, kappa_name: str, nnm: bool, noise_scale: float, notes: list
             "L": L, "gamma": gamma, "delta0": delta0, "grad_norm2": g2, "ok": avg <= bound}
 
 
-def _check_utility(cfg: Any, runs: dict, noise_scale: float, notes: list, dataset: Any) -> Check:
+def _check_utility(cfg: ExperimentConfig, runs: dict, noise_scale: float, notes: list, dataset: Any) -> Check:
     def fin(r, key):
         v = r.last(key)
         return None if v is None else float(v)

@@ -64,9 +64,10 @@ def test_robustness_section_uses_the_configs_rule(tmp_path):
     mean = config_robustness_section(tmp_path, {**RECORD, "byzantine": {
         "num_byzantine": 2, "attack": "alie", "aggregator": "mean"}})
     assert "kappa" not in mean["data"] and any("not robust" in x for x in mean["lines"])
-    bad = config_robustness_section(tmp_path, {"data": {"num_clients": 4}, "byzantine": {
-        "num_byzantine": 2, "attack": "alie", "aggregator": "cwtm"}})
-    assert any("no aggregation rule is robust" in x for x in bad["lines"])
+    # issue 12: f >= n/2 is refused by the configuration itself (never capped)
+    with pytest.raises(ValueError, match="no robust aggregation tolerates f >= n/2"):
+        config_robustness_section(tmp_path, {"data": {"num_clients": 4}, "byzantine": {
+            "num_byzantine": 2, "attack": "alie", "aggregator": "cwtm"}})
 
 
 def test_compression_section(tmp_path):

@@ -78,3 +78,20 @@ def test_bad_dask_arguments():
         run_sweep(TINY, "0", backend="loky", scheduler="tcp://127.0.0.1:1")
     with pytest.raises(ValueError, match="not reachable"):
         run_sweep(TINY, "0", backend="dask", scheduler="tcp://127.0.0.1:1")
+
+
+@pytest.mark.slow
+def test_ray_through_joblib():
+    """Ray's joblib backend (``pip install ray``; ~45 s here, so run with ``-m slow``)."""
+    ray = pytest.importorskip("ray")
+    from ray.util.joblib import register_ray
+
+    ray.init(num_cpus=2, include_dashboard=False, _node_ip_address="127.0.0.1",
+             log_to_driver=False)
+    try:
+        register_ray()
+        res = run_sweep(TINY, "0..1", jobs=2, backend="ray")
+    finally:
+        ray.shutdown()
+    ref = run_sweep(TINY, "0..1", backend="sequential")
+    assert [r["accuracy"] for r in res["runs"]] == [r["accuracy"] for r in ref["runs"]]

@@ -43,6 +43,12 @@ class PrivacyGuarantee:
         The papers and theorems the numbers rest on.
     notes : tuple of str
         Anything a reader must know (approximations, fallbacks, tightness).
+    upper_method : str or None
+        The method that gave the upper bound (``epsilon``, or ``delta`` from
+        :func:`~fltheory.accounting.delta`), e.g. ``"pld"``, ``"rdp"`` or
+        ``"exact (Gaussian, mu = 2)"``; ``None`` where it is :attr:`method` itself.
+    lower_method : str or None
+        The method that gave the lower bound, likewise.
 
     Examples
     --------
@@ -62,6 +68,8 @@ class PrivacyGuarantee:
     epsilon_lower: float | None = None
     delta_lower: float | None = None
     notes: tuple[str, ...] = field(default_factory=tuple)
+    upper_method: str | None = None
+    lower_method: str | None = None
 
     def __post_init__(self) -> None:
         for k in ("epsilon", "epsilon_lower", "delta", "delta_lower"):

@@ -213,7 +213,7 @@ class GaussianMixturePair(DominatingPair):
     def loss_moments(self) -> tuple[float, float]:
         if self._moments is None:
             xl, xr = self._x_range(1e-14)
-            x = np.linspace(xl, xr, 40001)
+            x = np.linspace(xl, xr, 4001)
             dens = np.exp(self._logmix(x, self.pm, self.pw)) / (self.sigma * math.sqrt(2 * math.pi))
             w = dens / dens.sum()
             lx = self.loss(x)
@@ -290,7 +290,7 @@ def _lattice_levels(ls: np.ndarray, ms: np.ndarray, h: float,
         return seg * np.nan_to_num(inv_w, nan=1.0)
 
     lo_b, hi_b = -700.0, 50.0
-    for _ in range(60):
+    for _ in range(36):
         mid = 0.5 * (lo_b + hi_b)
         if count(mid).sum() > max_cells:
             lo_b = mid
@@ -337,8 +337,21 @@ def subsampled_gaussian_pairs(q: float, z: float, relation: str) -> dict[str, Do
             rep = GaussianMixturePair([1.0], [1.0], [-1.0], [1.0], z, increasing=True,
                                       inverse=lambda l: z2 * l / 2.0, name="Gaussian (replace)")
         else:
+            lqc = math.log(q) - 0.5 / z2                     # log(q c), c = exp(-1 / (2 z^2))
+
+            def inv_replace(l):
+                # u = exp(x / z^2) solves q c u^2 - (1 - q)(e^l - 1) u - e^l q c = 0
+                l = np.asarray(l, float)
+                with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+                    lb = math.log1p(-q) + np.log(np.abs(np.expm1(l)))
+                    ls = 0.5 * np.logaddexp(2 * lb, math.log(4.0) + 2 * lqc + l)
+                    lu = np.where(l >= 0, np.logaddexp(lb, ls) - math.log(2.0) - lqc,
+                                  math.log(2.0) + l + lqc - np.logaddexp(lb, ls))
+                return z2 * lu
+
             rep = GaussianMixturePair([0.0, 1.0], [1 - q, q], [0.0, -1.0], [1 - q, q], z,
-                                      increasing=True, name="subsampled Gaussian (replace)")
+                                      increasing=True, inverse=inv_replace,
+                                      name="subsampled Gaussian (replace)")
         return {"replace": rep}
     raise ValueError(f"relation must be 'add_remove' or 'replace_one', got {relation!r}")
 
@@ -543,18 +556,31 @@ def _window(logm: Sequence[np.ndarray], counts: np.ndarray, lam: np.ndarray,
 
 @dataclass
 class ComposedLattice:
-    """Composed laws on the lattice window ``J_lo .. J_lo + len - 1`` (loss = J h)."""
+    """Composed laws on the lattice window ``J_lo .. J_lo + len - 1`` (loss = J h).
+
+    Each law is stored exponentially tilted: the true mass at index ``J`` is the stored value
+    times ``exp(log_norm - lam * J h)`` (``lam = 0`` and ``log_norm = log(total mass)`` is the
+    untilted law).  Tilting towards the tail that decides a small δ keeps the floating-point
+    error of the FFT (an absolute error on the *stored* values, bounded by the ``slack_*``
+    fields) far below δ: an error ``e`` of the stored law costs at most
+    ``e * exp(log_norm - lam * L)`` on any event above the loss ``L``.
+    """
 
     h: float
     j_lo: int               # window start of the upper law
     j_lo_lab: int           # window start of the two label laws
     upper: np.ndarray
-    upper_extra: float      # +inf mass + out-of-window mass + FFT allowance (upper side)
+    upper_extra: float      # +inf mass (untilted, absolute)
     lab_p: np.ndarray
-    slack_p: float          # out-of-window + FFT allowance for P-label sums
-    lab_qt: np.ndarray      # tilted Q-label law; true Q(J) = lab_qt(J) * exp(log_z - J h)
+    slack_p: float          # out-of-window + FFT allowance for P-label sums (tilted units)
+    lab_qt: np.ndarray      # tilted Q-label law; true Q(J) = lab_qt(J) exp(log_z - (1+lam_p) J h)
     log_z: float
     slack_qt: float
+    slack_u: float = 0.0    # out-of-window + FFT allowance of the upper law (tilted units)
+    lam_u: float = 0.0
+    log_zu: float = 0.0
+    lam_p: float = 0.0
+    log_zp: float = 0.0
 
 
 @dataclass
@@ -581,34 +607,55 @@ def _sparse_var(idx: np.ndarray, val: np.ndarray) -> float:
     return float(np.sum(val * (j - m) ** 2) / tot) + 1.0
 
 
-def _tilt(s: StepPmfs) -> tuple[np.ndarray, float]:
-    """Q-label masses times exp(loss), normalised; returns (values, log normaliser)."""
-    nz = s.lab_q > 0
+def _tilt_vals(idx: np.ndarray, val: np.ndarray, lam: float, h: float) -> tuple[np.ndarray, float]:
+    """``val * exp(lam * idx * h)`` normalised to sum one; returns (values, log normaliser).
+
+    ``lam = 0`` returns the values unchanged (normaliser 0).
+    """
+    if lam == 0.0:
+        return val, 0.0
+    nz = val > 0
     if not np.any(nz):
-        return np.zeros_like(s.lab_q), -np.inf
-    lw = np.full(s.lab_q.size, -np.inf)
-    lw[nz] = np.log(s.lab_q[nz]) + s.lab_idx[nz] * s.h
+        return np.zeros_like(val), -np.inf
+    lw = np.full(val.size, -np.inf)
+    lw[nz] = np.log(val[nz]) + lam * idx[nz] * h
     mx = lw.max()
     w = np.exp(lw - mx)
     zsum = w.sum()
     return w / zsum, float(mx + math.log(zsum))
 
 
-def _plan(steps: Sequence[StepPmfs], counts: np.ndarray, tau: float):
-    """Window of the composition (lattice indices) and the FFT length."""
-    tilted = [_tilt(s) for s in steps]
+def _tilt(s: StepPmfs) -> tuple[np.ndarray, float]:
+    """Q-label masses times exp(loss), normalised; returns (values, log normaliser)."""
+    return _tilt_vals(s.lab_idx, s.lab_q, 1.0, s.h)
+
+
+def _tilted_laws(steps: Sequence[StepPmfs], lam_u: float, lam_p: float):
+    """Per step: the three stored laws ((idx, values, log normaliser) for upper, P- and Q-label)."""
+    out = []
+    for s in steps:
+        out.append([(s.upper_idx, *_tilt_vals(s.upper_idx, s.upper, lam_u, s.h)),
+                    (s.lab_idx, *_tilt_vals(s.lab_idx, s.lab_p, lam_p, s.h)),
+                    (s.lab_idx, *_tilt_vals(s.lab_idx, s.lab_q, 1.0 + lam_p, s.h))])
+    return out
+
+
+_WIN_LAM = np.concatenate([-np.geomspace(1e-4, 64.0, 12), np.geomspace(1e-4, 64.0, 12)])
+
+
+def _plan(steps: Sequence[StepPmfs], counts: np.ndarray, tau: float,
+          lam_u: float = 0.0, lam_p: float = 0.0):
+    """Window of the composition (lattice indices) of the stored (tilted) laws."""
+    tilted = _tilted_laws(steps, lam_u, lam_p)
     sd = math.sqrt(max(sum(float(c.max()) * _sparse_var(s.lab_idx, s.lab_p)
                            for s, c in zip(steps, counts)), 1.0))
-    lam = np.concatenate([-np.geomspace(1e-4, 50.0, 40), np.geomspace(1e-4, 50.0, 40)]) / sd
+    lam = _WIN_LAM / sd
     log_tau = math.log(tau)
     wins = []
     for ks in ((0,), (1, 2)):          # the upper law; the two label laws (one shared window)
         lo, hi = math.inf, -math.inf
         for k in ks:
-            lms = []
-            for s, (tv, _) in zip(steps, tilted):
-                idx, val = ((s.upper_idx, s.upper), (s.lab_idx, s.lab_p), (s.lab_idx, tv))[k]
-                lms.append(_log_mgf(idx, val, lam))
+            lms = [_log_mgf(t[k][0], t[k][1], lam) for t in tilted]
             a, b = _window(lms, counts, lam, log_tau)
             lo, hi = min(lo, a), max(hi, b)
         kmins = np.array([s.k_min for s in steps], float)
@@ -616,26 +663,60 @@ def _plan(steps: Sequence[StepPmfs], counts: np.ndarray, tau: float):
         lo = max(lo, int(np.min(counts.T @ kmins)))
         hi = min(hi, int(np.max(counts.T @ kmaxs)))
         wins.append((lo, max(hi, lo)))
-    return wins, tilted
+    return wins, (tilted, lam_u, lam_p)
+
+
+def _int_power(x: np.ndarray, k: int) -> np.ndarray:
+    """``x ** k`` for a non-negative integer ``k`` by repeated squaring (complex arrays)."""
+    out = None
+    base = x.copy()
+    while True:
+        if k & 1:
+            out = base.copy() if out is None else out * base
+        k >>= 1
+        if not k:
+            break
+        base *= base
+    return np.ones_like(x) if out is None else out
+
+
+def _spectrum_power(sp: Sequence[np.ndarray], c: np.ndarray, n: int) -> np.ndarray:
+    """prod_i sp_i ** c_i: repeated squaring for integer counts, else exp(sum c log sp)."""
+    with np.errstate(divide="ignore", invalid="ignore", under="ignore", over="ignore"):
+        if all(float(ci).is_integer() for ci in c):
+            phi = None
+            for spi, ci in zip(sp, c):
+                if ci > 0:
+                    term = _int_power(spi, int(ci))
+                    phi = term if phi is None else phi * term
+            if phi is None:
+                phi = np.ones(n // 2 + 1, dtype=complex)
+        else:
+            acc = np.zeros(n // 2 + 1, dtype=complex)
+            for spi, ci in zip(sp, c):
+                if ci > 0:
+                    acc += ci * np.log(spi)
+            phi = np.exp(acc)
+        phi[~np.isfinite(phi)] = 0.0
+    return phi
 
 
 def _compose_many(steps: Sequence[StepPmfs], counts: np.ndarray, tau: float,
                   wins, tilted) -> list[ComposedLattice]:
     """Compose lattice steps by FFT; ``counts`` has shape (n_pairs, n_points)."""
+    tilted, lam_u, lam_p = tilted
     h = steps[0].h
     ns = [sfft.next_fast_len(hi - lo + 1, real=True) for lo, hi in wins]
     logspec = []
     for k in range(3):
         n = ns[0 if k == 0 else 1]
         sp = []
-        for s, (tv, _) in zip(steps, tilted):
-            idx, val = ((s.upper_idx, s.upper), (s.lab_idx, s.lab_p), (s.lab_idx, tv))[k]
-            with np.errstate(divide="ignore"):
-                sp.append(np.log(sfft.rfft(_fold(idx, val, n)).astype(complex)))
+        for t in tilted:
+            idx, val, _ = t[k]
+            sp.append(sfft.rfft(_fold(idx, val, n)).astype(complex))
         logspec.append(sp)
-    logz = [lz for _, lz in tilted]
-    pnorm = max(float(np.sqrt(np.sum(v ** 2))) for s in steps
-                for v in (s.upper, s.lab_p, s.lab_q))
+    lognorm = [[t[k][2] for t in tilted] for k in range(3)]
+    pnorm = max(float(np.sqrt(np.sum(t[k][1] ** 2))) for t in tilted for k in range(3))
     out = []
     for col in range(counts.shape[1]):
         c = counts[:, col]
@@ -646,28 +727,22 @@ def _compose_many(steps: Sequence[StepPmfs], counts: np.ndarray, tau: float,
             n = ns[0 if k == 0 else 1]
             shift = (-lo) % n
             logn = math.log2(max(n, 2))
-            with np.errstate(divide="ignore", invalid="ignore", under="ignore", over="ignore"):
-                acc = np.zeros(n // 2 + 1, dtype=complex)
-                for spi, ci in zip(sp, c):
-                    if ci > 0:
-                        acc += ci * spi
-                phi = np.exp(acc)
-                phi[~np.isfinite(phi)] = 0.0
+            phi = _spectrum_power(sp, c, n)
             arr = np.roll(sfft.irfft(phi, n), shift)
             # floating-point allowance for the sum of entries over any set S: by Parseval,
             # |sum_S err| <= ||coefficient errors||_2, and the relative error of phi^T is at
             # most T times the per-step FFT error (eps * ||p||_2 * log n), plus the inverse FFT.
             fp = 4.0 * _EPS_MACH * (ttot * pnorm + logn) * math.sqrt(
-                2.0 * float(np.sum(np.abs(phi) ** 2))) + 4.0 * _EPS_MACH * logn
-            res.append((arr, fp))
-        (up, fp_u), (lp, fp_p), (lq, fp_q) = res
+                2.0 * float(np.vdot(phi, phi).real)) + 4.0 * _EPS_MACH * logn
+            lz = float(sum(ci * lz for ci, lz in zip(c, lognorm[k]) if ci > 0))
+            res.append((arr, fp, lz))
+        (up, fp_u, lz_u), (lp, fp_p, lz_p), (lq, fp_q, lz_q) = res
         pinf_tot = -math.expm1(sum(ci * math.log1p(-min(s.p_inf, 1.0 - 1e-300))
                                    for s, ci in zip(steps, c)))
         out.append(ComposedLattice(
-            h=h, j_lo=wins[0][0], j_lo_lab=wins[1][0], upper=up, upper_extra=pinf_tot + tau + fp_u,
-            lab_p=lp, slack_p=2 * tau + fp_p,
-            lab_qt=lq, log_z=float(sum(ci * lz for ci, lz in zip(c, logz) if ci > 0)),
-            slack_qt=tau + fp_q))
+            h=h, j_lo=wins[0][0], j_lo_lab=wins[1][0], upper=up, upper_extra=pinf_tot,
+            lab_p=lp, slack_p=2 * tau + fp_p, lab_qt=lq, log_z=lz_q, slack_qt=tau + fp_q,
+            slack_u=tau + fp_u, lam_u=lam_u, log_zu=lz_u, lam_p=lam_p, log_zp=lz_p))
     return out
 
 
@@ -682,10 +757,17 @@ def _suffix(x: np.ndarray) -> np.ndarray:
 
 def _suffix_decay(x: np.ndarray, h: float) -> np.ndarray:
     """e[k] = sum_{j > k} x[j] exp(-(j - k) h), computed by a stable first-order filter."""
+    if h == 0:
+        return _suffix(x)
     r = math.exp(-h)
     # y[i] = x_rev[i] + r y[i-1]  on the reversed sequence gives sum_{j >= k} x_j r^{j-k}
     y = lfilter([1.0], [1.0, -r], x[::-1])[::-1]
     return np.concatenate([y[1:], [0.0]]) * r
+
+
+def _log_pos(x: np.ndarray) -> np.ndarray:
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.where(x > 0, np.log(np.where(x > 0, x, 1.0)), -np.inf)
 
 
 def _eps_upper(c: ComposedLattice, delta: float) -> float:
@@ -693,23 +775,29 @@ def _eps_upper(c: ComposedLattice, delta: float) -> float:
     extra = c.upper_extra
     if extra >= delta:
         return math.inf
-    h = c.h
-    A = _suffix(p)
-    E = _suffix_decay(p, h)
-    D = A - E + extra                      # delta_upper at grid loss L_k
+    h, lam = c.h, c.lam_u
     L = (c.j_lo + np.arange(p.size)) * h
+    A = _suffix_decay(p, lam * h)               # stored mass above L_k, weighted e^{-lam (L_j - L_k)}
+    E = _suffix_decay(p, (lam + 1.0) * h)
+    logs = c.log_zu - lam * L                   # log of the tilt factor at L_k
+    with np.errstate(over="ignore", invalid="ignore"):
+        D = np.exp(np.minimum(logs + _log_pos(A - E + c.slack_u), 700.0)) + extra
     ok = np.nonzero(D <= delta)[0]
     if ok.size == 0:
         return math.inf
     k = int(ok[0])
     if k == 0:
+        if lam != 0.0:
+            return max(0.0, float(L[0]))       # the law below the window is not stored
         tot = p.sum()
         B = float(np.sum(p * np.exp(-(L - L[0])))) if tot > 0 else 0.0
-        num = tot + extra - delta
+        num = tot + c.slack_u + extra - delta
         if num <= 0 or B <= 0:
             return max(0.0, float(L[0]))
         return max(0.0, float(L[0] + math.log(num / B)))
-    num = A[k - 1] + extra - delta
+    # on [L_{k-1}, L_k]: delta_up(e) = s (A - e^{e - L_{k-1}} E + slack) + extra, s = e^{logs}
+    s_log = float(logs[k - 1])
+    num = A[k - 1] + c.slack_u + (extra - delta) * math.exp(min(-s_log, 700.0))
     den = E[k - 1]
     if num <= 0 or den <= 0:
         return max(0.0, float(L[k - 1]))
@@ -717,34 +805,46 @@ def _eps_upper(c: ComposedLattice, delta: float) -> float:
     return max(0.0, min(eps, float(L[k])))
 
 
-def _eps_lower(c: ComposedLattice, delta: float) -> float:
-    h = c.h
-    SP = _suffix(c.lab_p) - c.slack_p - delta
-    R = _suffix_decay(c.lab_qt, h) + c.slack_qt
+def _label_tests(c: ComposedLattice):
+    """log P(S_t) lower bound and log Q(S_t) upper bound (up to e^{L_t}) for S_t = {sum L > t}."""
+    h, lam = c.h, c.lam_p
     L = (c.j_lo_lab + np.arange(c.lab_p.size)) * h
-    good = SP > 0
-    if not np.any(good):
-        return 0.0
-    val = L[good] - c.log_z + np.log(SP[good]) - np.log(R[good])
+    sp = _suffix_decay(c.lab_p, lam * h) - c.slack_p
+    log_p = c.log_zp - lam * L + _log_pos(sp)                        # log of a lower bound on P(S_t)
+    R = _suffix_decay(c.lab_qt, (1.0 + lam) * h) + c.slack_qt
+    log_q = c.log_z - (1.0 + lam) * L + np.log(R)                     # log of an upper bound on Q(S_t)
+    return L, log_p, log_q
+
+
+def _eps_lower(c: ComposedLattice, delta: float) -> float:
+    _, log_p, log_q = _label_tests(c)
+    with np.errstate(over="ignore", invalid="ignore"):
+        # P(S) - delta > 0 in log space: log(P - delta) = log P + log1p(-delta / P)
+        r = np.exp(np.minimum(math.log(delta) - log_p, 0.0))
+        good = np.isfinite(log_p) & (log_p > math.log(delta)) & (r < 1.0)
+        if not np.any(good):
+            return 0.0
+        val = log_p[good] + np.log1p(-r[good]) - log_q[good]
     return max(0.0, float(np.max(val)))
 
 
 def _delta_upper(c: ComposedLattice, eps: float) -> float:
     L = (c.j_lo + np.arange(c.upper.size)) * c.h
     m = L > eps
-    with np.errstate(over="ignore"):
-        val = float(np.sum(c.upper[m] * -np.expm1(eps - L[m])))
+    if not np.any(m):
+        return min(1.0, max(0.0, c.upper_extra + math.exp(min(c.log_zu - c.lam_u * eps
+                                                               + math.log(c.slack_u), 700.0))))
+    with np.errstate(over="ignore", divide="ignore"):
+        lw = c.log_zu - c.lam_u * L[m]
+        val = float(np.sum(c.upper[m] * np.exp(np.minimum(lw, 700.0)) * -np.expm1(eps - L[m])))
+        val += math.exp(min(float(lw[0]) + math.log(c.slack_u), 700.0))
     return min(1.0, max(0.0, val + c.upper_extra))
 
 
 def _delta_lower(c: ComposedLattice, eps: float) -> float:
-    h = c.h
-    SP = _suffix(c.lab_p) - c.slack_p
-    R = _suffix_decay(c.lab_qt, h) + c.slack_qt
-    L = (c.j_lo_lab + np.arange(c.lab_p.size)) * h
+    _, log_p, log_q = _label_tests(c)
     with np.errstate(over="ignore"):
-        logq = eps - L + c.log_z + np.log(R)
-        val = SP - np.exp(np.minimum(logq, 700.0))
+        val = np.exp(np.minimum(log_p, 700.0)) - np.exp(np.minimum(eps + log_q, 700.0))
     return min(1.0, max(0.0, float(np.max(val))))
 
 
@@ -757,13 +857,53 @@ def _initial_h(components: Sequence[tuple[DominatingPair, float]], eta: float) -
     return max(2.0 * math.sqrt(eta * tot_v / max(tot_c, 1.0)), 1e-9)
 
 
-def _prepare_dirs(directions, tau: float, h: float):
+_TILT_BELOW = 1e-7      # tilt the composed laws when the tail that decides the answer is this small
+_LAM_GRID = np.concatenate([[0.0], np.geomspace(1e-3, 400.0, 60)])
+
+
+def _composed_log_mgf(steps, counts, which: str) -> np.ndarray:
+    """log E[exp(lam L)] of the composed law (``which``: "upper" or "lab_p") on ``_LAM_GRID``."""
+    tot = np.zeros(_LAM_GRID.size)
+    for s, c in zip(steps, counts[:, 0]):
+        idx, val = (s.upper_idx, s.upper) if which == "upper" else (s.lab_idx, s.lab_p)
+        tot += c * _log_mgf(idx, val, _LAM_GRID * s.h)
+    return tot
+
+
+def _choose_tilt(steps, counts, delta, epsilon) -> tuple[float, float]:
+    """Tilts (lam_u, lam_p) that centre the composed laws on the loss deciding the answer.
+
+    Only a choice of representation: every bound stays certified whatever the tilt (the FFT
+    error is charged through the tilt factor).  Untilted (0, 0) unless the relevant tail is
+    below ``_TILT_BELOW``, and always for curves (one tilt cannot suit every point).
+    """
+    if counts.shape[1] != 1 or (delta is not None and delta >= _TILT_BELOW):
+        return 0.0, 0.0
+    lm_u = _composed_log_mgf(steps, counts, "upper")
+    pos = _LAM_GRID > 0
+    if delta is not None:
+        with np.errstate(invalid="ignore", divide="ignore"):
+            e_g = float(np.nanmin((lm_u[pos] - math.log(delta)) / _LAM_GRID[pos]))
+        if not math.isfinite(e_g):
+            return 0.0, 0.0
+    else:
+        e_g = float(epsilon)
+        if float(np.min(lm_u - _LAM_GRID * e_g)) >= math.log(_TILT_BELOW):
+            return 0.0, 0.0
+    lam_u = float(_LAM_GRID[int(np.argmin(lm_u - _LAM_GRID * e_g))])
+    lm_p = _composed_log_mgf(steps, counts, "lab_p")
+    lam_p = float(_LAM_GRID[int(np.argmin(lm_p - _LAM_GRID * e_g))])
+    return lam_u, lam_p
+
+
+def _prepare_dirs(directions, tau: float, h: float, delta=None, epsilon=None):
     prepared, nmax = {}, 0
     for name, comps in directions.items():
         counts = np.stack([np.atleast_1d(np.asarray(c, float)) for _, c in comps], axis=0)
         tot = float(counts.sum(axis=0).max())
         steps = [discretize(p, h, tau / (10.0 * max(tot, 1.0))) for p, _ in comps]
-        wins, tilted = _plan(steps, counts, tau)
+        lam_u, lam_p = _choose_tilt(steps, counts, delta, epsilon)
+        wins, tilted = _plan(steps, counts, tau, lam_u, lam_p)
         prepared[name] = (steps, counts, wins, tilted)
         nmax = max(nmax, *(hi - lo + 1 for lo, hi in wins))
     return prepared, nmax
@@ -774,7 +914,7 @@ _SOFT_FFT = 1 << 21     # first attempt: at most 2M lattice points per composed 
 
 def compose_pairs(directions: dict[str, list[tuple[DominatingPair, float]]], *,
                   delta: float | None = None, epsilon: float | None = None,
-                  rtol: float = 0.005, eta: float = 3e-3, max_refine: int = 4,
+                  rtol: float = 0.002, eta: float = 3e-3, max_refine: int = 10,
                   counts_curve: np.ndarray | None = None) -> list[TwoSided]:
     """Certified two-sided ε (given δ) or δ (given ε) of a composition.
 
@@ -812,7 +952,7 @@ def compose_pairs(directions: dict[str, list[tuple[DominatingPair, float]]], *,
     cap = _SOFT_FFT
     refinements = 0
     for _ in range(60):
-        prepared, nmax = _prepare_dirs(curve_dirs, tau, h)
+        prepared, nmax = _prepare_dirs(curve_dirs, tau, h, delta, epsilon)
         if nmax > cap:
             if best is not None:
                 notes.append(f"lattice refinement stopped at the memory cap ({cap} points)")
@@ -837,9 +977,12 @@ def compose_pairs(directions: dict[str, list[tuple[DominatingPair, float]]], *,
         if max(_gap(r) for r in res) <= rtol:
             break
         if refinements >= max_refine:
-            notes.append(f"lattice refinement stopped after {max_refine} halvings")
+            notes.append(f"lattice refinement stopped after {max_refine} refinements")
             break
-        h /= 2.0
+        # the gap shrinks about linearly with h: aim just below rtol (at least a halving)
+        worst = max(_gap(r) for r in res)
+        want = min(max(2.0, 1.3 * worst / rtol), 8.0) if math.isfinite(worst) else 2.0
+        h /= 2.0 ** math.ceil(math.log2(want) - 1e-9)     # a power of two: reproducible lattices
         cap = _MAX_FFT
         refinements += 1
     if best is None:
@@ -857,6 +1000,6 @@ def _gap(r: TwoSided) -> float:
     return (r.upper - r.lower) / r.upper
 
 
-def epsilon_curve_pairs(directions, multipliers, delta, rtol=0.005):
+def epsilon_curve_pairs(directions, multipliers, delta, rtol=0.002):
     """ε upper/lower for the composition scaled by each multiplier (shared discretisation)."""
     return compose_pairs(directions, delta=delta, rtol=rtol, counts_curve=np.asarray(multipliers))

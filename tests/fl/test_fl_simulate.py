@@ -352,9 +352,9 @@ def test_synthetic_task_reports_distance_to_optimum():
 
 
 def test_client_level_dp_refuses_a_robust_rule():
-    cfg = cfg_of(privacy={"level": "client"}, byzantine={"aggregator": "cwtm"})
+    # issue 12: the constraint lives in the configuration's validation (refused before the run)
     with pytest.raises(ValueError, match="aggregator must be 'mean'"):
-        simulate(cfg)
+        simulate(cfg_of(privacy={"level": "client"}, byzantine={"aggregator": "cwtm"}))
 
 
 def test_dataset_override_must_match_num_clients():

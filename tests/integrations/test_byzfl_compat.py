@@ -188,3 +188,23 @@ def test_bad_vector_lists_are_refused():
         A.get("mean").aggregate([torch.zeros(3), torch.zeros(4)])
     with pytest.raises(ValueError, match="updates"):
         A.get("mean").aggregate(np.array([["a", "b"]]))
+
+
+def test_centered_clipping_direct_path_equals_gram_path_and_rejects_nonfinite():
+    rng = np.random.default_rng(5)
+    x = torch.from_numpy(rng.normal(size=(9, 40)) * 3)
+    x[4, 7] = float("nan")
+    alone, info = A.CenteredClipping(tau=2.0, iterations=4)(x)  # O(L n d) path, norm screen
+    assert info.rejected_indices == [4]
+    # the same rule after an identity-like pre-aggregator (clipping at an unreachable norm)
+    # runs on the Gram matrix
+    piped, _ = A.Pipeline([A.StaticClipping(threshold=1e9)],
+                          A.CenteredClipping(tau=2.0, iterations=4))(x)
+    torch.testing.assert_close(alone, piped, rtol=1e-10, atol=1e-10)
+    # an explicit loop over the 8 finite rows
+    rows = np.delete(x.numpy(), 4, axis=0)
+    v = np.zeros(40)
+    for _ in range(4):
+        d = rows - v
+        v = v + (d * np.minimum(1.0, 2.0 / np.linalg.norm(d, axis=1))[:, None]).mean(0)
+    np.testing.assert_allclose(alone.numpy(), v, rtol=1e-12, atol=1e-12)

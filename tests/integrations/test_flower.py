@@ -116,3 +116,43 @@ def test_a_few_rounds_with_numpy_clients():
         results = [_res(c.fit(nd, {})[0]) for c in clients]
         params, _ = s.aggregate_fit(r, results, [])
     assert np.abs(parameters_to_ndarrays(params)[0] - target).max() < 0.05
+
+
+@pytest.mark.slow
+def test_flower_simulation_with_ray():
+    """A Flower simulation (Ray backend, loopback only) of 4 rounds; one Byzantine client.
+    Needs ``pip install ray`` (not in the dev extra: ~40 s here); run with ``-m slow``."""
+    pytest.importorskip("ray")
+    from flwr.client import ClientApp, NumPyClient
+    from flwr.server import ServerApp, ServerAppComponents, ServerConfig
+    from flwr.simulation import run_simulation
+
+    target = np.array([1.0, -2.0])
+
+    class Client(NumPyClient):
+        def __init__(self, cid):
+            self.cid = cid
+
+        def fit(self, parameters, config):
+            w = parameters[0]
+            if self.cid == 0:
+                return [np.full_like(w, -1e3)], 1, {}
+            return [w - 0.5 * (w - target)], 10, {}
+
+    def client_fn(context):
+        return Client(int(context.node_config["partition-id"])).to_client()
+
+    strategy = RobustStrategy(aggregator="cwtm", f=1, fraction_evaluate=0.0, min_fit_clients=5,
+                              min_available_clients=5,
+                              initial_parameters=ndarrays_to_parameters([np.zeros(2)]))
+
+    def server_fn(context):
+        return ServerAppComponents(strategy=strategy, config=ServerConfig(num_rounds=4))
+
+    run_simulation(server_app=ServerApp(server_fn=server_fn),
+                   client_app=ClientApp(client_fn=client_fn), num_supernodes=5,
+                   backend_config={"client_resources": {"num_cpus": 1, "num_gpus": 0.0},
+                                   "init_args": {"num_cpus": 2, "include_dashboard": False}})
+    # the 4 honest clients halve the distance to the target each round; the Byzantine one is
+    # trimmed: w_4 = (1 - 2^-4) * target exactly
+    np.testing.assert_allclose(strategy._current[0], (1 - 2.0 ** -4) * target, rtol=1e-12)
