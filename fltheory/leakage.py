@@ -19,10 +19,7 @@ def _load(config: str | Mapping[str, Any]) -> dict:
         return dict(config)
     from fltheory._io import read_toml
 
-    data = read_toml(config)
-    if not data:   # an empty file would silently run the default sweep
-        raise ValueError(f"config {config} is empty (see experiments/leakage/ for examples)")
-    return data
+    return read_toml(config)   # an empty file is refused by run_config, naming the file
 
 
 _KEYS = ("name", "attacks", "attack", "seeds", "clip", "defenses", "figures", "description")
@@ -51,7 +48,8 @@ def run_config(config: str | Mapping[str, Any], out_dir: str | None = None) -> d
 
         where = "the leakage config" if isinstance(config, Mapping) else str(config)
         raise ConfigError(f"{where}: no sweep (neither 'attacks' nor a [defenses] table); an "
-                          "empty file is refused rather than run as the default sweep")
+                          "empty file is refused rather than run as the default sweep (examples: "
+                          "experiments/leakage/)")
     unknown = sorted(set(cfg) - set(_KEYS))
     if unknown:
         raise ValueError(f"unknown key(s) in the leakage config: {', '.join(unknown)} "

@@ -437,7 +437,7 @@ def invert_gradient(model: _models.FunctionalModel, params: torch.Tensor, x: tor
     Examples
     --------
     >>> from fltheory.fl import models, compressors
-    >>> m = models.mlp(16, 3, hidden=(8,)); p = m.init(seed=0); x = torch.rand(16)
+    >>> m = models.mlp(16, 3, hidden=(8,)); p = m.init(seed=0); x = torch.rand(16, generator=torch.Generator().manual_seed(0))
     >>> noisy = invert_gradient(m, p, x, 0, clip=1.0, noise_multiplier=1.0)
     >>> clean = invert_gradient(m, p, x, 0, clip=1.0)
     >>> clean.mse < 1e-10 < noisy.mse
