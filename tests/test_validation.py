@@ -13,17 +13,8 @@ torch = pytest.importorskip("torch")
 from fltheory import validation  # noqa: E402
 from fltheory.validation import ValidationReport, validate  # noqa: E402
 
-# full batch, every client: the mechanism is sqrt(T)/z-GDP and the audit of (a) is the GDP audit
-FULL_BATCH_RECORD = {
-    "name": "full-batch-record", "data": {"name": "synthetic_logistic", "num_clients": 4,
-                                          "samples_per_client": 40, "dim": 5},
-    "training": {"rounds": 4, "batch_sampling": "poisson", "lr": 0.5},
-    "privacy": {"level": "record", "noise_multiplier": 2.0, "batch_rate": 1.0}}
-FULL_CLIENT = {
-    "name": "full-client", "data": {"name": "synthetic_logistic", "num_clients": 6,
-                                    "samples_per_client": 30, "dim": 30},
-    "training": {"rounds": 4, "lr": 0.5},
-    "privacy": {"level": "client", "noise_multiplier": 2.0, "clip": 0.5}}
+from _recipes import FULL_BATCH_RECORD, FULL_CLIENT  # noqa: E402  (tests/ is on sys.path)
+
 # subsampled, client sampling, rand-k updates, Byzantine clients: every check has something to do
 RECIPE = {
     "name": "recipe", "data": {"name": "synthetic_logistic", "num_clients": 10,

@@ -161,16 +161,8 @@ def test_engine_client_level_positions_bug_publishes_the_masks():
 # --------------------------------------------------------------------------------------------------
 # validate catches every planted bug through an audit of the engine's release
 # --------------------------------------------------------------------------------------------------
-FULL_BATCH_RECORD = {
-    "name": "full-batch-record", "data": {"name": "synthetic_logistic", "num_clients": 4,
-                                          "samples_per_client": 40, "dim": 5},
-    "training": {"rounds": 4, "batch_sampling": "poisson", "lr": 0.5},
-    "privacy": {"level": "record", "noise_multiplier": 2.0, "batch_rate": 1.0}}
-FULL_CLIENT = {
-    "name": "full-client", "data": {"name": "synthetic_logistic", "num_clients": 6,
-                                    "samples_per_client": 30, "dim": 30},
-    "training": {"rounds": 4, "lr": 0.5},
-    "privacy": {"level": "client", "noise_multiplier": 2.0, "clip": 0.5}}
+from _recipes import FULL_BATCH_RECORD, FULL_CLIENT  # noqa: E402  (tests/ is on sys.path)
+
 # secret Poisson masks (gamma = 0.01) over whole client updates: the accountant amplifies
 SECRET_CLIENT = {
     "name": "secret-client", "data": {"name": "synthetic_logistic", "num_clients": 6,
