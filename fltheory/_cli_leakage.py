@@ -4,12 +4,15 @@ from __future__ import annotations
 
 _EPILOG = """\
 examples:
-  fltheory leakage experiments/leakage/privacy_utility.toml --out results/leakage
+  fltheory leakage experiments/leakage/privacy_utility.toml --out results/leakage --jobs 2
   fltheory leakage experiments/leakage/eavesdropper.toml --out results/leakage --json
 
-Writes DIR/<name>.json (the configuration, every point with its seed, attack success with its
-confidence interval, test accuracy and epsilon, and the epsilon-equivalents, labelled as an
-empirical equivalence, NOT a DP guarantee) and the figures the config lists (PDF + PNG).
+The file is a recipe per attack ([recipes]: attack -> built-in recipe name or TOML path: the
+FL setting) plus a grid ([grid]: attacks, seeds, figures; [grid.defenses]: defense -> its
+parameters); see experiments/leakage/*.toml.  Writes DIR/<name>.json (the configuration, every
+point with its seed, attack success with its confidence interval, test accuracy and epsilon,
+and the epsilon-equivalents, labelled as an empirical equivalence, NOT a DP guarantee) and the
+figures the grid lists (PDF + PNG).  The points do not depend on --jobs.
 """
 
 
@@ -27,9 +30,12 @@ def register(sub, formatter_class) -> None:
                                    "top-k / rand-k, mixup, batch sampling) as a TOML config "
                                    "describes; report attack success vs test accuracy.",
                        formatter_class=formatter_class, epilog=_EPILOG)
-    p.add_argument("config", help="TOML configuration (see experiments/leakage/)")
+    p.add_argument("config", help="TOML file: [recipes] plus [grid] (see experiments/leakage/)")
     p.add_argument("--out", default="results/leakage", metavar="DIR", help="output directory")
     p.add_argument("--json", action="store_true", help="print the JSON instead of the table")
+    p.add_argument("--jobs", type=int, default=1, metavar="N",
+                   help="training runs at a time, in worker processes (-1: every core; "
+                        "default: 1); the results do not depend on N")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=_cmd)
 
@@ -45,14 +51,18 @@ def _cmd(args) -> int:
 
     from fltheory import leakage as sweeps
 
+    if args.jobs == 0 or args.jobs < -1:
+        raise ValueError(f"--jobs must be >= 1 or -1 (every core), got {args.jobs}")
+    sweeps.load_sweep(args.config)          # every error before the output folder is touched
     check_out_dir(args.out)
     torch.set_num_threads(1)
-    res = sweeps.run_config(args.config, args.out)
+    res = sweeps.run_config(args.config, args.out, jobs=args.jobs)
 
     def render():
         for line in sweeps.format_points(res):
             print(line)
-        print(f"\n{len(res['points'])} points in {res['seconds']:.1f} s; files written:")
+        print(f"\n{len(res['points'])} points in {res['seconds']:.1f} s ({res['jobs']} jobs); "
+              "files written:")
         for f in res.get("files", []):
             print(f"  {f}")
 

@@ -5,6 +5,19 @@ attack's task for every setting of every defense, runs the attack on what the se
 eavesdropper) saw, and records the attack's success with its confidence interval next to the
 final model's test accuracy and, for DP, the run's ε from :mod:`fltheory.accounting`.
 
+**The FL setting is a recipe.**  Each attack runs the :class:`~fltheory.config.ExperimentConfig`
+it is given (default: the built-in recipe ``leakage_<task>`` of its task, :data:`ATTACKS`,
+loaded by :func:`fltheory.config.recipe`): the clients, records per client and features
+(``data.num_clients``, ``data.samples_per_client``, ``data.dim``), the rounds, local steps,
+learning rate and ridge term (``training.weight_decay``), and the DP points' clipping norm and
+δ (``privacy.clip``, ``privacy.delta``).  The runs are FedAvg over every client every round with
+full-batch local steps on binary logistic regression, so every other field must keep its
+default; the defenses (noise, compression, mixup, batch sampling) come from the grid, and the
+recipe's seed is replaced by the sweep's.  The data are the planted-attribute task
+(:func:`~fltheory.audit.transcript.sensitive_tabular`) of the recipe's sizes; how the attribute
+enters the labels is the task's (:data:`TASKS`).  Attacks whose task and recipe agree share
+their training runs.
+
 Attacks (:data:`ATTACKS`; the trivial baseline in brackets):
 
 * ``source`` -- source inference, :func:`~fltheory.audit.source_inference.source_inference`
@@ -59,6 +72,7 @@ more from a noise-free defense, whose worst-case ε is infinite.  Every record c
 
 from __future__ import annotations
 
+import functools
 import math
 import time
 from typing import Any, Mapping, Sequence
@@ -67,14 +81,16 @@ import numpy as np
 import torch
 
 from .._checks import check_choice, check_int, check_positive
+from ..config import ExperimentConfig, load_config, recipe
+from ..errors import ConfigError
 from ..fl import compressors as _compressors
 from . import stats as _stats
 from .transcript import glm_correct, glm_losses, local_optimum, run_fedavg, sensitive_tabular
 
-__all__ = ["ATTACKS", "DEFENSES", "DEFAULT_DEFENSES", "EQUIVALENCE_KIND", "defense_sweep",
-           "epsilon_equivalent"]
+__all__ = ["ATTACKS", "TASKS", "DEFENSES", "DEFAULT_DEFENSES", "EQUIVALENCE_KIND",
+           "default_recipe", "recipe_setting", "check_defenses", "defense_sweep", "epsilon_equivalent"]
 
-#: Attack name -> (task family, metric name).
+#: Attack name -> (task, metric name); the task's built-in recipe is ``leakage_<task>``.
 ATTACKS: dict[str, tuple[str, str]] = {
     "source": ("source", "accuracy"),
     "attribute_gradient": ("attribute", "accuracy"),
@@ -112,22 +128,116 @@ DEFAULT_DEFENSES: dict[str, list[float]] = {
 
 EQUIVALENCE_KIND = "empirical equivalence, not a DP guarantee"
 
-# Task family -> (task parameters, run recipe).  Each family is a regime in which its attack
-# works on the undefended run (the tests check it); see the docs page for the reasons.
-_FAMILIES: dict[str, tuple[dict, dict]] = {
-    "source": (dict(num_clients=10, samples_per_client=10, dim=20, label_noise=0.2,
-                    client_shift=0.0, client_specific=False, signal=3.0, held_out=100),
-               dict(rounds=10, local_steps=10, lr=1.0)),
-    "membership": (dict(num_clients=5, samples_per_client=100, dim=100, label_noise=0.1,
-                        client_specific=False, signal=3.0),
-                   dict(rounds=20, local_steps=10, lr=0.5)),
-    "attribute": (dict(num_clients=10, samples_per_client=10, dim=20, held_out=100),
-                  dict(rounds=3, local_steps=5, lr=0.5)),
-    "model_attribute": (dict(num_clients=10, samples_per_client=40, dim=5, held_out=100),
-                        dict(rounds=5, local_steps=50, lr=0.5, l2=0.1)),
-    "eavesdropper": (dict(num_clients=10, samples_per_client=40, dim=5, held_out=100),
-                     dict(rounds=40, local_steps=1, lr=0.5, l2=0.1)),
+#: Task -> how the planted attribute enters the data: keyword arguments of
+#: :func:`~fltheory.audit.transcript.sensitive_tabular` beyond the recipe's sizes.  Each task is a
+#: regime in which its attack works on the undefended run (the tests check it); see the docs page
+#: for the reasons.
+TASKS: dict[str, dict[str, Any]] = {
+    "source": dict(label_noise=0.2, client_shift=0.0, client_specific=False, signal=3.0,
+                   held_out=100),
+    "membership": dict(label_noise=0.1, client_specific=False, signal=3.0),
+    "attribute": dict(held_out=100),
+    "model_attribute": dict(held_out=100),
+    "eavesdropper": dict(held_out=100),
 }
+
+# the recipe's fields a leakage run reads (everything else must keep its default)
+_SETTING = {"data.num_clients": "num_clients", "data.samples_per_client": "samples_per_client",
+            "data.dim": "dim", "training.rounds": "rounds",
+            "training.local_steps": "local_steps", "training.lr": "lr",
+            "training.weight_decay": "l2", "privacy.clip": "clip", "privacy.delta": "delta"}
+_FREE = {"name", "seed", "data.name", "model.name", "privacy.level", "run.eval_every",
+         "run.checkpoint_every", "run.progress"}
+
+
+def default_recipe(attack: str) -> ExperimentConfig:
+    """The built-in recipe of an attack's task, ``leakage_<task>`` (:func:`fltheory.config.recipe`).
+
+    Examples
+    --------
+    >>> cfg = default_recipe("lira")
+    >>> cfg.name, cfg.data.num_clients, cfg.training.rounds
+    ('leakage-membership', 5, 20)
+    """
+    check_choice("attack", attack, tuple(ATTACKS))
+    return recipe(f"leakage_{ATTACKS[attack][0]}")
+
+
+def _flat(d: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for k, v in d.items():
+        if isinstance(v, Mapping):
+            out.update(_flat(v, f"{prefix}{k}."))
+        else:
+            out[f"{prefix}{k}"] = v
+    return out
+
+
+@functools.lru_cache(maxsize=1)
+def _defaults() -> dict[str, Any]:
+    return _flat(ExperimentConfig().to_dict())
+
+
+def recipe_setting(config: Any, attack: str) -> dict[str, Any]:
+    """The FL setting a leakage run of ``attack`` reads from a recipe, after checking the recipe
+    describes such a run.
+
+    ``config`` is an :class:`~fltheory.config.ExperimentConfig`, a dict or a TOML path
+    (:func:`fltheory.config.load_config`).  Raises :class:`~fltheory.errors.ConfigError` naming
+    the field for a recipe the leakage runs cannot honour: another data set or model
+    (``data.name`` must be ``"synthetic_logistic"``, ``model.name`` ``"logreg"``), DP noise in
+    the recipe (``privacy.level`` must be ``"none"``: noise is the grid's ``dp`` defense), or any
+    other field away from its default (client sampling, batch sampling, compression, mixup,
+    Byzantine clients, momentum ...; the defenses come from the grid); and, for the
+    eavesdropper, ``training.weight_decay = 0`` (its local optimum would not be finite).
+
+    Examples
+    --------
+    >>> recipe_setting(default_recipe("source"), "source")["rounds"]
+    10
+    >>> recipe_setting({"training": {"momentum": 0.9}}, "source")
+    Traceback (most recent call last):
+    ...
+    fltheory.errors.ConfigError: recipe of attack 'source': training.momentum = 0.9 is not ...
+    """
+    check_choice("attack", attack, tuple(ATTACKS))
+    cfg = load_config(config)
+    where = f"recipe of attack {attack!r}"
+    if cfg.data.name != "synthetic_logistic":
+        raise ConfigError(f"{where}: data.name must be 'synthetic_logistic' (the leakage attacks "
+                          "run on the planted-attribute tabular task of the recipe's sizes), "
+                          f"got {cfg.data.name!r}")
+    if cfg.model.name != "logreg":
+        raise ConfigError(f"{where}: model.name must be 'logreg' (the attacks invert binary "
+                          f"logistic regression), got {cfg.model.name!r}")
+    if cfg.privacy.level != "none":
+        raise ConfigError(f"{where}: privacy.level must be 'none', got {cfg.privacy.level!r}: DP "
+                          "noise is the grid's dp defense (dp = [0.0, 1.0, ...]); the recipe "
+                          "gives its clip and delta")
+    defaults = _defaults()
+    flat = _flat(cfg.to_dict())
+    for key, value in flat.items():
+        if key in _SETTING or key in _FREE or key.startswith("clients."):
+            continue
+        if value != defaults.get(key):
+            raise ConfigError(
+                f"{where}: {key} = {value!r} is not supported by the leakage sweeps (FedAvg over "
+                "every client every round, full-batch local steps; defenses such as noise, "
+                "compression, mixup and batch sampling come from the grid): remove it (default "
+                f"{defaults.get(key)!r})")
+    if cfg.clients.enabled:
+        raise ConfigError(f"{where}: [clients] (per-client settings) is not supported by the "
+                          "leakage sweeps: remove it")
+    setting = {name: flat[key] for key, name in _SETTING.items()}
+    if ATTACKS[attack][0] == "eavesdropper" and setting["l2"] <= 0:
+        raise ConfigError(f"{where}: training.weight_decay must be > 0 for the eavesdropper (the "
+                          "ridge term keeps the local optimum it reconstructs finite), got "
+                          f"{setting['l2']}")
+    if setting["num_clients"] < 2 or setting["samples_per_client"] < 2:
+        raise ConfigError(f"{where}: data.num_clients and data.samples_per_client must be >= 2, "
+                          f"got {setting['num_clients']} and {setting['samples_per_client']}")
+    return setting
+
 
 _LIRA_SHADOWS = 32
 
@@ -186,17 +296,38 @@ def _defense_kwargs(name: str, value: Any, d: int, clip: float) -> dict:
     return kw
 
 
+def check_defenses(defenses: Mapping[str, Sequence[Any]], clip: float = 1.0) -> None:
+    """Raise ``ValueError`` naming the defense and parameter for any setting of ``defenses``
+    (defense -> parameter values) that :func:`defense_sweep` would refuse.
+
+    Examples
+    --------
+    >>> check_defenses({"dp": [0.0, 4.0], "topk": [0.1]})
+    >>> check_defenses({"topk": [2]})
+    Traceback (most recent call last):
+    ...
+    ValueError: topk parameter must be in (0, 1], got 2
+    """
+    clip = check_positive("clip", clip)
+    for name, values in defenses.items():
+        for v in values:
+            _defense_kwargs(name, v, 2, clip)
+
+
 def _test_accuracy(model: Any, params: torch.Tensor, x: torch.Tensor, y: torch.Tensor) -> float:
     return glm_correct(model, params, x, y) / y.numel()
 
 
 class _Family:
-    """One task family at one seed: the task, its recipe, and cached derived quantities."""
+    """One task at one seed: the planted-attribute data of the recipe's sizes, the recipe's run
+    settings, and cached derived quantities."""
 
-    def __init__(self, family: str, seed: int) -> None:
-        task_kw, self.recipe = _FAMILIES[family]
+    def __init__(self, family: str, seed: int, setting: Mapping[str, Any]) -> None:
         self.name, self.seed = family, seed
-        self.task = sensitive_tabular(**task_kw, seed=seed)
+        self.task = sensitive_tabular(num_clients=setting["num_clients"],
+                                      samples_per_client=setting["samples_per_client"],
+                                      dim=setting["dim"], **TASKS[family], seed=seed)
+        self.recipe = {k: setting[k] for k in ("rounds", "local_steps", "lr", "l2", "delta")}
         self.model = self.task.model()
         self.d = int(self.model.init(0).numel())
         self._optimum = None
@@ -205,7 +336,7 @@ class _Family:
     def optimum(self) -> torch.Tensor:
         if self._optimum is None:
             self._optimum = local_optimum(self.model, self.task.x, self.task.y,
-                                          l2=self.recipe.get("l2", 1e-2))
+                                          l2=self.recipe["l2"])
         return self._optimum
 
     def run(self, defense_kw: dict, *, x=None, y=None, seed=None):
@@ -308,28 +439,74 @@ def _attack(attack: str, fam: _Family, tr: Any, defense_kw: dict) -> dict:
     return _lira(fam, tr, defense_kw)
 
 
+@functools.lru_cache(maxsize=16)
+def _family(family: str, seed: int, setting: tuple) -> _Family:
+    return _Family(family, seed, dict(setting))
+
+
+def _run_point(family: str, setting: tuple, attacks: tuple, seed: int, name: str,
+               value: Any, threads: int | None) -> list[dict]:
+    """One training run (one task, seed and defense setting) and every attack on it: the points.
+
+    Self-contained and seeded, so a joblib worker returns the same points as the calling process.
+    """
+    if threads is not None:
+        torch.set_num_threads(threads)
+    fam = _family(family, seed, setting)
+    kw = _defense_kwargs(name, value, fam.d, dict(setting)["clip"])
+    t0 = time.perf_counter()
+    tr = fam.run(kw)
+    t_run = time.perf_counter() - t0
+    acc = _test_accuracy(fam.model, tr.final, fam.task.x_out, fam.task.y_out)
+    out = []
+    for a in attacks:
+        t1 = time.perf_counter()
+        res = _attack(a, fam, tr, kw)
+        out.append({
+            "attack": a, "defense": name, "parameter": value, "metric": ATTACKS[a][1],
+            "success": float(res["success"]),
+            "success_ci": [float(c) for c in res["success_ci"]],
+            "baseline": float(res["baseline"]), "test_accuracy": acc,
+            "epsilon": None if math.isinf(tr.epsilon) else float(tr.epsilon),
+            "delta": tr.delta, "seed": seed, "extras": res.get("extras", {}),
+            "seconds": t_run + time.perf_counter() - t1,
+        })
+    return out
+
+
 def defense_sweep(attacks: str | Sequence[str] = "source",
-                  defenses: Mapping[str, Sequence[Any]] | None = None, *, seed: int = 0,
-                  clip: float = 1.0) -> list[dict]:
+                  defenses: Mapping[str, Sequence[Any]] | None = None, *,
+                  seed: int | Sequence[int] = 0,
+                  recipes: Mapping[str, Any] | None = None, jobs: int = 1,
+                  progress: bool | None = None) -> list[dict]:
     """Run every attack under every defense setting; one JSON-ready dict per point.
 
     Parameters
     ----------
     attacks : str or sequence of str
-        Names from :data:`ATTACKS` (attacks of the same task family share the training runs).
+        Names from :data:`ATTACKS` (attacks of the same task and recipe share the training runs).
     defenses : mapping, optional
         Defense name (from :data:`DEFENSES`, or names joined by ``+``) -> parameter values
         (default :data:`DEFAULT_DEFENSES`).  ``dp`` value 0 is the undefended run.
-    seed : int
-        Seed of the tasks and of the runs (recorded in every point).
-    clip : float
-        Clipping norm of the DP runs.
+    seed : int or sequence of int
+        Seed(s) of the tasks and of the runs (recorded in every point).
+    recipes : mapping, optional
+        Attack name -> its FL setting: an :class:`~fltheory.config.ExperimentConfig`, a dict or
+        a TOML path (checked by :func:`recipe_setting`); an attack not given runs its built-in
+        recipe (:func:`default_recipe`).  The DP points clip to the recipe's ``privacy.clip``.
+    jobs : int
+        Training runs at a time (joblib worker processes; ``-1``: every core).  One run and its
+        attacks form one task, seeded on its own: the points do not depend on ``jobs`` (only
+        their ``seconds`` do).
+    progress : bool, optional
+        Progress bar (default: when stderr is a terminal and not quiet).
 
     Returns
     -------
     list of dict
         Keys ``attack, defense, parameter, metric, success, success_ci, baseline,
-        test_accuracy, epsilon`` (``None`` without DP)``, delta, seed, extras, seconds``.
+        test_accuracy, epsilon`` (``None`` without DP)``, delta, seed, extras, seconds``;
+        ordered by seed, then attack, then defense setting.
 
     Examples
     --------
@@ -344,46 +521,48 @@ def defense_sweep(attacks: str | Sequence[str] = "source",
         raise ValueError("attacks must name at least one attack")
     for a in names:
         check_choice("attack", a, tuple(ATTACKS))
-    seed = check_int("seed", seed, minimum=0)
-    clip = check_positive("clip", clip)
-    grid = DEFAULT_DEFENSES if defenses is None else defenses
-    families: dict[str, _Family] = {}
+    seeds = [seed] if isinstance(seed, (int, np.integer)) else list(seed)
+    if not seeds:
+        raise ValueError("seed must be an integer >= 0 or a non-empty list of them, got []")
+    seeds = [check_int("seed", sd, minimum=0) for sd in seeds]
+    jobs = check_int("jobs", jobs)
+    if jobs == 0 or jobs < -1:
+        raise ValueError(f"jobs must be >= 1 or -1 (every core), got {jobs}")
+    recipes = dict(recipes or {})
+    for a in recipes:
+        check_choice("recipes key (attack)", a, tuple(ATTACKS))
+    # one group of training runs per (task, recipe setting); attacks in their given order
+    groups: dict[tuple, list[str]] = {}
     for a in names:
-        fam = ATTACKS[a][0]
-        if fam not in families:
-            families[fam] = _Family(fam, seed)
-    # validate every setting before the first run
+        cfg = recipes[a] if a in recipes else default_recipe(a)
+        setting = tuple(sorted(recipe_setting(cfg, a).items()))
+        groups.setdefault((ATTACKS[a][0], setting), []).append(a)
+    grid = DEFAULT_DEFENSES if defenses is None else defenses
     settings = [(name, v) for name, values in grid.items() for v in values]
-    for name, v in settings:
-        _defense_kwargs(name, v, 2, clip)
-    out = []
-    from fltheory._progress import bar
+    for _, setting in groups:       # validate every setting before the first run
+        check_defenses(grid, dict(setting)["clip"])
+    threads = None if jobs == 1 else 1
+    items = [(fam, setting, tuple(group), sd, name, v, threads)
+             for sd in seeds for (fam, setting), group in groups.items() for name, v in settings]
 
-    pbar = bar(len(families) * len(settings), f"leakage runs (seed {seed})", unit="run")
-    for fam_name, fam in families.items():
-        for name, v in settings:
-            pbar.set_postfix_str(f"{fam_name}: {name}={v}", refresh=False)
-            kw = _defense_kwargs(name, v, fam.d, clip)
-            t0 = time.perf_counter()
-            tr = fam.run(kw)
-            t_run = time.perf_counter() - t0
-            acc = _test_accuracy(fam.model, tr.final, fam.task.x_out, fam.task.y_out)
-            for a in (a for a in names if ATTACKS[a][0] == fam_name):
-                t1 = time.perf_counter()
-                res = _attack(a, fam, tr, kw)
-                out.append({
-                    "attack": a, "defense": name, "parameter": v, "metric": ATTACKS[a][1],
-                    "success": float(res["success"]),
-                    "success_ci": [float(c) for c in res["success_ci"]],
-                    "baseline": float(res["baseline"]), "test_accuracy": acc,
-                    "epsilon": None if math.isinf(tr.epsilon) else float(tr.epsilon),
-                    "delta": tr.delta, "seed": seed, "extras": res.get("extras", {}),
-                    "seconds": t_run + time.perf_counter() - t1,
-                })
-            pbar.update(1)
-    pbar.close()
-    order = {a: i for i, a in enumerate(names)}
-    return sorted(out, key=lambda p: order[p["attack"]])
+    def cost(it) -> float:   # rough work of one item: the heaviest start first (load balance)
+        s = dict(it[1])
+        work = s["rounds"] * s["local_steps"] * s["num_clients"] * s["samples_per_client"] \
+            * (s["dim"] + 2)
+        return work * (1 + _LIRA_SHADOWS * ("lira" in it[2]))
+
+    order = sorted(range(len(items)), key=lambda i: -cost(items[i]))
+    from fltheory._progress import parallel_map
+
+    done = parallel_map(_run_point, [items[i] for i in order], jobs, "leakage runs", unit="run",
+                        enabled=progress, batch_size=1)
+    results: list = [None] * len(items)
+    for i, pts in zip(order, done):
+        results[i] = pts
+    out = [p for pts in results for p in pts]
+    rank = {sd: i for i, sd in enumerate(seeds)}
+    pos = {a: i for i, a in enumerate(names)}
+    return sorted(out, key=lambda p: (rank[p["seed"]], pos[p["attack"]]))
 
 
 def epsilon_equivalent(points: Sequence[Mapping[str, Any]]) -> list[dict]:

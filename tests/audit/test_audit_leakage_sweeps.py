@@ -125,10 +125,18 @@ def test_bad_input_names_the_parameter(attack, grid, match):
         sweeps.defense_sweep(attack, grid)
 
 
+def _sweep(attacks, seeds, defenses, **grid):
+    """A leakage table in the file's schema: the built-in recipe of each attack plus a grid."""
+    return {"name": grid.pop("name", "mini"),
+            "recipes": {a: sweeps.default_recipe(a).name.replace("-", "_") for a in attacks},
+            "grid": {"attacks": list(attacks), "seeds": list(seeds), "defenses": defenses,
+                     **grid}}
+
+
 def test_run_config_writes_json_with_seeds_and_figures(tmp_path):
-    cfg = {"name": "mini", "attacks": ["source", "eavesdropper"], "seeds": [0, 1],
-           "defenses": {"dp": [0.0, 64.0], "random_prune": [0.9]},
-           "figures": ["privacy_utility", "success_vs_epsilon", "eavesdropper"]}
+    cfg = _sweep(["source", "eavesdropper"], [0, 1],
+                 {"dp": [0.0, 64.0], "random_prune": [0.9]},
+                 figures=["privacy_utility", "success_vs_epsilon", "eavesdropper"])
     res = leakage.run_config(cfg, str(tmp_path))
     data = json.loads((tmp_path / "mini.json").read_text())
     assert len(data["points"]) == 2 * 2 * 3
@@ -136,57 +144,212 @@ def test_run_config_writes_json_with_seeds_and_figures(tmp_path):
         (a, s) for a in ("source", "eavesdropper") for s in (0, 1)}
     assert all("seed" in e for e in data["epsilon_equivalent"])
     assert "not a differential-privacy guarantee" in data["note"]
-    for fig in cfg["figures"]:
+    # the JSON states each attack's recipe in full and the grid
+    assert data["config"]["recipes"]["source"]["data"]["num_clients"] == 10
+    assert data["config"]["recipes"]["eavesdropper"]["training"]["rounds"] == 40
+    assert data["config"]["grid"]["seeds"] == [0, 1]
+    for fig in cfg["grid"]["figures"]:
         assert (tmp_path / f"mini_{fig}.png").stat().st_size > 5000
         assert (tmp_path / f"mini_{fig}.pdf").exists()
     assert math.isfinite(res["points"][1]["epsilon"])
 
 
+def test_jobs_do_not_change_the_results(tmp_path):
+    """One worker or two: the same JSON, apart from the timings."""
+    cfg = _sweep(["source", "loss_threshold", "eavesdropper"], [0, 1],
+                 {"dp": [0.0, 16.0], "random_prune": [0.5], "dp+topk": [[8.0, 0.3]]})
+
+    def strip(d):
+        d.pop("seconds", None)
+        d.pop("jobs", None)
+        d.pop("files", None)
+        for p in d["points"]:
+            p.pop("seconds")
+        return json.dumps(d, sort_keys=True)
+
+    one = leakage.run_config(cfg, str(tmp_path / "j1"), jobs=1)
+    two = leakage.run_config(cfg, str(tmp_path / "j2"), jobs=2)
+    assert one["jobs"] == 1 and two["jobs"] == 2
+    assert len(one["points"]) == 3 * 2 * 4
+    assert strip(one) == strip(two)
+    f1, f2 = (json.loads((tmp_path / j / "mini.json").read_text()) for j in ("j1", "j2"))
+    assert strip(f1) == strip(f2)
+
+
+def test_recipe_sets_the_fl_setting():
+    """The run follows the recipe: fewer clients in the recipe, fewer source classes."""
+    small = sweeps.default_recipe("source").replace(data__num_clients=4)
+    pts = sweeps.defense_sweep("source", {"dp": [0.0]}, recipes={"source": small})
+    assert pts[0]["baseline"] == pytest.approx(1 / 4)                 # 1/n with n = 4
+    clip = sweeps.default_recipe("source").replace(privacy__clip=0.01)
+    assert sweeps.recipe_setting(clip, "source")["clip"] == 0.01
+    with pytest.raises(ValueError, match="recipes key"):
+        sweeps.defense_sweep("source", {"dp": [0.0]}, recipes={"nope": small})
+    with pytest.raises(ValueError, match="jobs must be >= 1 or -1"):
+        sweeps.defense_sweep("source", {"dp": [0.0]}, jobs=0)
+
+
+@pytest.mark.parametrize("change, match", [
+    ({"data": {"name": "digits"}}, "data.name must be 'synthetic_logistic'"),
+    ({"model": {"name": "mlp"}}, "model.name must be 'logreg'"),
+    ({"privacy": {"level": "record", "batch_rate": 0.5},
+      "training": {"batch_sampling": "poisson"}}, "privacy.level must be 'none'"),
+    ({"training": {"momentum": 0.9}}, "training.momentum = 0.9 is not supported"),
+    ({"training": {"client_sampling": "poisson", "client_rate": 0.5}},
+     "training.client_sampling = 'poisson'"),
+    ({"compression": {"name": "topk", "ratio": 0.1}}, "compression.name = 'topk'"),
+    ({"mixup": {"enabled": True}}, "mixup.enabled = True"),
+    ({"training": {"batch_sampling": "poisson"}}, "training.batch_sampling"),
+])
+def test_recipe_the_runs_cannot_honour_is_refused(change, match):
+    from fltheory.errors import ConfigError
+
+    recipe = {"data": {"name": "synthetic_logistic"}}
+    for sec, kv in change.items():
+        recipe[sec] = {**recipe.get(sec, {}), **kv}
+    with pytest.raises(ConfigError, match=match):
+        sweeps.recipe_setting(recipe, "source")
+
+
+def test_eavesdropper_recipe_needs_a_ridge():
+    from fltheory.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="weight_decay must be > 0 for the eavesdropper"):
+        sweeps.recipe_setting({"data": {"name": "synthetic_logistic"},
+                               "training": {"weight_decay": 0.0}}, "eavesdropper")
+
+
+def _write(tmp_path, text, name="c.toml"):
+    p = tmp_path / name
+    p.write_text(text)
+    return str(p)
+
+
+VALID = """name = "c"
+[recipes]
+source = "leakage_source"
+eavesdropper = "my_recipe.toml"
+[grid]
+attacks = ["source", "eavesdropper"]
+seeds = [3, 1]
+figures = ["eavesdropper"]
+[grid.defenses]
+dp = [0.0, 16.0]
+"dp+qsgd" = [[4.0, 2]]
+"""
+
+MY_RECIPE = """[data]
+name = "synthetic_logistic"
+num_clients = 6
+samples_per_client = 12
+dim = 3
+[training]
+rounds = 7
+weight_decay = 0.2
+[privacy]
+clip = 0.5
+"""
+
+
+def test_schema_valid_file(tmp_path):
+    (tmp_path / "my_recipe.toml").write_text(MY_RECIPE)        # path relative to the file
+    sw = leakage.load_sweep(_write(tmp_path, VALID))
+    assert sw["name"] == "c" and sw["seeds"] == [3, 1] and sw["figures"] == ["eavesdropper"]
+    assert sw["attacks"] == ["source", "eavesdropper"]
+    assert sw["defenses"] == {"dp": [0.0, 16.0], "dp+qsgd": [[4.0, 2]]}
+    src, eav = sw["recipes"]["source"], sw["recipes"]["eavesdropper"]
+    assert (src.name, src.data.num_clients, src.training.rounds) == ("leakage-source", 10, 10)
+    setting = sweeps.recipe_setting(eav, "eavesdropper")
+    assert (setting["num_clients"], setting["samples_per_client"], setting["dim"],
+            setting["rounds"], setting["l2"], setting["clip"]) == (6, 12, 3, 7, 0.2, 0.5)
+    # an inline table is a recipe too
+    inline = VALID.replace('"my_recipe.toml"', "{data = {name = 'synthetic_logistic', num_clients = 6}, "
+                           "training = {weight_decay = 0.1}}")
+    sw = leakage.load_sweep(_write(tmp_path, inline, "d.toml"))
+    assert sw["recipes"]["eavesdropper"].data.num_clients == 6
+
+
+@pytest.mark.parametrize("text, match", [
+    # the former flat format: refused, saying what to move where
+    ('name = "c"\nattacks = ["source"]\nseeds = [0]\nclip = 1.0\n[defenses]\ndp = [0.0]\n',
+     r"c.toml: the leakage format is now a recipe per attack plus a grid; found the former "
+     r"top-level key\(s\) attacks, seeds, clip, defenses: move .*\[grid.defenses\].*\[recipes\]"),
+    ("", r"c.toml: no leakage sweep \(no \[grid\] table"),
+    ('name = "c"\n', r"c.toml: no leakage sweep"),
+    (VALID + "extra = 1\n", r"grid.defenses.extra must be a non-empty list"),
+    (VALID.replace("[grid]\n", "[grid]\nrepeats = 2\n"),
+     r"c.toml: unknown key 'grid.repeats' \(valid keys: attacks, seeds, defenses, figures\)"),
+    (VALID.replace('name = "c"\n', 'name = "c"\nclips = 1.0\n'),
+     r"c.toml: unknown key 'clips' \(valid keys: name, description, recipes, grid\)"),
+    (VALID.replace('eavesdropper = "my_recipe.toml"\n', ""),
+     "c.toml: no recipe for attack 'eavesdropper': add to \\[recipes\\] "
+     'eavesdropper = "leakage_eavesdropper"'),
+    (VALID.replace("[recipes]\n", "[recipes]\nlira = \"leakage_membership\"\n"),
+     "recipes.lira names no attack of grid.attacks"),
+    (VALID.replace('"leakage_source"', '"leakage_nope"'),
+     "recipes.source = 'leakage_nope' is neither a built-in recipe"),
+    (VALID.replace("my_recipe", "absent"), r"config file not found: .*absent.toml"),
+    (VALID.replace('"leakage_source"', '{training = {lr = -1.0}}'),
+     r"recipes.source: training.lr must be > 0"),
+    (VALID.replace("seeds = [3, 1]", "seeds = [3, 3]"), "grid.seeds must be distinct"),
+    (VALID.replace("seeds = [3, 1]", "seeds = [-1]"), "grid.seeds"),
+    (VALID.replace('"dp+qsgd" = [[4.0, 2]]', 'topk = [2]'),
+     r"c.toml: topk parameter must be in \(0, 1\]"),
+    (VALID.replace('"dp+qsgd" = [[4.0, 2]]', 'gzip = [1]'), "c.toml: defense"),
+    (VALID.replace('figures = ["eavesdropper"]', 'figures = ["pie"]'), "grid.figures"),
+    (VALID.replace('attacks = ["source", "eavesdropper"]', 'attacks = []'), "grid.attacks"),
+])
+def test_schema_refusals_name_the_file_and_key(tmp_path, text, match):
+    from fltheory.errors import ConfigError
+
+    (tmp_path / "my_recipe.toml").write_text(MY_RECIPE)
+    with pytest.raises(ConfigError, match=match):
+        leakage.load_sweep(_write(tmp_path, text))
+
+
 def test_config_validation(tmp_path):
-    with pytest.raises(ValueError, match="unknown key"):
-        leakage.run_config({"attack": "source", "defences": {}})
-    with pytest.raises(ValueError, match="seeds"):
-        leakage.run_config({"attack": "source", "seeds": []})
-    with pytest.raises(ValueError, match="figures"):
-        leakage.run_config({"attack": "source", "figures": ["pie"], "defenses": {"dp": [0.0]}})
-    with pytest.raises(ValueError, match="not found"):
+    from fltheory.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="not found"):
         leakage.run_config(str(tmp_path / "missing.toml"))
-    empty = tmp_path / "empty.toml"
-    empty.write_text("")
-    with pytest.raises(ValueError, match="empty.toml: no sweep"):
-        leakage.run_config(str(empty))
+    with pytest.raises(ConfigError, match="the leakage config: no leakage sweep"):
+        leakage.run_config({})
+    with pytest.raises(ConfigError, match="former top-level key"):
+        leakage.run_config({"attack": "source", "defenses": {"dp": [0.0]}})
 
 
 def test_cli_one_command_one_config(tmp_path, capsys):
     from fltheory.cli import main
 
-    cfg = tmp_path / "c.toml"
-    cfg.write_text('name = "c"\nattacks = ["source"]\nseeds = [3]\n[defenses]\n'
-                   'dp = [0.0, 16.0]\nqsgd = [1]\n')
-    assert main(["leakage", str(cfg), "--out", str(tmp_path / "o")]) == 0
+    cfg = _write(tmp_path, 'name = "c"\n[recipes]\nsource = "leakage_source"\n[grid]\n'
+                 'attacks = ["source"]\nseeds = [3]\n[grid.defenses]\ndp = [0.0, 16.0]\n'
+                 'qsgd = [1]\n')
+    assert main(["leakage", cfg, "--out", str(tmp_path / "o"), "--jobs", "2", "--quiet"]) == 0
     out = capsys.readouterr().out
     assert "seed=3 source" in out and "empirical, not a guarantee" in out
+    assert "(2 jobs)" in out
     data = json.loads((tmp_path / "o" / "c.json").read_text())
     assert [p["seed"] for p in data["points"]] == [3, 3, 3]
-    bad = tmp_path / "bad.toml"
-    bad.write_text('attacks = ["source"]\n[defenses]\ntopk = [2]\n')
-    assert main(["leakage", str(bad), "--out", str(tmp_path / "o")]) == 2
-    err = capsys.readouterr().err.strip().splitlines()
-    assert len(err) == 1 and "topk parameter must be in (0, 1]" in err[0]
+    bad = _write(tmp_path, 'name = "c"\n[recipes]\nsource = "leakage_source"\n[grid]\n'
+                 'attacks = ["source"]\n[grid.defenses]\ntopk = [2]\n', "bad.toml")
+    old = _write(tmp_path, 'attacks = ["source"]\n[defenses]\ndp = [0.0]\n', "old.toml")
+    for argv, msg in [([bad], "topk parameter must be in (0, 1]"),
+                      ([old], "old.toml: the leakage format is now a recipe per attack"),
+                      ([cfg, "--jobs", "0"], "--jobs must be >= 1 or -1"),
+                      ([cfg, "--jobs", "-2"], "--jobs must be >= 1 or -1")]:
+        assert main(["leakage", *argv, "--out", str(tmp_path / "o2")]) == 2
+        err = capsys.readouterr().err.strip().splitlines()
+        assert len(err) == 1 and msg in err[0], err
+    assert not (tmp_path / "o2").exists()               # refused before the output is touched
 
 
 @pytest.mark.parametrize("name", ["privacy_utility.toml", "success_vs_epsilon.toml",
                                   "eavesdropper.toml"])
 def test_experiment_configs_are_valid(name):
-    import tomllib
-
-    cfg = tomllib.loads((ROOT / "experiments" / "leakage" / name).read_text())
-    assert cfg["defenses"]["dp"][0] == 0.0                     # the undefended run first
-    for d, values in cfg["defenses"].items():
-        for v in values:
-            sweeps._defense_kwargs(d, v, 10, 1.0)
-    for a in cfg["attacks"]:
-        assert a in sweeps.ATTACKS
+    sw = leakage.load_sweep(ROOT / "experiments" / "leakage" / name)
+    assert sw["defenses"]["dp"][0] == 0.0                     # the undefended run first
+    for a, r in sw["recipes"].items():                        # the built-in recipe of its task
+        assert r.to_dict() == sweeps.default_recipe(a).to_dict()
 
 
 def test_eavesdropper_experiment_runs(tmp_path):
