@@ -107,6 +107,27 @@ def _label(defense: str, par: Any, eps: float | None) -> str:
     return f"{par:g}"
 
 
+def _label_points(ax: Any, rows: Sequence[Mapping[str, Any]]) -> None:
+    """Label the DP points by ε; points closer than 4 % of the axes share one label
+    (``none, ε=192``) instead of printing over each other."""
+    (x0, x1), (y0, y1) = ax.get_xlim(), ax.get_ylim()
+    groups: list[list[Mapping[str, Any]]] = []
+    for r in rows:
+        fx, fy = (r["accuracy"] - x0) / ((x1 - x0) or 1), (r["mean"] - y0) / ((y1 - y0) or 1)
+        for g in groups:
+            gx = (g[0]["accuracy"] - x0) / ((x1 - x0) or 1)
+            gy = (g[0]["mean"] - y0) / ((y1 - y0) or 1)
+            if abs(fx - gx) < 0.04 and abs(fy - gy) < 0.04:
+                g.append(r)
+                break
+        else:
+            groups.append([r])
+    for g in groups:
+        text = ", ".join(_label("dp", r["parameter"], r["epsilon"]) for r in g)
+        ax.annotate(text, (g[0]["accuracy"], g[0]["mean"]), fontsize=5.5,
+                    textcoords="offset points", xytext=(2, 2))
+
+
 def privacy_utility(points: Sequence[Mapping[str, Any]]) -> Any:
     """Attack success vs test accuracy, one panel per attack, one curve per defense.
 
@@ -130,13 +151,9 @@ def privacy_utility(points: Sequence[Mapping[str, Any]]) -> Any:
                             yerr=[r["spread"] or 0.0 for r in dr],
                             marker=_MARKERS.get(defense.split("+")[0], "o"), ms=3.5,
                             capsize=0, lw=1.0, elinewidth=0.5, alpha=0.85, label=defense)
-                # only the DP curve is labelled (by its ε); the other defenses' parameters are
-                # listed, in the order of their markers, in the legend
-                if defense == "dp":
-                    for r in dr:
-                        ax.annotate(_label(defense, r["parameter"], r["epsilon"]),
-                                    (r["accuracy"], r["mean"]), fontsize=5.5,
-                                    textcoords="offset points", xytext=(2, 2))
+            # only the DP curve is labelled (by its ε); the other defenses' parameters are
+            # listed, in the order of their markers, in the legend
+            _label_points(ax, [r for r in ar if r["defense"] == "dp"])
             ax.axhline(ar[0]["baseline"], color="k", ls=":", lw=1)
             ax.set_title(_TITLES.get(attack, attack))
             ax.set_xlabel("test accuracy")
