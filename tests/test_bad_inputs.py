@@ -62,8 +62,8 @@ FILES = {
                         'attacks = ["source"]\nfigures = ["pie"]\n[grid.defenses]\ndp = [0.0]\n',
     "leak_old.toml": 'name = "x"\nattacks = ["source"]\nclip = 1.0\n[defenses]\ndp = [0.0]\n',
     "leak_norecipe.toml": 'name = "x"\n[recipes]\n[grid]\nattacks = ["source"]\n[grid.defenses]\ndp = [0.0]\n',
-    "leak_badrecipe.toml": 'name = "x"\n[recipes]\nsource = {training = {momentum = 0.9}}\n'
-                           '[grid]\nattacks = ["source"]\n[grid.defenses]\ndp = [0.0]\n',
+    "leak_badrecipe.toml": 'name = "x"\n[recipes]\nsource = {data = {name = "synthetic_logistic"}, '
+                           'training = {momentum = 0.9}}\n[grid]\nattacks = ["source"]\n[grid.defenses]\ndp = [0.0]\n',
     "corrupt.json": '{"checks": [1, 2',
     "list.json": "[1, 2, 3]",
     "novalidation.json": '{"name": "x"}',

@@ -226,7 +226,8 @@ def eavesdropper(points: Sequence[Mapping[str, Any]]) -> Any:
     panels = [("ratio", "distance / trivial distance (log)", 1.0),
               ("reconstruction_accuracy", "accuracy on the client's data",
                float(np.mean([p["extras"]["global_model_accuracy"] for p in pts]))),
-              ("success", "attribute inference accuracy", float(pts[0]["baseline"]))]
+              ("success", "attribute inference accuracy",
+               float(np.mean([p["baseline"] for p in pts])))]
     with paper_style():
         fig, axes = plt.subplots(1, 3, figsize=(10.0, 3.3))
         for ax, (value, ylabel, ref) in zip(axes, panels):
