@@ -35,7 +35,7 @@ def register(sub, formatter_class) -> None:
     p.add_argument("--json", action="store_true", help="print the JSON instead of the table")
     p.add_argument("--jobs", type=int, default=1, metavar="N",
                    help="training runs at a time, in worker processes (-1: every core; "
-                        "default: 1); the results do not depend on N")
+                        "the results do not depend on N)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=_cmd)
 

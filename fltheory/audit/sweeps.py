@@ -12,8 +12,9 @@ loaded by :func:`fltheory.config.recipe`): the clients, records per client and f
 learning rate and ridge term (``training.weight_decay``), and the DP points' clipping norm and
 δ (``privacy.clip``, ``privacy.delta``).  The runs are FedAvg over every client every round with
 full-batch local steps on binary logistic regression, so every other field must keep its
-default; the defenses (noise, compression, mixup, batch sampling) come from the grid, and the
-recipe's seed is replaced by the sweep's.  The data are the planted-attribute task
+default (the ``[run]`` options, evaluation cadence and progress, are the runner's); the
+defenses (noise, compression, mixup, batch sampling) come from the grid, and the recipe's seed
+is replaced by the sweep's.  The data are the planted-attribute task
 (:func:`~fltheory.audit.transcript.sensitive_tabular`) of the recipe's sizes; how the attribute
 enters the labels is the task's (:data:`TASKS`).  Attacks whose task and recipe agree share
 their training runs.
@@ -88,7 +89,8 @@ from . import stats as _stats
 from .transcript import glm_correct, glm_losses, local_optimum, run_fedavg, sensitive_tabular
 
 __all__ = ["ATTACKS", "TASKS", "DEFENSES", "DEFAULT_DEFENSES", "EQUIVALENCE_KIND",
-           "default_recipe", "recipe_setting", "check_defenses", "defense_sweep", "epsilon_equivalent"]
+           "default_recipe", "recipe_setting", "check_defenses", "defense_sweep",
+           "epsilon_equivalent"]
 
 #: Attack name -> (task, metric name); the task's built-in recipe is ``leakage_<task>``.
 ATTACKS: dict[str, tuple[str, str]] = {
@@ -195,7 +197,8 @@ def recipe_setting(config: Any, attack: str) -> dict[str, Any]:
     --------
     >>> recipe_setting(default_recipe("source"), "source")["rounds"]
     10
-    >>> recipe_setting({"training": {"momentum": 0.9}}, "source")
+    >>> recipe_setting({"data": {"name": "synthetic_logistic"},
+    ...                 "training": {"momentum": 0.9}}, "source")
     Traceback (most recent call last):
     ...
     fltheory.errors.ConfigError: recipe of attack 'source': training.momentum = 0.9 is not ...
