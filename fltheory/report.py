@@ -455,7 +455,7 @@ def config_compression_section(out_dir, config) -> dict:
         return {"title": f"Compression of {cfg.name!r}", "lines": lines, "data": data,
                 "figures": []}
     k = c.k if c.k is not None else (max(1, int(round(c.ratio * d))) if c.ratio else None)
-    kind = {"randk": "randk", "topk": "topk", "qsgd": "qsgd", "scaled_sign": "sign"}.get(c.name)
+    kind = {"randk": "randk", "topk": "topk", "qsgd": "qsgd", "scaled_sign": "scaled_sign"}.get(c.name)
     data["k"] = k
     if c.stage == "mechanism":
         kind = None
@@ -479,6 +479,10 @@ def config_compression_section(out_dir, config) -> dict:
         lines.append(f"  coordinate mask keeping {keep:g} of the coordinates"
                      + (f", omega = {om:.4g}" if om is not None else " (plain mask: a "
                         f"contraction with delta = {keep:g})"))
+    elif c.name == "sign":
+        lines.append("  sign: the plain sign sign(x) has no variance or contraction bound "
+                     "(biased; its error tends to d as x -> 0); 'scaled_sign', "
+                     "(||x||_1/d) sign(x), has 1 - delta = 1 - 1/d")
     else:
         lines.append(f"  {c.name}: no tabulated variance bound (biased quantizer)")
     if k and c.name in ("randk", "prune", "topk"):

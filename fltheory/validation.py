@@ -562,7 +562,7 @@ def _theory_variance(comp: Any, d: int) -> tuple[float | None, str]:
         return (float(compressor_variance("qsgd", d, levels=comp.s)),
                 "omega = min(d/s^2, sqrt(d)/s)")
     if name == "scaled_sign":
-        return float(compressor_variance("sign", d)), "1 - delta = 1 - 1/d"
+        return float(compressor_variance("scaled_sign", d)), "1 - delta = 1 - 1/d"
     if name == "bernoulli_mask":
         p = comp.keep_prob
         if comp.rescale:

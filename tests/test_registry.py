@@ -31,7 +31,7 @@ def test_engine_registries_declare_theory_links():
     assert aggregators.RULES.meta("trimmed_mean")["kappa_name"] == "cwtm"
     assert aggregators.RULES.meta("krum")["kappa_name"] == "krum"
     assert compressors.REGISTRY.meta("randk")["variance"] == "randk"
-    assert compressors.REGISTRY.meta("scaled_sign")["variance"] == "sign"
+    assert compressors.REGISTRY.meta("scaled_sign")["variance"] == "scaled_sign"
     assert compressors.REGISTRY.meta("sign")["variance"] is None     # plain sign: no bound
     assert attacks.REGISTRY.meta("label_flip")["kind"] == "data"
     with pytest.warns(DeprecationWarning):
