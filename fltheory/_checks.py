@@ -118,7 +118,13 @@ def check_choice(name: str, value: Any, choices: Iterable[str]) -> str:
             if c.lower().replace("-", "_") == norm:
                 return c
     allowed = ", ".join(repr(c) for c in choices)
-    raise ValueError(f"{name} must be one of {allowed}, got {_fmt(value)}")
+    hint = ""
+    if isinstance(value, str):
+        import difflib
+
+        close = difflib.get_close_matches(value.strip().lower().replace("-", "_"), choices, n=1)
+        hint = f" (did you mean {close[0]!r}?)" if close else ""
+    raise ValueError(f"{name} must be one of {allowed}, got {_fmt(value)}{hint}")
 
 
 def check_array(name: str, value: Any, *, low: float | None = None, high: float | None = None,

@@ -66,7 +66,12 @@ ALGORITHMS = ("fedavg", "fedsgd")
 CLIENT_SAMPLING = ("all", "poisson", "fixed")
 BATCH_SAMPLING = ("poisson", "fixed", "full")
 PRIVACY_LEVELS = ("none", "record", "client")
-COMPRESSORS = ("none", "topk", "randk", "qsgd", "sign", "scaled_sign", "one_bit", "prune")
+# The component names a configuration can describe: the canonical names of the engine's
+# registries (fltheory.fl.data / models / compressors .REGISTRY; tests/test_registry.py asserts
+# they are equal).  Aggregators, pre-aggregators and attacks are checked against the engine's
+# registries by fltheory.fl.validate_config at every entry point, before any training.
+COMPRESSORS = ("none", "topk", "magnitude_prune", "randk", "qsgd", "sign", "scaled_sign",
+               "one_bit", "prune")
 # deprecated names -> the one name used by the config, fl and bounds
 _COMPRESSOR_ALIASES = {"onebit": "one_bit"}
 MASKS = ("shared", "secret")
@@ -230,6 +235,11 @@ class CompressionConfig:
 
     ``params`` holds extra keyword arguments of the compressor (e.g. ``{c = 1.0, B = 3.0}`` for
     ``one_bit`` (``onebit``: deprecated alias), ``{rescale = true}`` for ``prune``).
+
+    Names are those of :mod:`fltheory.fl.compressors` and :mod:`fltheory.bounds`: ``sign`` is
+    the plain sign :math:`\\mathrm{sign}(x)`, ``scaled_sign`` is
+    :math:`\\tfrac{\\|x\\|_1}{d}\\mathrm{sign}(x)`; ``magnitude_prune`` keeps the fraction
+    ``ratio`` of largest-magnitude coordinates (top-k by fraction).
     """
 
     name: str = "none"
@@ -255,6 +265,9 @@ class CompressionConfig:
         if self.levels is not None:
             self.levels = check_int(f"{prefix}.levels", self.levels, minimum=1)
         self.mask = check_choice(f"{prefix}.mask", self.mask, MASKS)
+        if self.name == "magnitude_prune" and not self.ratio:
+            raise ValueError(f"{prefix}.ratio (the kept fraction, > 0) is required for "
+                             f"{prefix}.name='magnitude_prune', got {self.ratio!r}")
         if self.name in ("topk", "randk", "prune") and self.k is None and self.ratio is None:
             raise ValueError(f"{prefix}.k or {prefix}.ratio is required for "
                              f"compression.name={self.name!r}")

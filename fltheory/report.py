@@ -16,13 +16,17 @@ from __future__ import annotations
 import importlib
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING, Mapping
 
 import numpy as np
 
 from fltheory._io import write_json_atomic
 
+if TYPE_CHECKING:  # pragma: no cover
+    from fltheory.config import ExperimentConfig
+
 __all__ = ["DEFAULT_SCENARIO", "FL_SCENARIO", "VALIDATION_CONFIG", "build_report",
-           "privacy_section", "fl_privacy_section", "config_privacy_section",
+           "check_config", "privacy_section", "fl_privacy_section", "config_privacy_section",
            "config_robustness_section", "config_compression_section", "validation_section",
            "SECTIONS", "CONFIG_SECTIONS"]
 
@@ -541,6 +545,22 @@ def _load(spec: str):
     return getattr(importlib.import_module(mod), fn)
 
 
+def check_config(config: "ExperimentConfig | Mapping | str | Path") -> "ExperimentConfig":
+    """The report's configuration, parsed, its component names checked against the engine's
+    registries (:func:`fltheory.fl.validate_config`) where the engine is installed.
+
+    Without the ``fl`` extra the report has theory sections only: nothing is trained, and the
+    names the configuration parser knows are checked by it.
+    """
+    from fltheory.config import load_config
+
+    try:
+        from fltheory.fl.registries import validate_config
+    except ImportError:     # no torch: theory sections only
+        return load_config(config)
+    return validate_config(config)
+
+
 def build_report(out_dir="fltheory-report", sections=None, *, config=None,
                  validate: bool = False, quick: bool = True, seed: int = 0) -> dict:
     """Run every section (default scenario, or ``config``); write ``report.json`` and figures.
@@ -570,11 +590,7 @@ def build_report(out_dir="fltheory-report", sections=None, *, config=None,
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     result = {"sections": {}, "files": []}
-    cfg = None
-    if config is not None:
-        from fltheory.config import load_config
-
-        cfg = load_config(config)
+    cfg = None if config is None else check_config(config)
     table = SECTIONS if cfg is None else CONFIG_SECTIONS
     from fltheory._progress import bar
 

@@ -870,7 +870,10 @@ def _validate(config: Any, *, seed: int, quick: bool, noise_scale: float, out_di
     noise_scale = check_positive("noise_scale", noise_scale)
     if not isinstance(quick, bool):
         raise ValueError(f"quick must be true or false, got {quick!r}")
-    cfg = load_config(config).replace(seed=seed, run__progress=False, run__checkpoint_every=0)
+    from fltheory.fl.registries import validate_config
+
+    cfg = validate_config(config).replace(seed=seed, run__progress=False,
+                                          run__checkpoint_every=0)
     if quick and cfg.training.rounds > QUICK_MAX_ROUNDS:
         cfg = cfg.replace(training__rounds=QUICK_MAX_ROUNDS)
     n_can = (1000 if quick else 2000) if canaries is None else check_int("canaries", canaries,

@@ -829,9 +829,9 @@ def canary_audit(config: Any, canaries: int = 1000, *, method: str = "auto",
     >>> canary_audit(cfg, canaries=400, noise_scale=0.5).consistent
     False
     """
-    from fltheory.config import load_config
+    from fltheory.fl.registries import validate_config
 
-    cfg = load_config(config)
+    cfg = validate_config(config)
     p, t = cfg.privacy, cfg.training
     if p.level == "none":
         raise ValueError("privacy.level must be 'record' or 'client' for a canary audit, got "

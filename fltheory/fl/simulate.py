@@ -169,19 +169,8 @@ def build_dataset(config: Any) -> _data.FederatedDataset:
     from fltheory.config import load_config
 
     cfg = load_config(config)
-    d, seed = cfg.data, cfg.seed
-    flatten = cfg.model.name != "cnn"
-    part = dict(num_clients=d.num_clients, partition_method=d.partition, alpha=d.alpha,
-                shards_per_client=d.shards_per_client, seed=seed)
-    if d.name == "digits":
-        return _data.digits(test_fraction=d.test_fraction, flatten=flatten, **part)
-    if d.name in ("synthetic_logistic", "synthetic_linear"):
-        fn = _data.synthetic_logistic if d.name == "synthetic_logistic" else _data.synthetic_linear
-        return fn(num_clients=d.num_clients, samples_per_client=d.samples_per_client,
-                  dim=d.dim, heterogeneity=d.heterogeneity, seed=seed)
-    if d.name == "mnist":
-        return _data.mnist(d.path, flatten=flatten, **part)
-    return _data.from_npz(d.path, test_fraction=d.test_fraction, **part)
+    build = _data.REGISTRY.meta(cfg.data.name)["from_config"]
+    return build(cfg.data, cfg.seed, cfg.model.name != "cnn")
 
 
 def build_model(config: Any, dataset: _data.FederatedDataset) -> _models.FunctionalModel:
@@ -198,8 +187,7 @@ def build_model(config: Any, dataset: _data.FederatedDataset) -> _models.Functio
     from fltheory.config import load_config
 
     cfg = load_config(config)
-    name = {"logreg": "logistic_regression", "linreg": "linear_regression"}.get(
-        cfg.model.name, cfg.model.name)
+    name = _models.REGISTRY.canonical(cfg.model.name, param="model.name")
     if name == "mlp":
         return _models.for_dataset(dataset, "mlp", hidden=(cfg.model.hidden,))
     if name == "cnn":
@@ -258,6 +246,8 @@ def build_compressor(c: Any, d: int):
     kw = dict(c.params)
     if c.name == "topk":
         comp = _compressors.TopK(k, **kw)
+    elif c.name == "magnitude_prune":
+        comp = _compressors.MagnitudePrune(1.0 - c.ratio, **kw)
     elif c.name == "randk":
         comp = _compressors.RandK(k, mask=c.mask, **kw)
     elif c.name == "qsgd":
@@ -1026,9 +1016,9 @@ def simulate(config: Any, *, out_dir: Any = None, resume: bool = False,
     >>> run.final["accuracy"] > 0.8, run.final["byzantine"]
     (True, 2)
     """
-    from fltheory.config import load_config
+    from .registries import validate_config
 
-    cfg = load_config(config)
+    cfg = validate_config(config)              # every component name, before any work
     t_start = time.perf_counter()
     from fltheory._checks import check_positive
 
