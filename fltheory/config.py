@@ -292,7 +292,15 @@ class CompressionConfig:
 
 @dataclass
 class ByzantineConfig:
-    """Byzantine clients, their attack, and the server's (pre-)aggregation rule."""
+    """Byzantine clients, their attack, and the server's (pre-)aggregation rule.
+
+    ``num_byzantine`` (f) is both the number of attacking clients and the f the rule is built
+    for.  It must be below half the clients and at most what the rule admits with all clients
+    (or the fixed cohort), checked before training.  With Poisson client sampling a round may
+    have fewer clients; a rule that admits fewer than f of them then runs with the largest f it
+    admits, recorded per round (metric ``f_effective``), and the engine warns when more
+    Byzantine clients took part in a round than that f (see :mod:`fltheory.fl.simulate`, step 6).
+    """
 
     num_byzantine: int = 0
     attack: str = "none"
