@@ -59,9 +59,12 @@ import sys
 import time
 import warnings
 from pathlib import Path
-from typing import Any, Iterable
+from typing import TYPE_CHECKING, Any, Iterable
 
 import numpy as np
+
+if TYPE_CHECKING:  # pragma: no cover
+    from fltheory.config import ExperimentConfig
 
 __all__ = ["DEFAULT_GRID", "COMPRESSORS", "load_grid", "expand_points", "run_compression_grid",
            "smea_kappa", "summarize", "point_config", "smea_dense_timing", "load_results", "variance_within_bound", "within_prediction",
@@ -566,7 +569,7 @@ def _bits_predicted(p: dict, d: int) -> float:
     return float(bits_per_round("scaled_sign", d))
 
 
-def _honest_bits(metrics: list, p: dict, d: int, cfg) -> list:
+def _honest_bits(metrics: list, p: dict, d: int, cfg: ExperimentConfig) -> list:
     """Bits per honest client per round.
 
     The engine's ``bits`` also counts the messages of update-attack Byzantine clients, at the
@@ -584,7 +587,7 @@ def _honest_bits(metrics: list, p: dict, d: int, cfg) -> list:
     return out
 
 
-def _dataset(cfg):
+def _dataset(cfg: ExperimentConfig):
     """The synthetic task at large d without its exact optimum (a d x d Newton solve).
 
     Same law as :func:`fltheory.fl.data.synthetic_logistic` without heterogeneity: features

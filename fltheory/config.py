@@ -48,7 +48,9 @@ import math
 import warnings
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
-from typing import Any
+import os
+from collections.abc import Mapping
+from typing import Any, Union
 
 from fltheory._checks import (check_choice, check_int, check_nonnegative, check_open_unit,
                               check_positive, check_probability)
@@ -56,7 +58,8 @@ from fltheory.errors import ConfigError
 
 __all__ = ["DataConfig", "ModelConfig", "TrainingConfig", "PrivacyConfig", "CompressionConfig",
            "ByzantineConfig", "MixupConfig", "RunConfig", "ClientsConfig", "ExperimentConfig",
-           "load_config", "DATASETS", "MODELS", "PRIVACY_LEVELS", "recipe", "recipe_names",
+           "load_config", "ConfigLike", "DATASETS", "MODELS", "PRIVACY_LEVELS", "recipe",
+           "recipe_names",
            "RECIPES_DIR"]
 
 DATASETS = ("digits", "synthetic_logistic", "synthetic_linear", "mnist", "npz")
@@ -910,12 +913,19 @@ def _weakest(events: tuple, delta: float, neighboring: str) -> int:
     return max(eps, key=lambda i: (eps[i].epsilon, -i))
 
 
-def load_config(source) -> ExperimentConfig:
-    """An :class:`ExperimentConfig` from a path, a dict, or an existing config."""
+#: What the entry points (:func:`fltheory.fl.simulate`, :func:`fltheory.validation.validate`,
+#: the audits, the report) accept as a configuration: an :class:`ExperimentConfig`, the mapping
+#: of a TOML file's tables, or the path of a TOML file; :func:`load_config` turns it into an
+#: :class:`ExperimentConfig`.
+ConfigLike = Union[ExperimentConfig, Mapping[str, Any], str, os.PathLike]
+
+
+def load_config(source: ConfigLike) -> ExperimentConfig:
+    """An :class:`ExperimentConfig` from a path, a mapping, or an existing config."""
     if isinstance(source, ExperimentConfig):
         return source
-    if isinstance(source, dict):
-        return ExperimentConfig.from_dict(source)
+    if isinstance(source, Mapping):
+        return ExperimentConfig.from_dict(dict(source))
     return ExperimentConfig.from_toml(source)
 
 

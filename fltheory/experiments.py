@@ -34,12 +34,15 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable
+from typing import TYPE_CHECKING, Any, Callable
 
 import numpy as np
 
 from fltheory.plots.experiments import (draw_audit_vs_theory, draw_byzantine_attacks,
                                         draw_gradient_inversion)
+
+if TYPE_CHECKING:  # pragma: no cover
+    from fltheory.config import ConfigLike, ExperimentConfig
 
 __all__ = ["EXPERIMENTS", "Experiment", "default_config", "run_experiment", "draw_experiment",
            "experiment_figure", "load_results", "FIG4_ATTACKS", "FIG4_AGGREGATORS",
@@ -137,8 +140,8 @@ def _fig4_one(cfg_dict: dict, seed: int, attack: str | None, params: dict, agg: 
             "kappa_name": run.info.get("kappa_name"), "nnm": run.info.get("nnm")}
 
 
-def run_byzantine_attacks(config: Any = None, *, seeds: Any = None, quick: bool = False,
-                          jobs: int = 1) -> dict:
+def run_byzantine_attacks(config: ConfigLike | None = None, *, seeds: Any = None,
+                          quick: bool = False, jobs: int = 1) -> dict:
     """Figure 4's grid: every attack against every rule, every seed, plus the clean run.
 
     ``quick``: 3 rounds, seed 0, label flip and backdoor against mean and CWTM.
@@ -191,7 +194,7 @@ def run_byzantine_attacks(config: Any = None, *, seeds: Any = None, quick: bool 
 # --------------------------------------------------------------------------------------------------
 # Figure 5: audits vs the accountant
 # --------------------------------------------------------------------------------------------------
-def run_audit_vs_theory(config: Any = None, *, seeds: Any = None, quick: bool = False,
+def run_audit_vs_theory(config: ConfigLike | None = None, *, seeds: Any = None, quick: bool = False,
                         jobs: int = 1, noise: Any = None) -> dict:
     """Figure 5's grid: for each noise multiplier, the GDP audit (correct mechanism and half
     noise) and the one-run audit of the base recipe, beside the accountant's ε.
@@ -232,7 +235,7 @@ def run_audit_vs_theory(config: Any = None, *, seeds: Any = None, quick: bool = 
     return res
 
 
-def _is_full_batch(cfg: Any) -> bool:
+def _is_full_batch(cfg: ExperimentConfig) -> bool:
     p, t = cfg.privacy, cfg.training
     if p.level == "record":
         return p.batch_rate == 1.0 and t.effective_client_rate == 1.0
@@ -257,8 +260,8 @@ def _fig6_defence(spec: dict, clip: float, d: int) -> dict:
     return kw
 
 
-def run_gradient_inversion(config: Any = None, *, seeds: Any = None, quick: bool = False,
-                           jobs: int = 1, examples: Any = None) -> dict:
+def run_gradient_inversion(config: ConfigLike | None = None, *, seeds: Any = None,
+                           quick: bool = False, jobs: int = 1, examples: Any = None) -> dict:
     """Figure 6: every defence against the analytic and iDLG attacks on digits, and PSNR vs z.
 
     The attacked update is one client's gradient of one test digit at the initial global model
@@ -349,8 +352,8 @@ EXPERIMENTS: dict[str, Experiment] = {
 }
 
 
-def run_experiment(name: str, config: Any = None, *, seeds: Any = None, quick: bool = False,
-                   jobs: int = 1, **kw) -> dict:
+def run_experiment(name: str, config: ConfigLike | None = None, *, seeds: Any = None,
+                   quick: bool = False, jobs: int = 1, **kw) -> dict:
     """Run an experiment's grid; JSON-ready results.
 
     Parameters
@@ -385,8 +388,8 @@ def load_results(path: Any) -> dict:
     return read_json(path)
 
 
-def experiment_figure(name: str, out_dir: Any, *, config: Any = None, seeds: Any = None,
-                      quick: bool = False, jobs: int = 1, from_json: Any = None,
+def experiment_figure(name: str, out_dir: Any, *, config: ConfigLike | None = None,
+                      seeds: Any = None, quick: bool = False, jobs: int = 1, from_json: Any = None,
                       **kw) -> dict:
     """Run (or load) an experiment, write ``<stem>.json`` and draw it; return files and results.
 

@@ -16,14 +16,14 @@ from __future__ import annotations
 import importlib
 import time
 from pathlib import Path
-from typing import TYPE_CHECKING, Mapping
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from fltheory._io import write_json_atomic
 
 if TYPE_CHECKING:  # pragma: no cover
-    from fltheory.config import ExperimentConfig
+    from fltheory.config import ConfigLike, ExperimentConfig
 
 __all__ = ["DEFAULT_SCENARIO", "FL_SCENARIO", "VALIDATION_CONFIG", "build_report",
            "check_config", "privacy_section", "fl_privacy_section", "config_privacy_section",
@@ -203,7 +203,7 @@ def __getattr__(name: str):
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
-def _model_dim(cfg) -> int | None:
+def _model_dim(cfg: ExperimentConfig) -> int | None:
     """Number of model parameters of the configuration (None if it cannot be determined)."""
     try:
         from fltheory.fl.simulate import build_dataset, build_model
@@ -232,7 +232,7 @@ def _guarantee(event, delta, neighboring):
         return epsilon(event, delta, method="rdp", neighboring=neighboring), "rdp"
 
 
-def config_privacy_section(out_dir, config) -> dict:
+def config_privacy_section(out_dir, config: ConfigLike) -> dict:
     """Privacy of a configuration's accounting event: PLD upper and certified lower bound, RDP,
     the amplification sources used and refused, and ε against the rounds (figure).
 
@@ -306,7 +306,7 @@ def config_privacy_section(out_dir, config) -> dict:
     return {"title": f"Privacy of {cfg.name!r}", "lines": lines, "data": data, "figures": figs}
 
 
-def _plot_config_epsilon(cfg, curve, stem) -> list[str]:
+def _plot_config_epsilon(cfg: ExperimentConfig, curve, stem) -> list[str]:
     from fltheory.plots import new_figure, paper_style, save_figure
 
     fig, ax = new_figure()
@@ -325,7 +325,7 @@ def _plot_config_epsilon(cfg, curve, stem) -> list[str]:
     return save_figure(fig, stem)
 
 
-def _rule(cfg) -> tuple[str | None, bool, str]:
+def _rule(cfg: ExperimentConfig) -> tuple[str | None, bool, str]:
     """(kappa name, nnm, label) of the configuration's aggregation pipeline."""
     from fltheory.bounds import AGGREGATORS, canonical_aggregator
 
@@ -341,7 +341,7 @@ def _rule(cfg) -> tuple[str | None, bool, str]:
     return name, nnm, "+".join(pre + [parts[-1]])
 
 
-def config_robustness_section(out_dir, config) -> dict:
+def config_robustness_section(out_dir, config: ConfigLike) -> dict:
     """κ, its lower bound, the error floor per unit heterogeneity, the VN threshold and the
     minimum batch size for the configuration's n, f and aggregator.
 
@@ -427,7 +427,7 @@ def config_robustness_section(out_dir, config) -> dict:
     return {"title": f"Robustness of {cfg.name!r}", "lines": lines, "data": data, "figures": []}
 
 
-def config_compression_section(out_dir, config) -> dict:
+def config_compression_section(out_dir, config: ConfigLike) -> dict:
     """ω (or the contraction factor), bits per round against dense updates, DP noise energy and
     amplification of the configuration's compressor.
 
@@ -514,7 +514,8 @@ CONFIG_SECTIONS = [
 ]
 
 
-def validation_section(out_dir, config=None, *, quick: bool = True, seed: int = 0) -> dict:
+def validation_section(out_dir, config: ConfigLike | None = None, *, quick: bool = True,
+                       seed: int = 0) -> dict:
     """Run :func:`fltheory.validation.validate` (quick by default) and report its verdicts.
 
     ``config=None`` validates :data:`VALIDATION_CONFIG`, the default FL recipe at laptop scale.
@@ -545,7 +546,7 @@ def _load(spec: str):
     return getattr(importlib.import_module(mod), fn)
 
 
-def check_config(config: "ExperimentConfig | Mapping | str | Path") -> "ExperimentConfig":
+def check_config(config: ConfigLike) -> ExperimentConfig:
     """The report's configuration, parsed, its component names checked against the engine's
     registries (:func:`fltheory.fl.validate_config`) where the engine is installed.
 
@@ -561,7 +562,7 @@ def check_config(config: "ExperimentConfig | Mapping | str | Path") -> "Experime
     return validate_config(config)
 
 
-def build_report(out_dir="fltheory-report", sections=None, *, config=None,
+def build_report(out_dir="fltheory-report", sections=None, *, config: ConfigLike | None = None,
                  validate: bool = False, quick: bool = True, seed: int = 0) -> dict:
     """Run every section (default scenario, or ``config``); write ``report.json`` and figures.
 

@@ -47,11 +47,14 @@ from __future__ import annotations
 import math
 import time
 from pathlib import Path
-from typing import Any, Iterable
+from typing import TYPE_CHECKING, Any, Iterable
 
 import numpy as np
 
 from fltheory._checks import check_int
+
+if TYPE_CHECKING:  # pragma: no cover
+    from fltheory.config import ConfigLike
 
 __all__ = ["run_sweep", "parse_seeds", "add_sweep_arguments", "sweep_command", "SUMMARY_KEYS",
            "SWEEP_FILE", "POINT_FILE"]
@@ -186,7 +189,7 @@ def _stats(values: list) -> dict:
             "min": float(v.min()), "max": float(v.max()), "n": int(v.size)}
 
 
-def run_sweep(config: Any, seeds: Iterable[int] | str, jobs: int = 1, out_dir: Any = None,
+def run_sweep(config: ConfigLike, seeds: Iterable[int] | str, jobs: int = 1, out_dir: Any = None,
               backend: str = "loky", *, noise_scale: float = 1.0, verbose: int = 0,
               scheduler: str | None = None, client: Any = None) -> dict:
     """Run ``config`` once per seed, ``jobs`` at a time, through joblib.

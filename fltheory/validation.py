@@ -80,7 +80,7 @@ from typing import Any
 import numpy as np
 
 from fltheory._checks import check_choice, check_int, check_positive
-from fltheory.config import ExperimentConfig
+from fltheory.config import ConfigLike, ExperimentConfig
 
 __all__ = ["validate", "ValidationReport", "Check", "CHECKS", "STATUSES", "EXTRA_ATTACKS",
            "QUICK_MAX_ROUNDS", "plot_validation"]
@@ -792,7 +792,7 @@ def _check_utility(cfg: ExperimentConfig, runs: dict, noise_scale: float, notes:
 # --------------------------------------------------------------------------------------------------
 # validate
 # --------------------------------------------------------------------------------------------------
-def validate(config: Any, *, seed: int = 0, quick: bool = False, noise_scale: float = 1.0,
+def validate(config: ConfigLike, *, seed: int = 0, quick: bool = False, noise_scale: float = 1.0,
              out_dir: Any = None, canaries: int | None = None,
              confidence: float | None = None, attacks: Any = None,
              figure: bool = True, bug: str | None = None) -> ValidationReport:
@@ -864,7 +864,7 @@ def validate(config: Any, *, seed: int = 0, quick: bool = False, noise_scale: fl
         _BUG.reset(token)
 
 
-def _validate(config: Any, *, seed: int, quick: bool, noise_scale: float, out_dir: Any,
+def _validate(config: ConfigLike, *, seed: int, quick: bool, noise_scale: float, out_dir: Any,
               canaries: int | None, confidence: float | None, attacks: Any, figure: bool,
               t0: float, build_dataset: Any, load_config: Any) -> ValidationReport:
     noise_scale = check_positive("noise_scale", noise_scale)

@@ -34,16 +34,14 @@ fltheory.errors.ConfigError: byzantine.aggregator must be one of 'caf', 'cc', 'c
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Mapping
+from typing import TYPE_CHECKING, Any
 
 from ..errors import ConfigError
 from ..registry import Registry
 from . import aggregators, attacks, compressors, data, models
 
 if TYPE_CHECKING:  # pragma: no cover
-    from pathlib import Path
-
-    from fltheory.config import ExperimentConfig
+    from fltheory.config import ConfigLike, ExperimentConfig
 
 __all__ = ["REGISTRIES", "validate_config"]
 
@@ -65,7 +63,7 @@ def _check(key: str, value: Any, registry: Registry) -> str:
         raise ConfigError(str(exc)) from None
 
 
-def validate_config(config: "ExperimentConfig | Mapping | str | Path") -> "ExperimentConfig":
+def validate_config(config: ConfigLike) -> ExperimentConfig:
     """The configuration, parsed, with every component name checked against the registries.
 
     Parameters

@@ -114,7 +114,7 @@ from .compressors import _position_bits
 from .release import Release
 
 if TYPE_CHECKING:  # pragma: no cover
-    from fltheory.config import ExperimentConfig
+    from fltheory.config import ConfigLike, ExperimentConfig
 from .mixup import MEAN_WEIGHT, mix_batch, record_weights
 from .per_client import PerClient as _PerClient
 from .training import (ClientStack, compact, fixed_batches, gather, poisson_batches,
@@ -169,7 +169,7 @@ class _RoundRng:
 # --------------------------------------------------------------------------------------------------
 # Building blocks from the configuration
 # --------------------------------------------------------------------------------------------------
-def build_dataset(config: Any) -> _data.FederatedDataset:
+def build_dataset(config: ConfigLike) -> _data.FederatedDataset:
     """The :class:`~fltheory.fl.data.FederatedDataset` of ``config.data`` (seeded by ``seed``).
 
     Images stay ``(C, H, W)`` for ``model.name = "cnn"`` and are flattened otherwise.
@@ -187,7 +187,7 @@ def build_dataset(config: Any) -> _data.FederatedDataset:
     return build(cfg.data, cfg.seed, cfg.model.name != "cnn")
 
 
-def build_model(config: Any, dataset: _data.FederatedDataset) -> _models.FunctionalModel:
+def build_model(config: ConfigLike, dataset: _data.FederatedDataset) -> _models.FunctionalModel:
     """The model of ``config.model`` sized for ``dataset``.
 
     Examples
@@ -211,7 +211,7 @@ def build_model(config: Any, dataset: _data.FederatedDataset) -> _models.Functio
     return _models.for_dataset(dataset, name)
 
 
-def release_of(config: Any, d: int, *, noise_scale: float = 1.0,
+def release_of(config: ExperimentConfig, d: int, *, noise_scale: float = 1.0,
                bug: str | None = None) -> Release | None:
     """The :class:`~fltheory.fl.release.Release` a configuration's DP runs with (``d``
     parameters); ``None`` without DP.
@@ -953,7 +953,7 @@ def _epsilon_curve(cfg: ExperimentConfig, rounds: int, client_rate: float) -> tu
 # --------------------------------------------------------------------------------------------------
 # simulate
 # --------------------------------------------------------------------------------------------------
-def simulate(config: Any, *, out_dir: Any = None, resume: bool = False,
+def simulate(config: ConfigLike, *, out_dir: Any = None, resume: bool = False,
              progress: bool | None = None,
              callback: Callable[[int, dict], None] | None = None,
              dataset: _data.FederatedDataset | None = None,
