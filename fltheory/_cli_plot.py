@@ -130,7 +130,7 @@ def _cmd(args) -> int:
             paths = draw_runs(args.source, Path(args.out) / "runs")
         else:
             from fltheory.experiments import load_results
-            from fltheory.validation import plot_validation
+            from fltheory.plots.validation import plot_validation
 
             data = load_results(args.source)
             if "checks" not in data:
@@ -138,7 +138,7 @@ def _cmd(args) -> int:
             paths = plot_validation(data, Path(args.out) / "validation")
     else:
         from fltheory.cli import require
-        from fltheory.experiments import experiment_figure
+        from fltheory.figures import experiment_figure
 
         if args.jobs == 0 or args.jobs < -1:
             raise ValueError(f"jobs must be >= 1 or -1, got {args.jobs}")

@@ -128,8 +128,10 @@ def _cmd_validate(args) -> int:
     validate_config(args.config)              # a bad configuration fails before any run
     if args.out is not None:
         check_out_dir(args.out)
+    from fltheory.plots.validation import plot_validation
+
     rep = validate(args.config, seed=args.seed, quick=args.quick, noise_scale=args.noise_scale,
-                   out_dir=args.out)
+                   out_dir=args.out, figure=plot_validation)
 
     def render():
         print(rep)

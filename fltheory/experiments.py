@@ -14,9 +14,10 @@ varies around it, defined here:
   defences {none, DP z ∈ {0.01, 0.1}, top-k 10 %, rand-k 10 %, DP + rand-k} × {analytic, iDLG}
   × digits, and PSNR against z.
 
-:func:`run_experiment` runs the grid and returns JSON-ready results; :func:`draw_experiment`
-draws them with the drawing functions of :mod:`fltheory.plots.experiments` (PDF + PNG, atomically); :func:`experiment_figure` does both and writes the results as
-``<stem>.json`` next to the figure, from which ``fltheory plot NAME --from FILE`` redraws.
+:func:`run_experiment` runs the grid and returns JSON-ready results;
+:func:`fltheory.plots.experiments.draw_experiment` draws them (PDF + PNG, atomically);
+:func:`fltheory.figures.experiment_figure` does both and writes the results as ``<stem>.json``
+next to the figure, from which ``fltheory plot NAME --from FILE`` redraws.
 ``quick=True`` is the reduced version the test suite runs.
 
 Examples
@@ -38,14 +39,12 @@ from typing import TYPE_CHECKING, Any, Callable
 
 import numpy as np
 
-from fltheory.plots.experiments import (draw_audit_vs_theory, draw_byzantine_attacks,
-                                        draw_gradient_inversion)
 
 if TYPE_CHECKING:  # pragma: no cover
     from fltheory.config import ConfigLike, ExperimentConfig
 
-__all__ = ["EXPERIMENTS", "Experiment", "default_config", "run_experiment", "draw_experiment",
-           "experiment_figure", "load_results", "FIG4_ATTACKS", "FIG4_AGGREGATORS",
+__all__ = ["EXPERIMENTS", "Experiment", "default_config", "run_experiment",
+           "load_results", "FIG4_ATTACKS", "FIG4_AGGREGATORS",
            "FIG5_NOISE", "FIG6_DEFENCES", "run_byzantine_attacks", "run_audit_vs_theory",
            "run_gradient_inversion"]
 
@@ -71,13 +70,13 @@ FIG6_DEFENCES = ({"noise_multiplier": 0.01}, {"noise_multiplier": 0.1},
 @dataclass(frozen=True)
 class Experiment:
     """One experiment figure: its TOML file, built-in recipe name (:func:`fltheory.config.recipe`),
-    grid runner and drawer."""
+    grid runner and the file stem of its results and figure (drawn by
+    :func:`fltheory.plots.experiments.draw_experiment`)."""
 
     name: str
     config_file: str
     recipe: str
     run: Callable[..., dict]
-    draw: Callable[[dict, Path], list]
     stem: str
     description: str
 
@@ -338,16 +337,16 @@ def run_gradient_inversion(config: ConfigLike | None = None, *, seeds: Any = Non
 EXPERIMENTS: dict[str, Experiment] = {
     "byzantine-attacks": Experiment(
         "byzantine-attacks", "fig4_byzantine.toml", "fig4_byzantine", run_byzantine_attacks,
-        draw_byzantine_attacks, "byzantine_attacks",
+        "byzantine_attacks",
         "accuracy under 10 % label-flipping clients with and without robust aggregation, "
         "plus ALIE, IPM, sign flipping and a backdoor"),
     "audit-vs-theory": Experiment(
-        "audit-vs-theory", "fig5_audit.toml", "fig5_audit", run_audit_vs_theory, draw_audit_vs_theory,
+        "audit-vs-theory", "fig5_audit.toml", "fig5_audit", run_audit_vs_theory,
         "audit_vs_theory", "audited epsilon lower bound and mu_hat vs theoretical epsilon "
                            "across noise levels"),
     "gradient-inversion": Experiment(
         "gradient-inversion", "fig6_inversion.toml", "fig6_inversion", run_gradient_inversion,
-        draw_gradient_inversion, "gradient_inversion",
+        "gradient_inversion",
         "gradient inversion reconstructions with and without DP noise / compression"),
 }
 
@@ -372,15 +371,6 @@ def run_experiment(name: str, config: ConfigLike | None = None, *, seeds: Any = 
     return _experiment(name).run(config, seeds=seeds, quick=quick, jobs=jobs, **kw)
 
 
-def draw_experiment(name: str, results: dict, out_dir: Any) -> list[str]:
-    """Draw an experiment from its results into ``out_dir`` (PDF + PNG); return the paths."""
-    exp = _experiment(name)
-    if results.get("experiment") not in (None, name):
-        raise ValueError(f"results are of experiment {results.get('experiment')!r}, not "
-                         f"{name!r}")
-    return exp.draw(results, Path(out_dir) / exp.stem)
-
-
 def load_results(path: Any) -> dict:
     """Results JSON written by :func:`experiment_figure`."""
     from fltheory._io import read_json
@@ -388,28 +378,19 @@ def load_results(path: Any) -> dict:
     return read_json(path)
 
 
-def experiment_figure(name: str, out_dir: Any, *, config: ConfigLike | None = None,
-                      seeds: Any = None, quick: bool = False, jobs: int = 1, from_json: Any = None,
-                      **kw) -> dict:
-    """Run (or load) an experiment, write ``<stem>.json`` and draw it; return files and results.
-
-    Examples
-    --------
-    >>> import tempfile
-    >>> out = experiment_figure("audit-vs-theory", tempfile.mkdtemp(), quick=True)  # doctest: +SKIP
-    """
-    exp = _experiment(name)
-    out = Path(out_dir)
-    if from_json is not None:
-        res = load_results(from_json)
-    else:
-        res = run_experiment(name, config, seeds=seeds, quick=quick, jobs=jobs, **kw)
-        from fltheory._io import write_json_atomic
-
-        write_json_atomic(out / f"{exp.stem}.json", res)
-    files = draw_experiment(name, res, out)
-    if from_json is None:
-        files.append(str(out / f"{exp.stem}.json"))
-    return {"files": files, "results": res}
+# Moved to the drawing layers (plots draw result objects; the runners never import them):
+# ``draw_experiment`` to fltheory.plots.experiments, ``experiment_figure`` (run, then draw) to
+# fltheory.figures.  The old names keep working with a DeprecationWarning.
+_MOVED = {"draw_experiment": "fltheory.plots.experiments",
+          "experiment_figure": "fltheory.figures"}
 
 
+def __getattr__(name: str) -> Any:
+    if name in _MOVED:
+        import importlib
+        import warnings
+
+        warnings.warn(f"fltheory.experiments.{name} moved to {_MOVED[name]}.{name}",
+                      DeprecationWarning, stacklevel=2)
+        return getattr(importlib.import_module(_MOVED[name]), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

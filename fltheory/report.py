@@ -531,7 +531,9 @@ def validation_section(out_dir, config: ConfigLike | None = None, *, quick: bool
         cfg = recipe("default_fl_small")
     else:
         cfg = config
-    rep = validate(cfg, seed=seed, quick=quick, out_dir=out_dir)
+    from fltheory.plots.validation import plot_validation
+
+    rep = validate(cfg, seed=seed, quick=quick, out_dir=out_dir, figure=plot_validation)
     lines = [f"configuration: {rep.name} ({'quick, ' if quick else ''}seed {seed}, "
              f"{rep.seconds:.1f} s): {'PASSED' if rep.passed else 'FAILED'}"]
     lines += ["  " + v for v in rep.verdicts()]
