@@ -454,5 +454,8 @@ def register(subparsers, formatter_class) -> None:
                         "compression-runs.json; prints both tables and a verdict per row")
     t.add_argument("--quick", action="store_true", help="with --validate: the grid's quick "
                    "version")
+    from fltheory.sweep import add_executor_arguments   # --validate's grid runs through it
+
+    add_executor_arguments(t)
     _add_json(t)
     t.set_defaults(func=_cmd_tradeoff)
