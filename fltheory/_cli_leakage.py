@@ -56,7 +56,9 @@ def _cmd(args) -> int:
     sweeps.load_sweep(args.config)          # every error before the output folder is touched
     check_out_dir(args.out)
     torch.set_num_threads(1)
-    res = sweeps.run_config(args.config, args.out, jobs=args.jobs)
+    from fltheory.plots.leakage import draw_sweep
+
+    res = sweeps.run_config(args.config, args.out, jobs=args.jobs, figure=draw_sweep)
 
     def render():
         for line in sweeps.format_points(res):

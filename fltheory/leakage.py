@@ -1,5 +1,7 @@
 """Leakage sweeps from a TOML file: a recipe per attack plus a grid -- the runner behind
-``fltheory leakage``.
+``fltheory leakage``.  It runs the attacks of :mod:`fltheory.audit.sweeps` and writes the JSON;
+the figures are drawn by :func:`fltheory.plots.leakage.draw_sweep` (passed as ``figure``; the
+runner does not import the plots).
 
 A leakage file has the shape of every experiment grid of the project (a base recipe, then the
 grid around it)::
@@ -23,8 +25,7 @@ Each recipe is loaded like every recipe (:func:`fltheory.config.recipe` for a bu
 :func:`fltheory.config.load_config` for a path or an inline table) and checked by
 :func:`fltheory.audit.sweeps.recipe_setting`: it gives the clients, records, features, rounds,
 local steps, learning rate, ridge term, and the DP points' clipping norm and δ.  The attacks,
-defenses and their parameters are in :mod:`fltheory.audit.sweeps`; the figures in
-:mod:`fltheory.plots.leakage`.  The former flat format (``attacks``, ``seeds``, ``clip``,
+defenses and their parameters are in :mod:`fltheory.audit.sweeps`.  The former flat format (``attacks``, ``seeds``, ``clip``,
 ``[defenses]`` at the top level) is refused with a message saying what to move where.
 """
 
@@ -42,7 +43,7 @@ from fltheory.errors import ConfigError
 
 __all__ = ["FIGURES", "load_sweep", "run_config", "format_points"]
 
-#: Figures a sweep can draw (:mod:`fltheory.plots.leakage`).
+#: Figures a sweep can ask for (drawn by :func:`fltheory.plots.leakage.draw_sweep`).
 FIGURES = ("privacy_utility", "success_vs_epsilon", "eavesdropper")
 
 _TOP = ("name", "description", "recipes", "grid")
@@ -183,9 +184,10 @@ def load_sweep(config: str | Path | Mapping[str, Any]) -> dict:
 
 
 def run_config(config: str | Path | Mapping[str, Any], out_dir: str | Path | None = None, *,
-               jobs: int = 1, progress: bool | None = None) -> dict:
-    """Run the sweep a leakage file (or its table) describes; write ``<name>.json`` and the
-    figures.
+               jobs: int = 1, progress: bool | None = None, figure: Any = None) -> dict:
+    """Run the sweep a leakage file (or its table) describes; write ``<name>.json`` and, with
+    ``figure`` (:func:`fltheory.plots.leakage.draw_sweep`, what ``fltheory leakage`` uses), the
+    figures the grid lists.
 
     ``jobs`` training runs at a time (joblib processes, ``-1``: every core); the points do not
     depend on ``jobs`` (:func:`~fltheory.audit.sweeps.defense_sweep`).  The JSON holds the file's
@@ -200,6 +202,9 @@ def run_config(config: str | Path | Mapping[str, Any], out_dir: str | Path | Non
     >>> len(res["points"]), res["epsilon_equivalent"][0]["kind"]
     (3, 'empirical equivalence, not a DP guarantee')
     """
+    from fltheory._checks import check_drawer
+
+    figure = check_drawer("figure", figure, "fltheory.plots.leakage.draw_sweep")
     sw = load_sweep(config)
     t0 = time.perf_counter()
     points = defense_sweep(sw["attacks"], sw["defenses"], seed=sw["seeds"],
@@ -208,20 +213,17 @@ def run_config(config: str | Path | Mapping[str, Any], out_dir: str | Path | Non
     stored = {"name": sw["name"], "description": sw["description"],
               "recipes": {a: r.to_dict() for a, r in sw["recipes"].items()},
               "grid": {k: sw[k] for k in _GRID}}
-    result = {"config": stored, "points": points, "epsilon_equivalent": eq,
-              "seconds": time.perf_counter() - t0, "jobs": jobs,
+    result = {"config": stored, "name": sw["name"], "figures": sw["figures"], "points": points,
+              "epsilon_equivalent": eq, "seconds": time.perf_counter() - t0, "jobs": jobs,
               "note": "epsilon_equivalent is an empirical equivalence against this attack on "
                       "this task, not a differential-privacy guarantee"}
     if out_dir is not None:
         from fltheory._io import write_json_atomic
-        from fltheory.plots import leakage as _plots
 
-        out, name = Path(out_dir), sw["name"]
-        result["files"] = [write_json_atomic(out / f"{name}.json", result)]
-        for f in sw["figures"]:
-            fig = getattr(_plots, f)(points)
-            stem = name if name == f else f"{name}_{f}"   # no privacy_utility_privacy_utility
-            result["files"] += _plots.save(fig, out / stem)
+        out = Path(out_dir)
+        result["files"] = [write_json_atomic(out / f"{sw['name']}.json", result)]
+        if figure is not None:
+            result["files"] += list(figure(result, out))
     return result
 
 
