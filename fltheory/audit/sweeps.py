@@ -82,7 +82,7 @@ import numpy as np
 import torch
 
 from .._checks import check_choice, check_int, check_positive
-from ..config import ExperimentConfig, load_config, recipe
+from ..config import ConfigLike, ExperimentConfig, load_config, recipe
 from ..errors import ConfigError
 from ..fl import compressors as _compressors
 from . import stats as _stats
@@ -180,7 +180,7 @@ def _defaults() -> dict[str, Any]:
     return _flat(ExperimentConfig().to_dict())
 
 
-def recipe_setting(config: Any, attack: str) -> dict[str, Any]:
+def recipe_setting(config: ConfigLike, attack: str) -> dict[str, Any]:
     """The FL setting a leakage run of ``attack`` reads from a recipe, after checking the recipe
     describes such a run.
 
@@ -480,7 +480,7 @@ def _run_point(family: str, setting: tuple, attacks: tuple, seed: int, name: str
 def defense_sweep(attacks: str | Sequence[str] = "source",
                   defenses: Mapping[str, Sequence[Any]] | None = None, *,
                   seed: int | Sequence[int] = 0,
-                  recipes: Mapping[str, Any] | None = None, jobs: int = 1,
+                  recipes: Mapping[str, ConfigLike] | None = None, jobs: int = 1,
                   progress: bool | None = None) -> list[dict]:
     """Run every attack under every defense setting; one JSON-ready dict per point.
 
