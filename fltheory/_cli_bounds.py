@@ -399,7 +399,9 @@ def register(subparsers, formatter_class) -> None:
                                     "ones) and the bits one client sends per round.",
                         epilog="example:\n"
                                "  fltheory bound compressor --kind randk --d 25e6 --k 250000")
-    p.add_argument("--kind", default="randk", help="none, randk, topk, qsgd, l2, sign")
+    p.add_argument("--kind", default="randk",
+                   help="none, randk, topk, qsgd, l2, scaled_sign (sign: the plain sign, "
+                        "no bound)")
     p.add_argument("--d", type=_num, required=True, help="dimension")
     p.add_argument("--k", type=_num, default=None, help="kept coordinates (randk, topk)")
     p.add_argument("--levels", type=_num, default=None, help="quantisation levels (qsgd)")
@@ -464,5 +466,8 @@ def register(subparsers, formatter_class) -> None:
                         "compression-runs.json; prints both tables and a verdict per row")
     t.add_argument("--quick", action="store_true", help="with --validate: the grid's quick "
                    "version")
+    from fltheory.sweep import add_executor_arguments   # --validate's grid runs through it
+
+    add_executor_arguments(t)
     _add_json(t)
     t.set_defaults(func=_cmd_tradeoff)
