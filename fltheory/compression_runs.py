@@ -760,9 +760,7 @@ def _smea_dense_item(grid: dict, seed: int) -> dict:
 
 
 def _item(kind: str, *args) -> dict:
-    import torch
-
-    torch.set_num_threads(1)
+    """One point of the grid (run by :func:`fltheory.sweep.run_points`, with one torch thread)."""
     if kind == "point":
         return _run_point(*args)
     return _smea_dense_item(*args)
@@ -772,7 +770,9 @@ def _item(kind: str, *args) -> dict:
 # Driver
 # --------------------------------------------------------------------------------------------------
 def run_compression_grid(grid: Any = None, *, seeds: Any = None, quick: bool = False,
-                         jobs: int = 1, progress: bool = False) -> dict:
+                         jobs: int = 1, progress: bool = False, backend: str | None = None,
+                         scheduler: str | None = None, client: Any = None,
+                         points_dir: Any = None, resume: bool = True) -> dict:
     """Run experiment 9's grid; return the JSON-ready results (``{"points": [...], ...}``).
 
     Parameters
@@ -784,9 +784,18 @@ def run_compression_grid(grid: Any = None, *, seeds: Any = None, quick: bool = F
     quick : bool
         Apply the grid's ``[quick]`` table (the reduced version, about a minute).
     jobs : int
-        Parallel runs (joblib processes; ``-1``: every core).
+        Parallel points (joblib processes or local Dask workers; ``-1``: every core).
     progress : bool
-        Print one line per finished point on stderr.
+        Print one line per point on stderr (after the grid has run).
+    backend, scheduler, client : optional
+        Where the points run (:func:`fltheory.sweep.run_points`): ``"serial"``, ``"joblib"``,
+        ``"dask"`` (a Dask cluster at ``scheduler``, an existing ``client``, or a local one of
+        ``jobs`` workers) or another joblib backend; default serial for ``jobs=1``, else joblib.
+    points_dir : str or path, optional
+        One file per finished point here; with ``resume`` the points already there with the
+        same configuration hash are loaded instead of run, so an interrupted grid resumes.
+    resume : bool
+        See ``points_dir``.
 
     Returns
     -------
@@ -801,16 +810,12 @@ def run_compression_grid(grid: Any = None, *, seeds: Any = None, quick: bool = F
     >>> res["summary"]["fraction_within_prediction"] >= 0.95   # doctest: +SKIP
     True
     """
-    from fltheory.sweep import parse_seeds
-
-    from fltheory._checks import check_int
+    from fltheory.sweep import check_executor, parse_seeds, run_points
 
     t0 = time.perf_counter()
+    check_executor(backend, jobs, scheduler)
     g = load_grid(grid, quick=quick)
     seeds = parse_seeds(seeds) if seeds is not None else [int(s) for s in g.get("seeds", [0])]
-    jobs = check_int("jobs", jobs)
-    if jobs == 0 or jobs < -1:
-        raise ValueError(f"jobs must be >= 1 or -1, got {jobs}")
     points = expand_points(g, seeds)
     delta = float(g.get("delta", 1e-5))
     calib: dict[str, float] = {}
@@ -831,16 +836,21 @@ def run_compression_grid(grid: Any = None, *, seeds: Any = None, quick: bool = F
     draws = int(g.get("variance_draws", 10))
     items = [("point", g, p, z, draws) for p, z in zip(points, noises)]
     items.append(("smea_dense", g, seeds[0]))
-    if jobs == 1:
-        results = []
-        for it in items:
-            results.append(_item(*it))
-            if progress:
-                _report(results[-1])
-    else:
-        from joblib import Parallel, delayed
-
-        results = Parallel(n_jobs=jobs)(delayed(_item)(*it) for it in items)
+    # what each point depends on (its file is reused by a resumed grid while this is unchanged)
+    ids = [{"config": point_config(g, p, z), "point": p, "variance_draws": draws}
+           for p, z in zip(points, noises)]
+    ids.append({"smea_dense": g.get("smea_dense", DEFAULT_GRID["smea_dense"]),
+                "tasks": g["tasks"], "seed": seeds[0]})
+    labels = [f"compression-runs.{p['task']}.{p['compressor']}.r{p['ratio']:g}."
+              f"eps{p['epsilon_target'] or 'none'}.{p['attack']}.{p['aggregator']}."
+              f"seed{p['seed']}" + (f".d{p['dim']}" if p.get("dim") else "") for p in points]
+    labels.append(f"compression-runs.smea-dense.seed{seeds[0]}")
+    results = run_points(_item, items, identities=ids, labels=labels, backend=backend,
+                         jobs=jobs, scheduler=scheduler, client=client, points_dir=points_dir,
+                         resume=resume, desc="points")[0]
+    if progress:
+        for r in results:
+            _report(r)
     pts, smea = results[:-1], results[-1]
     res = {"experiment": "compression-runs", "grid": g, "seeds": seeds, "quick": bool(quick),
            "points": pts, "smea_dense": smea,
