@@ -1,7 +1,8 @@
 """The experiment grids through the one executor (fltheory.sweep.run_points): serial, joblib and
 a Dask LocalCluster (2 worker processes on 127.0.0.1) give the same JSON; an interrupted grid
 resumes from its per-point files and ends equal to an uninterrupted one; a changed configuration
-is run again; the CLI options of ``fltheory plot`` and ``fltheory tradeoff --validate``."""
+is run again; the CLI options of ``fltheory plot``, ``fltheory tradeoff --validate`` and
+``fltheory plan --validate``."""
 
 from __future__ import annotations
 
@@ -194,6 +195,25 @@ def test_changed_configuration_is_run_again(fig4_serial, monkeypatch, tmp_path):
     assert _json(res) == _json(fig4_serial)
 
 
+def test_plan_validation_interrupted_then_resumed_on_dask(dask_client, monkeypatch, tmp_path):
+    from plan.test_plan_validate import TINY as DEVICES   # tests/ is on sys.path
+
+    from fltheory.plan import plan
+    from fltheory.plan import validate as pv
+
+    pl = plan(DEVICES)
+    ref = pv.validate_plan(pl, quick=True, seeds=2)
+    ran = _interrupt_after(monkeypatch, pv, "_run_point", 3)
+    with pytest.raises(KeyboardInterrupt):
+        pv.validate_plan(pl, quick=True, seeds=2, points_dir=tmp_path)
+    assert len(list(tmp_path.glob("plan.*.json"))) == len(ran) == 3
+    monkeypatch.undo()
+    res = pv.validate_plan(pl, quick=True, seeds=2, backend="dask", client=dask_client,
+                           points_dir=tmp_path)
+    assert len(list(tmp_path.glob("plan.*.json"))) == 2 * len(res.recipes)
+    assert _json(res.to_dict()) == _json(ref.to_dict())
+
+
 # --------------------------------------------------------------------------------------------------
 # run_points itself
 # --------------------------------------------------------------------------------------------------
@@ -302,6 +322,7 @@ def test_tradeoff_validate_through_the_executor(tmp_path, capsys):
      "jobs must be"),
     (["plot", "byzantine-attacks", "--from", "x.json", "--resume"], "cannot be combined"),
     (["tradeoff", "--validate", "g.toml", "--resume"], "--resume needs"),
+    (["plan", "d.toml", "--jobs", "2"], "--jobs is an option of --validate"),
 ])
 def test_cli_bad_executor_options(argv, msg, tmp_path, capsys, monkeypatch):
     monkeypatch.chdir(tmp_path)
