@@ -4,7 +4,8 @@ Runs ``run_experiment(NAME, seeds=SEEDS, quick=QUICK, backend="dask", jobs=W)`` 
 points through :func:`fltheory.sweep.run_points` on a ``LocalCluster`` of ``W``
 single-threaded worker processes on 127.0.0.1, started and stopped inside the timing) for
 W = 1 and 2, alternately, ``reps`` times each; reports the medians, their ratio, the load
-average before and after, and whether the results of both are identical (timings aside).
+average before and after, and whether the results of both are identical (the wall times and the
+exponent fitted to them aside: :func:`fltheory.sweep.without_timings`).
 ``--grid compression-runs`` times experiment 9's grid instead (``--quick``: its quick table).
 
 Usage::
@@ -18,28 +19,18 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import statistics
 import sys
 import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from fltheory._io import jsonable, write_json_atomic  # noqa: E402
+from fltheory._io import jsonable  # noqa: E402
+from fltheory.sweep import without_timings  # noqa: E402
+from sweep_dask import finish  # noqa: E402
 
 RESULTS = Path(__file__).resolve().parent / "results" / "grid_dask.json"
-TIMINGS = {"seconds", "runtime_seconds", "run_seconds", "aggregation_seconds", "rule_seconds",
-           "cost_model"}
-
-
-def _strip(obj):
-    if isinstance(obj, dict):
-        return {k: _strip(v) for k, v in obj.items() if k not in TIMINGS}
-    if isinstance(obj, list):
-        return [_strip(v) for v in obj]
-    return obj
-
-
 def _run(grid: str, seeds: str | None, quick: bool, workers: int) -> dict:
     if grid == "compression-runs":
         from fltheory.compression_runs import run_compression_grid
@@ -70,22 +61,15 @@ def main(argv=None) -> dict:
             t0 = time.perf_counter()
             res = _run(args.grid, args.seeds, args.quick, workers)
             times[workers].append(time.perf_counter() - t0)
-            out_json[workers] = json.dumps(jsonable(_strip(res)), sort_keys=True)
+            out_json[workers] = json.dumps(jsonable(without_timings(res)), sort_keys=True)
             points = len(res["points"]) if "points" in res else points
             print(f"  {workers} worker(s): {times[workers][-1]:.1f} s "
                   f"(load {os.getloadavg()[0]:.1f})", flush=True)
     out = {"grid": args.grid, "seeds": args.seeds, "quick": args.quick, "reps": args.reps,
            "cpus": os.cpu_count(), "seconds": times, "load_average_before": load_before,
            "load_average_after": os.getloadavg(),
-           "median_1": statistics.median(times[1]), "median_2": statistics.median(times[2]),
-           "identical_results": out_json[1] == out_json[2]}
-    if points is not None:
-        out["points"] = points
-    out["speedup"] = out["median_1"] / out["median_2"]
-    print(f"1 worker {out['median_1']:.1f} s, 2 workers {out['median_2']:.1f} s, "
-          f"speed-up {out['speedup']:.2f}x, identical results: {out['identical_results']}")
-    write_json_atomic(RESULTS, out)
-    return out
+           "points": points}
+    return finish(out, times, out_json[1] == out_json[2], RESULTS)
 
 
 if __name__ == "__main__":

@@ -67,7 +67,8 @@ from typing import Any, Iterable
 
 __all__ = ["run_sweep", "run_points", "point_hash", "check_executor", "parse_seeds",
            "add_sweep_arguments", "add_executor_arguments", "executor_options", "sweep_command",
-           "BACKENDS", "SUMMARY_KEYS", "SWEEP_FILE", "POINT_FILE"]
+           "without_timings", "BACKENDS", "TIMING_KEYS", "SUMMARY_KEYS", "SWEEP_FILE",
+           "POINT_FILE"]
 
 #: Final metrics summarised over the seeds.
 SUMMARY_KEYS = ("accuracy", "loss", "distance_to_optimum", "epsilon", "bits_total",
@@ -176,6 +177,28 @@ def _plain(obj: Any) -> Any:
     if hasattr(obj, "to_dict"):
         return _plain(obj.to_dict())
     return obj
+
+
+#: Fields of the grids' results that are wall times, or fitted to wall times: they differ from
+#: run to run, everything else is identical on every backend (:func:`without_timings`).
+TIMING_KEYS = frozenset({"seconds", "runtime_seconds", "run_seconds", "aggregation_seconds",
+                         "rule_seconds", "cost_model", "exponent"})
+
+
+def without_timings(res: Any) -> Any:
+    """``res`` without its :data:`TIMING_KEYS` (at any depth): what two runs of the same grid
+    on any backends must have in common.
+
+    Examples
+    --------
+    >>> without_timings({"points": [{"accuracy": 0.9, "run_seconds": 1.2}], "seconds": 3.0})
+    {'points': [{'accuracy': 0.9}]}
+    """
+    if isinstance(res, dict):
+        return {k: without_timings(v) for k, v in res.items() if k not in TIMING_KEYS}
+    if isinstance(res, (list, tuple)):
+        return [without_timings(v) for v in res]
+    return res
 
 
 def _canonical(obj: Any) -> str:

@@ -18,7 +18,7 @@ pytest.importorskip("joblib")
 from fltheory import cli  # noqa: E402
 from fltheory import compression_runs as cr  # noqa: E402
 from fltheory import experiments as ex  # noqa: E402
-from fltheory.sweep import point_hash, run_points  # noqa: E402
+from fltheory.sweep import point_hash, run_points, without_timings  # noqa: E402
 
 #: Figure 4's quick grid on a smaller recipe: 6 clients (1 label flipper), 2 rounds; the quick
 #: grid is {clean, label flip, backdoor} x {mean, cwtm} x seeds.
@@ -48,24 +48,11 @@ GRID = {
     "smea_dense": {"n": 5, "f": 1, "dims": [4, 8]},
 }
 
-#: Wall-time fields: measured, so they differ from run to run; everything else must not.
-TIMINGS = {"seconds", "runtime_seconds", "run_seconds", "aggregation_seconds", "rule_seconds",
-           "cost_model"}
-
-
-def _strip(obj):
-    if isinstance(obj, dict):
-        return {k: _strip(v) for k, v in obj.items() if k not in TIMINGS}
-    if isinstance(obj, list):
-        return [_strip(v) for v in obj]
-    return obj
-
-
 def _json(res) -> str:
     """The results as the JSON file the command writes (timings removed)."""
     from fltheory._io import jsonable
 
-    return json.dumps(jsonable(_strip(res)), sort_keys=True)
+    return json.dumps(jsonable(without_timings(res)), sort_keys=True)
 
 
 @pytest.fixture(scope="module")
@@ -172,7 +159,7 @@ def test_interrupted_compression_grid_on_dask_resumes(grid_serial, dask_client, 
     ran = _interrupt_after(monkeypatch, cr, "_item", 2)
     with pytest.raises(KeyboardInterrupt):
         cr.run_compression_grid(GRID, backend="serial", points_dir=tmp_path)
-    assert len(list(tmp_path.glob("*.json"))) == 2
+    assert len(ran) == 2 and len(list(tmp_path.glob("*.json"))) == 2
     monkeypatch.undo()
     res = cr.run_compression_grid(GRID, backend="dask", client=dask_client,
                                   points_dir=tmp_path)
