@@ -120,9 +120,11 @@ def _cmd(args) -> int:
                          f"({exc})") from None
     from pathlib import Path
 
+    from fltheory.plots.planning import plot_plan_validation
     from fltheory.sweep import executor_options
 
     res = _validate.validate_plan(pl, quick=args.quick, seeds=args.seeds, out_dir=args.out,
+                                  figure=plot_plan_validation,
                                   **executor_options(args, Path(args.out) / "points"))
 
     def render():

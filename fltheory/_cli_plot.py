@@ -155,7 +155,7 @@ def _cmd(args) -> int:
             paths = draw_runs(args.source, Path(args.out) / "runs")
         else:
             from fltheory.experiments import load_results
-            from fltheory.validation import plot_validation
+            from fltheory.plots.validation import plot_validation
 
             data = load_results(args.source)
             if "checks" not in data:
@@ -163,7 +163,7 @@ def _cmd(args) -> int:
             paths = plot_validation(data, Path(args.out) / "validation")
     else:
         from fltheory.cli import require
-        from fltheory.experiments import experiment_figure
+        from fltheory.figures import experiment_figure
 
         if args.source is not None and extra:
             raise ValueError(f"{extra[0]} cannot be combined with --from (the results are "

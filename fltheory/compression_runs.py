@@ -37,7 +37,8 @@ Compressors (``k/d`` = ``ratio``):
                        every coordinate (dense noisy release; no amplification claimed at record level)
 ``topk_ef``            top-k of the noisy update with error feedback (post-processing)
 ``qsgd``               QSGD with ``qsgd_levels[ratio]`` levels (matching bit widths)
-``sign``               scaled sign :math:`\tfrac{\|x\|_1}{d}\mathrm{sign}(x)` (ratio 1 only)
+``scaled_sign``        scaled sign :math:`\tfrac{\|x\|_1}{d}\mathrm{sign}(x)` (ratio 1 only); the plain
+                       sign has no variance bound to check and is not in the grid
 ``magnitude_prune``    keep the k largest magnitudes, no error feedback (post-processing)
 =====================  =====================================================================
 
@@ -56,19 +57,23 @@ import json
 import math
 import sys
 import time
+import warnings
 from pathlib import Path
-from typing import Any, Iterable
+from typing import TYPE_CHECKING, Any, Iterable
 
 import numpy as np
+
+if TYPE_CHECKING:  # pragma: no cover
+    from fltheory.config import ExperimentConfig
 
 __all__ = ["DEFAULT_GRID", "COMPRESSORS", "load_grid", "expand_points", "run_compression_grid",
            "smea_kappa", "summarize", "point_config", "smea_dense_timing", "load_results", "variance_within_bound", "within_prediction",
            "write_results"]
 
 #: Compressor names of the grid.
-COMPRESSORS = ("none", "randk_shared", "randk_secret", "topk_ef", "qsgd", "sign",
+COMPRESSORS = ("none", "randk_shared", "randk_secret", "topk_ef", "qsgd", "scaled_sign",
                "magnitude_prune")
-_RATIO_FREE = ("none", "sign")
+_RATIO_FREE = ("none", "scaled_sign")
 _UPDATE_ATTACKS = ("alie", "ipm")     # the others poison data and train like honest clients
 
 #: Attack parameters used by the grid (engine names).
@@ -216,6 +221,11 @@ def _check_grid(grid: dict) -> None:
                 raise ValueError(f"slices.tasks must name tasks of the grid "
                                  f"({', '.join(grid['tasks'])}), got {t!r}")
         for c in s.get("compressors", []):
+            if isinstance(c, str) and c.strip().lower() == "sign":
+                raise ValueError("slices.compressors: 'sign' is the plain sign, which has no "
+                                 "variance bound to check the runs against; the grid's scaled "
+                                 "sign (||x||_1/d) sign(x) is 'scaled_sign' (before this "
+                                 "release it was called 'sign')")
             check_choice("slices.compressors", c, COMPRESSORS)
         for a in s.get("attacks", []):
             check_choice("slices.attacks", a, tuple(ATTACK_PARAMS))
@@ -492,8 +502,8 @@ def _compressor_kind(p: dict, d: int) -> tuple[str, str, dict]:
         return "topk", "topk", {"k": k}
     if c == "qsgd":
         return "qsgd", "qsgd", {"s": p["levels"]}
-    if c == "sign":
-        return "sign", "scaled_sign", {}
+    if c == "scaled_sign":
+        return "scaled_sign", "scaled_sign", {}
     return "none", "identity", {}
 
 
@@ -556,10 +566,10 @@ def _bits_predicted(p: dict, d: int) -> float:
         return float(bits_per_round("topk", d, k))
     if c == "qsgd":
         return float(bits_per_round("qsgd", d, levels=p["levels"]))
-    return float(bits_per_round("sign", d))
+    return float(bits_per_round("scaled_sign", d))
 
 
-def _honest_bits(metrics: list, p: dict, d: int, cfg) -> list:
+def _honest_bits(metrics: list, p: dict, d: int, cfg: ExperimentConfig) -> list:
     """Bits per honest client per round.
 
     The engine's ``bits`` also counts the messages of update-attack Byzantine clients, at the
@@ -577,7 +587,7 @@ def _honest_bits(metrics: list, p: dict, d: int, cfg) -> list:
     return out
 
 
-def _dataset(cfg):
+def _dataset(cfg: ExperimentConfig):
     """The synthetic task at large d without its exact optimum (a d x d Newton solve).
 
     Same law as :func:`fltheory.fl.data.synthetic_logistic` without heterogeneity: features
@@ -970,6 +980,12 @@ def load_results(path: Any) -> dict:
         raise ValueError(f"{p}: not a JSON file: {exc}") from None
     if data.get("experiment") != "compression-runs" or "points" not in data:
         raise ValueError(f"{p}: not a compression-runs.json (no 'points')")
+    legacy = [q for q in data["points"] if q.get("compressor") == "sign"]
+    if legacy:   # the grid never ran the plain sign: "sign" there was the scaled sign
+        warnings.warn(f"{p}: compressor 'sign' in results of an earlier release is the scaled "
+                      "sign, renamed 'scaled_sign'", DeprecationWarning, stacklevel=2)
+        for q in legacy:
+            q["compressor"] = "scaled_sign"
     return data
 
 

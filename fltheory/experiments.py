@@ -14,9 +14,10 @@ varies around it, defined here:
   defences {none, DP z ∈ {0.01, 0.1}, top-k 10 %, rand-k 10 %, DP + rand-k} × {analytic, iDLG}
   × digits, and PSNR against z.
 
-:func:`run_experiment` runs the grid and returns JSON-ready results; :func:`draw_experiment`
-draws them with the drawing functions of :mod:`fltheory.plots.experiments` (PDF + PNG, atomically); :func:`experiment_figure` does both and writes the results as
-``<stem>.json`` next to the figure, from which ``fltheory plot NAME --from FILE`` redraws.
+:func:`run_experiment` runs the grid and returns JSON-ready results;
+:func:`fltheory.plots.experiments.draw_experiment` draws them (PDF + PNG, atomically);
+:func:`fltheory.figures.experiment_figure` does both and writes the results as ``<stem>.json``
+next to the figure, from which ``fltheory plot NAME --from FILE`` redraws.
 ``quick=True`` is the reduced version the test suite runs.
 
 Examples
@@ -34,15 +35,16 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable
+from typing import TYPE_CHECKING, Any, Callable
 
 import numpy as np
 
-from fltheory.plots.experiments import (draw_audit_vs_theory, draw_byzantine_attacks,
-                                        draw_gradient_inversion)
 
-__all__ = ["EXPERIMENTS", "Experiment", "default_config", "run_experiment", "draw_experiment",
-           "experiment_figure", "load_results", "FIG4_ATTACKS", "FIG4_AGGREGATORS",
+if TYPE_CHECKING:  # pragma: no cover
+    from fltheory.config import ConfigLike, ExperimentConfig
+
+__all__ = ["EXPERIMENTS", "Experiment", "default_config", "run_experiment",
+           "load_results", "FIG4_ATTACKS", "FIG4_AGGREGATORS",
            "FIG5_NOISE", "FIG6_DEFENCES", "run_byzantine_attacks", "run_audit_vs_theory",
            "run_gradient_inversion"]
 
@@ -68,13 +70,13 @@ FIG6_DEFENCES = ({"noise_multiplier": 0.01}, {"noise_multiplier": 0.1},
 @dataclass(frozen=True)
 class Experiment:
     """One experiment figure: its TOML file, built-in recipe name (:func:`fltheory.config.recipe`),
-    grid runner and drawer."""
+    grid runner and the file stem of its results and figure (drawn by
+    :func:`fltheory.plots.experiments.draw_experiment`)."""
 
     name: str
     config_file: str
     recipe: str
     run: Callable[..., dict]
-    draw: Callable[[dict, Path], list]
     stem: str
     description: str
 
@@ -140,8 +142,8 @@ def _fig4_one(cfg_dict: dict, seed: int, attack: str | None, params: dict, agg: 
             "kappa_name": run.info.get("kappa_name"), "nnm": run.info.get("nnm")}
 
 
-def run_byzantine_attacks(config: Any = None, *, seeds: Any = None, quick: bool = False,
-                          jobs: int = 1, **executor) -> dict:
+def run_byzantine_attacks(config: ConfigLike | None = None, *, seeds: Any = None,
+                          quick: bool = False, jobs: int = 1, **executor) -> dict:
     """Figure 4's grid: every attack against every rule, every seed, plus the clean run.
 
     ``quick``: 3 rounds, seed 0, label flip and backdoor against mean and CWTM.  ``executor``:
@@ -209,8 +211,9 @@ def _fig5_one(cfg_dict: dict, z: float, runs_gdp: int, runs_one: int, method: st
     return [good.to_dict(), bad.to_dict(), single.to_dict()]
 
 
-def run_audit_vs_theory(config: Any = None, *, seeds: Any = None, quick: bool = False,
-                        jobs: int = 1, noise: Any = None, **executor) -> dict:
+def run_audit_vs_theory(config: ConfigLike | None = None, *, seeds: Any = None,
+                        quick: bool = False, jobs: int = 1, noise: Any = None,
+                        **executor) -> dict:
     """Figure 5's grid: for each noise multiplier, the GDP audit (correct mechanism and half
     noise) and the one-run audit of the base recipe, beside the accountant's ε.
 
@@ -244,7 +247,7 @@ def run_audit_vs_theory(config: Any = None, *, seeds: Any = None, quick: bool = 
     return res
 
 
-def _is_full_batch(cfg: Any) -> bool:
+def _is_full_batch(cfg: ExperimentConfig) -> bool:
     p, t = cfg.privacy, cfg.training
     if p.level == "record":
         return p.batch_rate == 1.0 and t.effective_client_rate == 1.0
@@ -315,8 +318,9 @@ def _fig6_label(i: int, spec: dict, method: str) -> str:
     return f"gradient-inversion.ex{i}.{'-'.join(parts) or 'none'}.{method}"
 
 
-def run_gradient_inversion(config: Any = None, *, seeds: Any = None, quick: bool = False,
-                           jobs: int = 1, examples: Any = None, **executor) -> dict:
+def run_gradient_inversion(config: ConfigLike | None = None, *, seeds: Any = None,
+                           quick: bool = False, jobs: int = 1, examples: Any = None,
+                           **executor) -> dict:
     """Figure 6: every defence against the analytic and iDLG attacks on digits, and PSNR vs z.
 
     The attacked update is one client's gradient of one test digit at the initial global model
@@ -381,23 +385,23 @@ def run_gradient_inversion(config: Any = None, *, seeds: Any = None, quick: bool
 EXPERIMENTS: dict[str, Experiment] = {
     "byzantine-attacks": Experiment(
         "byzantine-attacks", "fig4_byzantine.toml", "fig4_byzantine", run_byzantine_attacks,
-        draw_byzantine_attacks, "byzantine_attacks",
+        "byzantine_attacks",
         "accuracy under 10 % label-flipping clients with and without robust aggregation, "
         "plus ALIE, IPM, sign flipping and a backdoor"),
     "audit-vs-theory": Experiment(
-        "audit-vs-theory", "fig5_audit.toml", "fig5_audit", run_audit_vs_theory, draw_audit_vs_theory,
+        "audit-vs-theory", "fig5_audit.toml", "fig5_audit", run_audit_vs_theory,
         "audit_vs_theory", "audited epsilon lower bound and mu_hat vs theoretical epsilon "
                            "across noise levels"),
     "gradient-inversion": Experiment(
         "gradient-inversion", "fig6_inversion.toml", "fig6_inversion", run_gradient_inversion,
-        draw_gradient_inversion, "gradient_inversion",
+        "gradient_inversion",
         "gradient inversion reconstructions with and without DP noise / compression"),
 }
 
 
-def run_experiment(name: str, config: Any = None, *, seeds: Any = None, quick: bool = False,
-                   jobs: int = 1, backend: str | None = None, scheduler: str | None = None,
-                   client: Any = None, points_dir: Any = None, resume: bool = True,
+def run_experiment(name: str, config: ConfigLike | None = None, *, seeds: Any = None,
+                   quick: bool = False, jobs: int = 1, backend: str | None = None,
+                   scheduler: str | None = None, client: Any = None, points_dir: Any = None, resume: bool = True,
                    **kw) -> dict:
     """Run an experiment's grid; JSON-ready results.
 
@@ -441,15 +445,6 @@ def run_experiment(name: str, config: Any = None, *, seeds: Any = None, quick: b
                                  resume=resume, **kw)
 
 
-def draw_experiment(name: str, results: dict, out_dir: Any) -> list[str]:
-    """Draw an experiment from its results into ``out_dir`` (PDF + PNG); return the paths."""
-    exp = _experiment(name)
-    if results.get("experiment") not in (None, name):
-        raise ValueError(f"results are of experiment {results.get('experiment')!r}, not "
-                         f"{name!r}")
-    return exp.draw(results, Path(out_dir) / exp.stem)
-
-
 def load_results(path: Any) -> dict:
     """Results JSON written by :func:`experiment_figure`."""
     from fltheory._io import read_json
@@ -457,28 +452,19 @@ def load_results(path: Any) -> dict:
     return read_json(path)
 
 
-def experiment_figure(name: str, out_dir: Any, *, config: Any = None, seeds: Any = None,
-                      quick: bool = False, jobs: int = 1, from_json: Any = None,
-                      **kw) -> dict:
-    """Run (or load) an experiment, write ``<stem>.json`` and draw it; return files and results.
-
-    Examples
-    --------
-    >>> import tempfile
-    >>> out = experiment_figure("audit-vs-theory", tempfile.mkdtemp(), quick=True)  # doctest: +SKIP
-    """
-    exp = _experiment(name)
-    out = Path(out_dir)
-    if from_json is not None:
-        res = load_results(from_json)
-    else:
-        res = run_experiment(name, config, seeds=seeds, quick=quick, jobs=jobs, **kw)
-        from fltheory._io import write_json_atomic
-
-        write_json_atomic(out / f"{exp.stem}.json", res)
-    files = draw_experiment(name, res, out)
-    if from_json is None:
-        files.append(str(out / f"{exp.stem}.json"))
-    return {"files": files, "results": res}
+# Moved to the drawing layers (plots draw result objects; the runners never import them):
+# ``draw_experiment`` to fltheory.plots.experiments, ``experiment_figure`` (run, then draw) to
+# fltheory.figures.  The old names keep working with a DeprecationWarning.
+_MOVED = {"draw_experiment": "fltheory.plots.experiments",
+          "experiment_figure": "fltheory.figures"}
 
 
+def __getattr__(name: str) -> Any:
+    if name in _MOVED:
+        import importlib
+        import warnings
+
+        warnings.warn(f"fltheory.experiments.{name} moved to {_MOVED[name]}.{name}",
+                      DeprecationWarning, stacklevel=2)
+        return getattr(importlib.import_module(_MOVED[name]), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -60,10 +60,13 @@ from __future__ import annotations
 import math
 import time
 from pathlib import Path
-from typing import Any, Iterable
+from typing import TYPE_CHECKING, Any, Iterable
 
 # NumPy and the checks are imported inside the functions: the command-line parsers import this
 # module for add_executor_arguments, and ``fltheory ... --help`` stays instant.
+
+if TYPE_CHECKING:  # pragma: no cover
+    from fltheory.config import ConfigLike
 
 __all__ = ["run_sweep", "run_points", "point_hash", "check_executor", "parse_seeds",
            "add_sweep_arguments", "add_executor_arguments", "executor_options", "sweep_command",
@@ -515,7 +518,7 @@ def _stats(values: list) -> dict:
             "min": float(v.min()), "max": float(v.max()), "n": int(v.size)}
 
 
-def run_sweep(config: Any, seeds: Iterable[int] | str, jobs: int = 1, out_dir: Any = None,
+def run_sweep(config: ConfigLike, seeds: Iterable[int] | str, jobs: int = 1, out_dir: Any = None,
               backend: str = "loky", *, noise_scale: float = 1.0, verbose: int = 0,
               scheduler: str | None = None, client: Any = None) -> dict:
     """Run ``config`` once per seed, ``jobs`` at a time, through :func:`run_points`.
