@@ -302,6 +302,20 @@ def test_tradeoff_validate_through_the_executor(tmp_path, capsys):
     assert json.loads(capsys.readouterr().out) == first
 
 
+def test_plot_interrupted_says_how_to_resume(monkeypatch, tmp_path, capsys):
+    _interrupt_after(monkeypatch, ex, "_fig4_one", 2)
+    cfg = tmp_path / "fig4.toml"
+    from fltheory.config import ExperimentConfig
+
+    cfg.write_text(ExperimentConfig.from_dict(FIG4).to_toml())
+    out = tmp_path / "fig"
+    assert cli.main(["plot", "byzantine-attacks", "--config", str(cfg), "--quick", "--seeds",
+                     "0", "--out", str(out)]) == 130
+    err = capsys.readouterr().err
+    assert f"finished points are in {out / 'points'}" in err and "--resume" in err
+    assert len(list((out / "points").glob("*.json"))) == 2
+
+
 @pytest.mark.parametrize("argv, msg", [
     (["plot", "min-batch-size", "--backend", "dask"], "--backend applies"),
     (["plot", "audit-vs-theory", "--quick", "--scheduler", "tcp://h:1"], "backend='dask'"),
