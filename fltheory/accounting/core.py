@@ -244,6 +244,12 @@ def _epsilon_steps(steps, rel, d, method, rtol, rdp_fractional: str = "series"
                                 lo if has_lower else None, notes=tuple(notes),
                                 upper_method=prof.label,
                                 lower_method=prof.label if has_lower else None)
+    if _exact.zero_epsilon(steps, rel, d):
+        has_lower = _has_lower(steps)
+        return PrivacyGuarantee(0.0, d, "pld", rel, _refs(steps, _exact._REF_TV),  # noqa: SLF001
+                                0.0 if has_lower else None, notes=tuple(notes),
+                                upper_method="exact (total variation)",
+                                lower_method="exact (total variation)" if has_lower else None)
     res = _pld.compose_pairs(_directions(steps, rel), delta=d, rtol=rtol)[0]
     notes.extend(res.notes)
     up, up_m, ref = res.upper, "pld", _refs(steps, _REF_PLD)
