@@ -118,7 +118,13 @@ def check_choice(name: str, value: Any, choices: Iterable[str]) -> str:
             if c.lower().replace("-", "_") == norm:
                 return c
     allowed = ", ".join(repr(c) for c in choices)
-    raise ValueError(f"{name} must be one of {allowed}, got {_fmt(value)}")
+    hint = ""
+    if isinstance(value, str):
+        import difflib
+
+        close = difflib.get_close_matches(value.strip().lower().replace("-", "_"), choices, n=1)
+        hint = f" (did you mean {close[0]!r}?)" if close else ""
+    raise ValueError(f"{name} must be one of {allowed}, got {_fmt(value)}{hint}")
 
 
 def check_array(name: str, value: Any, *, low: float | None = None, high: float | None = None,
@@ -151,3 +157,18 @@ def check_array(name: str, value: Any, *, low: float | None = None, high: float 
         if np.any(bad_mask):
             raise ValueError(f"{name} must be in {rng}, got {arr[bad_mask].ravel()[0]:g}")
     return arr
+
+
+def check_drawer(name: str, value: Any, example: str) -> Any:
+    """``None`` (also for ``False``) or a drawing function ``draw(result, stem) -> paths``.
+
+    Runners take their figure as a function from the plots layer (they never import it);
+    ``example`` names the usual one.
+    """
+    if value is None or value is False:
+        return None
+    if not callable(value):
+        raise ValueError(f"{name} must be a drawing function {name}(result, stem) -> paths, "
+                         f"e.g. {example} (the runner does not import the plots), or None, "
+                         f"got {_fmt(value)}")
+    return value

@@ -39,7 +39,8 @@ def _add_clients(p: argparse.ArgumentParser) -> None:
 # bound kappa
 
 def _cmd_kappa(args: argparse.Namespace) -> int:
-    from fltheory.bounds import AGGREGATORS, kappa_bound, kappa_lower_bound, kappa_lower_bound_bound
+    from fltheory.bounds._numeric import (AGGREGATORS, kappa_info, kappa_lower_value,
+                                          kappa_value)
     from fltheory._checks import check_int
 
     emit, print_table = _out()
@@ -47,17 +48,24 @@ def _cmd_kappa(args: argparse.Namespace) -> int:
     f = check_int("f", args.f, minimum=0)
     names = AGGREGATORS if args.aggregator == "all" else (args.aggregator,)
     rows, data = [], []
-    values = [(name, kappa_bound(name, nnm=args.nnm)) for name in names]
-    values = [(name, b, b.evaluate(n=n, f=f)) for name, b in values]   # assumptions checked here
-    lb = kappa_lower_bound(n=n, f=f)
+    if args.json or args.latex:     # the LaTeX needs the symbolic bounds (sympy)
+        from fltheory.bounds import kappa_bound, kappa_lower_bound
+
+        values = [(name, kappa_bound(name, nnm=args.nnm)) for name in names]
+        values = [(name, b.to_dict(), b.evaluate(n=n, f=f)) for name, b in values]
+        lb = kappa_lower_bound(n=n, f=f)
+    else:                           # the same closed forms in plain Python (no sympy import)
+        values = [(name, kappa_info(name, nnm=args.nnm)) for name in names]
+        values = [(name, b, kappa_value(name, n, f, nnm=args.nnm)) for name, b in values]
+        lb = kappa_lower_value(n, f)
     for name, b, v in values:
-        rows.append([b.name, n, f, v, lb, v / lb if lb > 0 else float("inf"),
-                     f"{b.kind}/{b.status}"])
+        rows.append([b["name"], n, f, v, lb, v / lb if lb > 0 else float("inf"),
+                     f"{b['kind']}/{b['status']}"])
         data.append({"aggregator": name, "nnm": args.nnm, "n": n, "f": f, "kappa": v,
-                     "lower_bound": lb, "latex": b.latex(), "assumptions": [a.text for a in
-                                                                           b.assumptions],
-                     "status": b.status, "kind": b.kind, "reference": b.reference,
-                     "description": b.description})
+                     "lower_bound": lb, "latex": b.get("latex"),
+                     "assumptions": b.get("assumptions"), "status": b["status"],
+                     "kind": b["kind"], "reference": b["reference"],
+                     "description": b["description"]})
 
     def render() -> None:
         print_table(rows, ["bound", "n", "f", "kappa", "lower f/(n-2f)", "ratio", "status"])
@@ -65,6 +73,8 @@ def _cmd_kappa(args: argparse.Namespace) -> int:
             print()
             for name, d in zip(names, data):
                 print(f"{d['latex']}    % valid when {', '.join(d['assumptions'])}")
+            from fltheory.bounds import kappa_lower_bound_bound
+
             print(f"{kappa_lower_bound_bound().latex()}    % any aggregation rule")
         print()
         print("References: " + data[0]["reference"])
@@ -80,7 +90,9 @@ def _cmd_kappa(args: argparse.Namespace) -> int:
 # bound min-batch-size
 
 def _cmd_min_batch(args: argparse.Namespace) -> int:
-    from fltheory.bounds import min_batch_size, vn_threshold, canonical_aggregator
+    # plain-Python twins of fltheory.bounds' min_batch_size and vn_threshold (no sympy, no SciPy)
+    from fltheory.bounds._numeric import (canonical_aggregator, min_batch_size_value as
+                                          min_batch_size, vn_threshold_value)
     from fltheory._checks import check_int
 
     emit, print_table = _out()
@@ -89,8 +101,8 @@ def _cmd_min_batch(args: argparse.Namespace) -> int:
     common = dict(aggregator=args.aggregator, n=args.n, f=args.f, clip=args.clip,
                   grad_norm=args.grad_norm, sampling_std=args.sampling_std,
                   retained_energy=args.retained_energy)
-    thr = vn_threshold(canonical_aggregator(args.aggregator), n=check_int("n", args.n, minimum=1),
-                       f=check_int("f", args.f, minimum=0))
+    thr = vn_threshold_value(canonical_aggregator(args.aggregator),
+                             check_int("n", args.n, minimum=1), check_int("f", args.f, minimum=0))
     dims = [("d", d, None)] + ([("k", k, k)] if k is not None else [])
     rows, data = [], []
     for label, dim, kk in dims:
@@ -387,7 +399,9 @@ def register(subparsers, formatter_class) -> None:
                                     "ones) and the bits one client sends per round.",
                         epilog="example:\n"
                                "  fltheory bound compressor --kind randk --d 25e6 --k 250000")
-    p.add_argument("--kind", default="randk", help="none, randk, topk, qsgd, l2, sign")
+    p.add_argument("--kind", default="randk",
+                   help="none, randk, topk, qsgd, l2, scaled_sign (sign: the plain sign, "
+                        "no bound)")
     p.add_argument("--d", type=_num, required=True, help="dimension")
     p.add_argument("--k", type=_num, default=None, help="kept coordinates (randk, topk)")
     p.add_argument("--levels", type=_num, default=None, help="quantisation levels (qsgd)")
@@ -452,5 +466,8 @@ def register(subparsers, formatter_class) -> None:
                         "compression-runs.json; prints both tables and a verdict per row")
     t.add_argument("--quick", action="store_true", help="with --validate: the grid's quick "
                    "version")
+    from fltheory.sweep import add_executor_arguments   # --validate's grid runs through it
+
+    add_executor_arguments(t)
     _add_json(t)
     t.set_defaults(func=_cmd_tradeoff)

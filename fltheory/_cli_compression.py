@@ -13,24 +13,19 @@ from typing import Any
 __all__ = ["plot_compression_runs", "validate_tradeoff", "validation_rows"]
 
 
-def _check_jobs(jobs: int) -> int:
-    if jobs == 0 or jobs < -1:
-        raise ValueError(f"jobs must be >= 1 or -1, got {jobs}")
-    return jobs
-
-
 def plot_compression_runs(args) -> int:
-    """``fltheory plot compression-runs [--quick] [--jobs N] [--seeds S] [--config TOML]
-    [--from JSON] --out DIR``: run (or load) the grid, write ``compression-runs.json``, draw."""
+    """``fltheory plot compression-runs [--quick] [--seeds S] [--config TOML] [--from JSON]
+    [--backend B] [--jobs N] [--scheduler ADDRESS] [--points DIR] [--resume] --out DIR``: run
+    (or load) the grid, write ``compression-runs.json``, draw."""
     from fltheory.cli import emit
     from fltheory.compression_runs import (load_results, run_compression_grid,
                                                        write_results)
+    from fltheory._cli_plot import grid_executor, grid_options
     from fltheory.plots.compression_runs import draw_compression_runs
 
     out = Path(args.out)
     if args.source is not None:
-        extra = [f for f, v in (("--config", args.config), ("--seeds", args.seeds),
-                                ("--quick", args.quick), ("--jobs", args.jobs != 1)) if v]
+        extra = grid_options(args)
         if extra:
             raise ValueError(f"{extra[0]} cannot be combined with --from (the results are "
                              "already computed)")
@@ -38,7 +33,7 @@ def plot_compression_runs(args) -> int:
         files = draw_compression_runs(res, out)
     else:
         res = run_compression_grid(args.config, seeds=args.seeds, quick=args.quick,
-                                   jobs=_check_jobs(args.jobs))
+                                   **grid_executor(args))
         files = [write_results(res, out)] + draw_compression_runs(res, out)
     s = res.get("summary", {})
 
@@ -130,7 +125,12 @@ def validate_tradeoff(args) -> int:
     if src.suffix == ".json":
         res = load_results(src)
     else:
-        res = run_compression_grid(src, quick=bool(getattr(args, "quick", False)))
+        from fltheory.sweep import executor_options
+
+        out = getattr(args, "out", None)
+        res = run_compression_grid(src, quick=bool(getattr(args, "quick", False)),
+                                   **executor_options(args, None if out is None
+                                                      else Path(out) / "points"))
     rows = validation_rows(res)
     th = res.get("theory")
 

@@ -47,7 +47,9 @@ def _cmd(args) -> int:
 
     check_out_dir(args.out)
     torch.set_num_threads(1)
-    res = sweeps.run_config(args.config, args.out)
+    from fltheory.plots.leakage import draw_sweep
+
+    res = sweeps.run_config(args.config, args.out, figure=draw_sweep)
 
     def render():
         for line in sweeps.format_points(res):

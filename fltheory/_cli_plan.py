@@ -110,7 +110,10 @@ def _cmd(args) -> int:
     except ImportError as exc:  # pragma: no cover - torch missing
         raise ValueError(f"fltheory plan --validate needs PyTorch: pip install 'fltheory[fl]' "
                          f"({exc})") from None
-    res = _validate.validate_plan(pl, quick=args.quick, seeds=args.seeds, out_dir=args.out)
+    from fltheory.plots.planning import plot_plan_validation
+
+    res = _validate.validate_plan(pl, quick=args.quick, seeds=args.seeds, out_dir=args.out,
+                                  figure=plot_plan_validation)
 
     def render():
         _render(pl)

@@ -17,6 +17,11 @@ experiment figures (run their grid around a base config, write NAME.json, draw):
   fltheory plot gradient-inversion --out figures/ --quick
   fltheory plot byzantine-attacks --from figures/byzantine_attacks.json --out figures/
   fltheory plot compression-runs --quick --jobs 2 --out figures/
+  fltheory plot byzantine-attacks --backend dask --scheduler tcp://HOST:8786 --out figures/
+  fltheory plot byzantine-attacks --out figures/ --resume   # after an interruption
+
+Experiment grids write one file per finished point to OUT/points (--points DIR); with --resume
+the points already there with the same configuration hash are not run again.
 
 from results on disk:
   fltheory plot runs --from runs/labelflip --out figures/      # result.json files (run, sweep)
@@ -82,14 +87,35 @@ def register(sub, formatter_class) -> None:
                    help="experiment figures: seeds (e.g. 0..4)")
     p.add_argument("--quick", action="store_true",
                    help="experiment figures: the reduced version (seconds)")
-    p.add_argument("--jobs", type=int, default=1,
-                   help="experiment figures: parallel runs (joblib)")
+    from fltheory.sweep import add_executor_arguments
+
+    add_executor_arguments(p)
     p.add_argument("--from", dest="source", default=None, metavar="PATH",
                    help="redraw from results on disk: an experiment's JSON, a validation.json, "
                         "or a directory of result.json files (figure 'runs')")
     p.add_argument("--json", action="store_true", help="print the written paths as JSON")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=_cmd)
+
+
+def grid_options(args) -> list[str]:
+    """The experiment-grid options given on the command line (they need a grid to run)."""
+    return [f for f, v in (("--config", args.config), ("--seeds", args.seeds),
+                           ("--quick", args.quick), ("--jobs", args.jobs != 1),
+                           ("--backend", args.backend), ("--scheduler", args.scheduler),
+                           ("--points", args.points), ("--resume", args.resume)) if v]
+
+
+def grid_executor(args) -> dict:
+    """Executor options of an experiment grid (:func:`fltheory.sweep.run_points`): points in
+    ``--points`` (default ``OUT/points``)."""
+    from fltheory.cli import require
+    from fltheory.sweep import check_executor, executor_options
+
+    backend = check_executor(args.backend, args.jobs, args.scheduler)
+    if backend not in ("serial", "dask"):
+        require("joblib", f"fltheory plot --backend {args.backend or 'joblib'}")
+    return executor_options(args, points_dir=Path(args.out) / "points")
 
 
 def _cmd(args) -> int:
@@ -111,8 +137,7 @@ def _cmd(args) -> int:
     from fltheory._io import check_out_dir
 
     check_out_dir(args.out)
-    extra = [f for f, v in (("--config", args.config), ("--seeds", args.seeds),
-                            ("--quick", args.quick), ("--jobs", args.jobs != 1)) if v]
+    extra = grid_options(args)
     if args.figure in figs:
         if extra or args.source:
             raise ValueError(f"{(extra or ['--from'])[0]} applies to the experiment figures "
@@ -130,7 +155,7 @@ def _cmd(args) -> int:
             paths = draw_runs(args.source, Path(args.out) / "runs")
         else:
             from fltheory.experiments import load_results
-            from fltheory.validation import plot_validation
+            from fltheory.plots.validation import plot_validation
 
             data = load_results(args.source)
             if "checks" not in data:
@@ -138,20 +163,17 @@ def _cmd(args) -> int:
             paths = plot_validation(data, Path(args.out) / "validation")
     else:
         from fltheory.cli import require
-        from fltheory.experiments import experiment_figure
+        from fltheory.figures import experiment_figure
 
-        if args.jobs == 0 or args.jobs < -1:
-            raise ValueError(f"jobs must be >= 1 or -1, got {args.jobs}")
         if args.source is not None and extra:
             raise ValueError(f"{extra[0]} cannot be combined with --from (the results are "
                              "already computed)")
+        ex = {}
         if args.source is None:
             require("torch", f"fltheory plot {args.figure}")
-            if args.jobs != 1:
-                require("joblib", "fltheory plot --jobs")
+            ex = grid_executor(args)
         paths = experiment_figure(args.figure, args.out, config=args.config, seeds=args.seeds,
-                                  quick=args.quick, jobs=args.jobs,
-                                  from_json=args.source)["files"]
+                                  quick=args.quick, from_json=args.source, **ex)["files"]
     paths = [str(p) for p in paths]
 
     def render():

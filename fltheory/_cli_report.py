@@ -90,9 +90,9 @@ def _cmd(args) -> int:
     if args.validate:
         require("torch", "fltheory report --validate")
     if args.config is not None:
-        from fltheory.config import load_config
+        from fltheory.report import check_config
 
-        load_config(args.config)              # a bad configuration fails before any work
+        check_config(args.config)             # a bad configuration fails before any work
     check_out_dir(args.out)
     res = build_report(args.out, sections=args.section, config=args.config,
                        validate=args.validate, quick=not args.full, seed=args.seed)
@@ -122,14 +122,16 @@ def _cmd_validate(args) -> int:
     from fltheory.cli import require
 
     require("torch", "fltheory validate")
-    from fltheory.config import load_config
+    from fltheory.fl.registries import validate_config
     from fltheory.validation import validate
 
-    load_config(args.config)                  # a bad configuration fails before any run
+    validate_config(args.config)              # a bad configuration fails before any run
     if args.out is not None:
         check_out_dir(args.out)
+    from fltheory.plots.validation import plot_validation
+
     rep = validate(args.config, seed=args.seed, quick=args.quick, noise_scale=args.noise_scale,
-                   out_dir=args.out)
+                   out_dir=args.out, figure=plot_validation)
 
     def render():
         print(rep)

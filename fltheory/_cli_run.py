@@ -60,7 +60,9 @@ def _cmd(args) -> int:
     require("torch", "fltheory run")
     if sweep:
         require("joblib", "fltheory run --seeds")
-    cfg = load_config(args.config)           # every check before the first round
+    from fltheory.fl.registries import validate_config
+
+    cfg = validate_config(load_config(args.config))   # every check before the first round
     if sweep and args.resume:
         raise ValueError("--resume applies to a single run, not to --seeds")
     check_out_dir(args.out, holds="sweep.json" if sweep else "result.json",

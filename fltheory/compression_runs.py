@@ -37,7 +37,8 @@ Compressors (``k/d`` = ``ratio``):
                        every coordinate (dense noisy release; no amplification claimed at record level)
 ``topk_ef``            top-k of the noisy update with error feedback (post-processing)
 ``qsgd``               QSGD with ``qsgd_levels[ratio]`` levels (matching bit widths)
-``sign``               scaled sign :math:`\tfrac{\|x\|_1}{d}\mathrm{sign}(x)` (ratio 1 only)
+``scaled_sign``        scaled sign :math:`\tfrac{\|x\|_1}{d}\mathrm{sign}(x)` (ratio 1 only); the plain
+                       sign has no variance bound to check and is not in the grid
 ``magnitude_prune``    keep the k largest magnitudes, no error feedback (post-processing)
 =====================  =====================================================================
 
@@ -56,19 +57,23 @@ import json
 import math
 import sys
 import time
+import warnings
 from pathlib import Path
-from typing import Any, Iterable
+from typing import TYPE_CHECKING, Any, Iterable
 
 import numpy as np
+
+if TYPE_CHECKING:  # pragma: no cover
+    from fltheory.config import ExperimentConfig
 
 __all__ = ["DEFAULT_GRID", "COMPRESSORS", "load_grid", "expand_points", "run_compression_grid",
            "smea_kappa", "summarize", "point_config", "smea_dense_timing", "load_results", "variance_within_bound", "within_prediction",
            "write_results"]
 
 #: Compressor names of the grid.
-COMPRESSORS = ("none", "randk_shared", "randk_secret", "topk_ef", "qsgd", "sign",
+COMPRESSORS = ("none", "randk_shared", "randk_secret", "topk_ef", "qsgd", "scaled_sign",
                "magnitude_prune")
-_RATIO_FREE = ("none", "sign")
+_RATIO_FREE = ("none", "scaled_sign")
 _UPDATE_ATTACKS = ("alie", "ipm")     # the others poison data and train like honest clients
 
 #: Attack parameters used by the grid (engine names).
@@ -216,6 +221,11 @@ def _check_grid(grid: dict) -> None:
                 raise ValueError(f"slices.tasks must name tasks of the grid "
                                  f"({', '.join(grid['tasks'])}), got {t!r}")
         for c in s.get("compressors", []):
+            if isinstance(c, str) and c.strip().lower() == "sign":
+                raise ValueError("slices.compressors: 'sign' is the plain sign, which has no "
+                                 "variance bound to check the runs against; the grid's scaled "
+                                 "sign (||x||_1/d) sign(x) is 'scaled_sign' (before this "
+                                 "release it was called 'sign')")
             check_choice("slices.compressors", c, COMPRESSORS)
         for a in s.get("attacks", []):
             check_choice("slices.attacks", a, tuple(ATTACK_PARAMS))
@@ -492,8 +502,8 @@ def _compressor_kind(p: dict, d: int) -> tuple[str, str, dict]:
         return "topk", "topk", {"k": k}
     if c == "qsgd":
         return "qsgd", "qsgd", {"s": p["levels"]}
-    if c == "sign":
-        return "sign", "scaled_sign", {}
+    if c == "scaled_sign":
+        return "scaled_sign", "scaled_sign", {}
     return "none", "identity", {}
 
 
@@ -556,10 +566,10 @@ def _bits_predicted(p: dict, d: int) -> float:
         return float(bits_per_round("topk", d, k))
     if c == "qsgd":
         return float(bits_per_round("qsgd", d, levels=p["levels"]))
-    return float(bits_per_round("sign", d))
+    return float(bits_per_round("scaled_sign", d))
 
 
-def _honest_bits(metrics: list, p: dict, d: int, cfg) -> list:
+def _honest_bits(metrics: list, p: dict, d: int, cfg: ExperimentConfig) -> list:
     """Bits per honest client per round.
 
     The engine's ``bits`` also counts the messages of update-attack Byzantine clients, at the
@@ -577,7 +587,7 @@ def _honest_bits(metrics: list, p: dict, d: int, cfg) -> list:
     return out
 
 
-def _dataset(cfg):
+def _dataset(cfg: ExperimentConfig):
     """The synthetic task at large d without its exact optimum (a d x d Newton solve).
 
     Same law as :func:`fltheory.fl.data.synthetic_logistic` without heterogeneity: features
@@ -750,9 +760,7 @@ def _smea_dense_item(grid: dict, seed: int) -> dict:
 
 
 def _item(kind: str, *args) -> dict:
-    import torch
-
-    torch.set_num_threads(1)
+    """One point of the grid (run by :func:`fltheory.sweep.run_points`, with one torch thread)."""
     if kind == "point":
         return _run_point(*args)
     return _smea_dense_item(*args)
@@ -762,7 +770,9 @@ def _item(kind: str, *args) -> dict:
 # Driver
 # --------------------------------------------------------------------------------------------------
 def run_compression_grid(grid: Any = None, *, seeds: Any = None, quick: bool = False,
-                         jobs: int = 1, progress: bool = False) -> dict:
+                         jobs: int = 1, progress: bool = False, backend: str | None = None,
+                         scheduler: str | None = None, client: Any = None,
+                         points_dir: Any = None, resume: bool = True) -> dict:
     """Run experiment 9's grid; return the JSON-ready results (``{"points": [...], ...}``).
 
     Parameters
@@ -774,9 +784,18 @@ def run_compression_grid(grid: Any = None, *, seeds: Any = None, quick: bool = F
     quick : bool
         Apply the grid's ``[quick]`` table (the reduced version, about a minute).
     jobs : int
-        Parallel runs (joblib processes; ``-1``: every core).
+        Parallel points (joblib processes or local Dask workers; ``-1``: every core).
     progress : bool
-        Print one line per finished point on stderr.
+        Print one line per point on stderr (after the grid has run).
+    backend, scheduler, client : optional
+        Where the points run (:func:`fltheory.sweep.run_points`): ``"serial"``, ``"joblib"``,
+        ``"dask"`` (a Dask cluster at ``scheduler``, an existing ``client``, or a local one of
+        ``jobs`` workers) or another joblib backend; default serial for ``jobs=1``, else joblib.
+    points_dir : str or path, optional
+        One file per finished point here; with ``resume`` the points already there with the
+        same configuration hash are loaded instead of run, so an interrupted grid resumes.
+    resume : bool
+        See ``points_dir``.
 
     Returns
     -------
@@ -791,16 +810,12 @@ def run_compression_grid(grid: Any = None, *, seeds: Any = None, quick: bool = F
     >>> res["summary"]["fraction_within_prediction"] >= 0.95   # doctest: +SKIP
     True
     """
-    from fltheory.sweep import parse_seeds
-
-    from fltheory._checks import check_int
+    from fltheory.sweep import check_executor, parse_seeds, run_points
 
     t0 = time.perf_counter()
+    check_executor(backend, jobs, scheduler)
     g = load_grid(grid, quick=quick)
     seeds = parse_seeds(seeds) if seeds is not None else [int(s) for s in g.get("seeds", [0])]
-    jobs = check_int("jobs", jobs)
-    if jobs == 0 or jobs < -1:
-        raise ValueError(f"jobs must be >= 1 or -1, got {jobs}")
     points = expand_points(g, seeds)
     delta = float(g.get("delta", 1e-5))
     calib: dict[str, float] = {}
@@ -821,16 +836,21 @@ def run_compression_grid(grid: Any = None, *, seeds: Any = None, quick: bool = F
     draws = int(g.get("variance_draws", 10))
     items = [("point", g, p, z, draws) for p, z in zip(points, noises)]
     items.append(("smea_dense", g, seeds[0]))
-    if jobs == 1:
-        results = []
-        for it in items:
-            results.append(_item(*it))
-            if progress:
-                _report(results[-1])
-    else:
-        from joblib import Parallel, delayed
-
-        results = Parallel(n_jobs=jobs)(delayed(_item)(*it) for it in items)
+    # what each point depends on (its file is reused by a resumed grid while this is unchanged)
+    ids = [{"config": point_config(g, p, z), "point": p, "variance_draws": draws}
+           for p, z in zip(points, noises)]
+    ids.append({"smea_dense": g.get("smea_dense", DEFAULT_GRID["smea_dense"]),
+                "tasks": g["tasks"], "seed": seeds[0]})
+    labels = [f"compression-runs.{p['task']}.{p['compressor']}.r{p['ratio']:g}."
+              f"eps{p['epsilon_target'] or 'none'}.{p['attack']}.{p['aggregator']}."
+              f"seed{p['seed']}" + (f".d{p['dim']}" if p.get("dim") else "") for p in points]
+    labels.append(f"compression-runs.smea-dense.seed{seeds[0]}")
+    results = run_points(_item, items, identities=ids, labels=labels, backend=backend,
+                         jobs=jobs, scheduler=scheduler, client=client, points_dir=points_dir,
+                         resume=resume, desc="points")[0]
+    if progress:
+        for r in results:
+            _report(r)
     pts, smea = results[:-1], results[-1]
     res = {"experiment": "compression-runs", "grid": g, "seeds": seeds, "quick": bool(quick),
            "points": pts, "smea_dense": smea,
@@ -960,6 +980,12 @@ def load_results(path: Any) -> dict:
         raise ValueError(f"{p}: not a JSON file: {exc}") from None
     if data.get("experiment") != "compression-runs" or "points" not in data:
         raise ValueError(f"{p}: not a compression-runs.json (no 'points')")
+    legacy = [q for q in data["points"] if q.get("compressor") == "sign"]
+    if legacy:   # the grid never ran the plain sign: "sign" there was the scaled sign
+        warnings.warn(f"{p}: compressor 'sign' in results of an earlier release is the scaled "
+                      "sign, renamed 'scaled_sign'", DeprecationWarning, stacklevel=2)
+        for q in legacy:
+            q["compressor"] = "scaled_sign"
     return data
 
 

@@ -48,7 +48,9 @@ import math
 import warnings
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
-from typing import Any
+import os
+from collections.abc import Mapping
+from typing import Any, Union
 
 from fltheory._checks import (check_choice, check_int, check_nonnegative, check_open_unit,
                               check_positive, check_probability)
@@ -56,7 +58,8 @@ from fltheory.errors import ConfigError
 
 __all__ = ["DataConfig", "ModelConfig", "TrainingConfig", "PrivacyConfig", "CompressionConfig",
            "ByzantineConfig", "MixupConfig", "RunConfig", "ClientsConfig", "ExperimentConfig",
-           "load_config", "DATASETS", "MODELS", "PRIVACY_LEVELS", "recipe", "recipe_names",
+           "load_config", "ConfigLike", "DATASETS", "MODELS", "PRIVACY_LEVELS", "recipe",
+           "recipe_names",
            "RECIPES_DIR"]
 
 DATASETS = ("digits", "synthetic_logistic", "synthetic_linear", "mnist", "npz")
@@ -66,7 +69,12 @@ ALGORITHMS = ("fedavg", "fedsgd")
 CLIENT_SAMPLING = ("all", "poisson", "fixed")
 BATCH_SAMPLING = ("poisson", "fixed", "full")
 PRIVACY_LEVELS = ("none", "record", "client")
-COMPRESSORS = ("none", "topk", "randk", "qsgd", "sign", "scaled_sign", "one_bit", "prune")
+# The component names a configuration can describe: the canonical names of the engine's
+# registries (fltheory.fl.data / models / compressors .REGISTRY; tests/test_registry.py asserts
+# they are equal).  Aggregators, pre-aggregators and attacks are checked against the engine's
+# registries by fltheory.fl.validate_config at every entry point, before any training.
+COMPRESSORS = ("none", "topk", "magnitude_prune", "randk", "qsgd", "sign", "scaled_sign",
+               "one_bit", "prune")
 # deprecated names -> the one name used by the config, fl and bounds
 _COMPRESSOR_ALIASES = {"onebit": "one_bit"}
 MASKS = ("shared", "secret")
@@ -230,6 +238,11 @@ class CompressionConfig:
 
     ``params`` holds extra keyword arguments of the compressor (e.g. ``{c = 1.0, B = 3.0}`` for
     ``one_bit`` (``onebit``: deprecated alias), ``{rescale = true}`` for ``prune``).
+
+    Names are those of :mod:`fltheory.fl.compressors` and :mod:`fltheory.bounds`: ``sign`` is
+    the plain sign :math:`\\mathrm{sign}(x)`, ``scaled_sign`` is
+    :math:`\\tfrac{\\|x\\|_1}{d}\\mathrm{sign}(x)`; ``magnitude_prune`` keeps the fraction
+    ``ratio`` of largest-magnitude coordinates (top-k by fraction).
     """
 
     name: str = "none"
@@ -255,6 +268,9 @@ class CompressionConfig:
         if self.levels is not None:
             self.levels = check_int(f"{prefix}.levels", self.levels, minimum=1)
         self.mask = check_choice(f"{prefix}.mask", self.mask, MASKS)
+        if self.name == "magnitude_prune" and not self.ratio:
+            raise ValueError(f"{prefix}.ratio (the kept fraction, > 0) is required for "
+                             f"{prefix}.name='magnitude_prune', got {self.ratio!r}")
         if self.name in ("topk", "randk", "prune") and self.k is None and self.ratio is None:
             raise ValueError(f"{prefix}.k or {prefix}.ratio is required for "
                              f"compression.name={self.name!r}")
@@ -279,7 +295,15 @@ class CompressionConfig:
 
 @dataclass
 class ByzantineConfig:
-    """Byzantine clients, their attack, and the server's (pre-)aggregation rule."""
+    """Byzantine clients, their attack, and the server's (pre-)aggregation rule.
+
+    ``num_byzantine`` (f) is both the number of attacking clients and the f the rule is built
+    for.  It must be below half the clients and at most what the rule admits with all clients
+    (or the fixed cohort), checked before training.  With Poisson client sampling a round may
+    have fewer clients; a rule that admits fewer than f of them then runs with the largest f it
+    admits, recorded per round (metric ``f_effective``), and the engine warns when more
+    Byzantine clients took part in a round than that f (see :mod:`fltheory.fl.simulate`, step 6).
+    """
 
     num_byzantine: int = 0
     attack: str = "none"
@@ -889,12 +913,19 @@ def _weakest(events: tuple, delta: float, neighboring: str) -> int:
     return max(eps, key=lambda i: (eps[i].epsilon, -i))
 
 
-def load_config(source) -> ExperimentConfig:
-    """An :class:`ExperimentConfig` from a path, a dict, or an existing config."""
+#: What the entry points (:func:`fltheory.fl.simulate`, :func:`fltheory.validation.validate`,
+#: the audits, the report) accept as a configuration: an :class:`ExperimentConfig`, the mapping
+#: of a TOML file's tables, or the path of a TOML file; :func:`load_config` turns it into an
+#: :class:`ExperimentConfig`.
+ConfigLike = Union[ExperimentConfig, Mapping[str, Any], str, os.PathLike]
+
+
+def load_config(source: ConfigLike) -> ExperimentConfig:
+    """An :class:`ExperimentConfig` from a path, a mapping, or an existing config."""
     if isinstance(source, ExperimentConfig):
         return source
-    if isinstance(source, dict):
-        return ExperimentConfig.from_dict(source)
+    if isinstance(source, Mapping):
+        return ExperimentConfig.from_dict(dict(source))
     return ExperimentConfig.from_toml(source)
 
 

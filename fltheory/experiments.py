@@ -14,9 +14,10 @@ varies around it, defined here:
   defences {none, DP z ∈ {0.01, 0.1}, top-k 10 %, rand-k 10 %, DP + rand-k} × {analytic, iDLG}
   × digits, and PSNR against z.
 
-:func:`run_experiment` runs the grid and returns JSON-ready results; :func:`draw_experiment`
-draws them with the drawing functions of :mod:`fltheory.plots.experiments` (PDF + PNG, atomically); :func:`experiment_figure` does both and writes the results as
-``<stem>.json`` next to the figure, from which ``fltheory plot NAME --from FILE`` redraws.
+:func:`run_experiment` runs the grid and returns JSON-ready results;
+:func:`fltheory.plots.experiments.draw_experiment` draws them (PDF + PNG, atomically);
+:func:`fltheory.figures.experiment_figure` does both and writes the results as ``<stem>.json``
+next to the figure, from which ``fltheory plot NAME --from FILE`` redraws.
 ``quick=True`` is the reduced version the test suite runs.
 
 Examples
@@ -34,15 +35,16 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable
+from typing import TYPE_CHECKING, Any, Callable
 
 import numpy as np
 
-from fltheory.plots.experiments import (draw_audit_vs_theory, draw_byzantine_attacks,
-                                        draw_gradient_inversion)
 
-__all__ = ["EXPERIMENTS", "Experiment", "default_config", "run_experiment", "draw_experiment",
-           "experiment_figure", "load_results", "FIG4_ATTACKS", "FIG4_AGGREGATORS",
+if TYPE_CHECKING:  # pragma: no cover
+    from fltheory.config import ConfigLike, ExperimentConfig
+
+__all__ = ["EXPERIMENTS", "Experiment", "default_config", "run_experiment",
+           "load_results", "FIG4_ATTACKS", "FIG4_AGGREGATORS",
            "FIG5_NOISE", "FIG6_DEFENCES", "run_byzantine_attacks", "run_audit_vs_theory",
            "run_gradient_inversion"]
 
@@ -68,13 +70,13 @@ FIG6_DEFENCES = ({"noise_multiplier": 0.01}, {"noise_multiplier": 0.1},
 @dataclass(frozen=True)
 class Experiment:
     """One experiment figure: its TOML file, built-in recipe name (:func:`fltheory.config.recipe`),
-    grid runner and drawer."""
+    grid runner and the file stem of its results and figure (drawn by
+    :func:`fltheory.plots.experiments.draw_experiment`)."""
 
     name: str
     config_file: str
     recipe: str
     run: Callable[..., dict]
-    draw: Callable[[dict, Path], list]
     stem: str
     description: str
 
@@ -106,10 +108,13 @@ def _seeds(seeds: Any, quick: bool) -> list[int]:
     return parse_seeds(seeds)
 
 
-def _parallel(fn: Callable, items: list, jobs: int, desc: str = "runs") -> list:
-    from fltheory._progress import parallel_map
+def _points(fn: Callable, items: list, jobs: int, executor: dict, labels: list[str],
+            desc: str = "runs") -> list:
+    """Run the grid's points through :func:`fltheory.sweep.run_points` (``executor``: its
+    ``backend``, ``scheduler``, ``client``, ``points_dir`` and ``resume``)."""
+    from fltheory.sweep import run_points
 
-    return parallel_map(fn, items, jobs, desc)
+    return run_points(fn, items, labels=labels, jobs=jobs, desc=desc, **executor)[0]
 
 
 
@@ -137,11 +142,12 @@ def _fig4_one(cfg_dict: dict, seed: int, attack: str | None, params: dict, agg: 
             "kappa_name": run.info.get("kappa_name"), "nnm": run.info.get("nnm")}
 
 
-def run_byzantine_attacks(config: Any = None, *, seeds: Any = None, quick: bool = False,
-                          jobs: int = 1) -> dict:
+def run_byzantine_attacks(config: ConfigLike | None = None, *, seeds: Any = None,
+                          quick: bool = False, jobs: int = 1, **executor) -> dict:
     """Figure 4's grid: every attack against every rule, every seed, plus the clean run.
 
-    ``quick``: 3 rounds, seed 0, label flip and backdoor against mean and CWTM.
+    ``quick``: 3 rounds, seed 0, label flip and backdoor against mean and CWTM.  ``executor``:
+    the options of :func:`fltheory.sweep.run_points` (backend, scheduler, points_dir, resume).
     """
     from fltheory.bounds import kappa
     from fltheory.config import load_config
@@ -158,7 +164,8 @@ def run_byzantine_attacks(config: Any = None, *, seeds: Any = None, quick: bool 
     base = cfg.to_dict()
     items = [(base, s, None, {}, "mean") for s in seeds]
     items += [(base, s, a, p, g) for (a, p, _) in attacks for g in aggs for s in seeds]
-    out = _parallel(_fig4_one, items, jobs)
+    labels = [f"byzantine-attacks.{a or 'clean'}.{g}.seed{sd}" for _, sd, a, _, g in items]
+    out = _points(_fig4_one, items, jobs, executor, labels)
     clean = out[: len(seeds)]
     grid = out[len(seeds):]
     res: dict = {"experiment": "byzantine-attacks", "config": base, "seeds": seeds,
@@ -191,14 +198,27 @@ def run_byzantine_attacks(config: Any = None, *, seeds: Any = None, quick: bool 
 # --------------------------------------------------------------------------------------------------
 # Figure 5: audits vs the accountant
 # --------------------------------------------------------------------------------------------------
-def run_audit_vs_theory(config: Any = None, *, seeds: Any = None, quick: bool = False,
-                        jobs: int = 1, noise: Any = None) -> dict:
+def _fig5_one(cfg_dict: dict, z: float, runs_gdp: int, runs_one: int, method: str,
+              seed: int) -> list:
+    """Figure 5 at one noise multiplier: GDP audit, its half-noise bug and the one-run audit."""
+    from fltheory.audit import canary_audit
+    from fltheory.config import ExperimentConfig
+
+    c = ExperimentConfig.from_dict(cfg_dict).replace(privacy__noise_multiplier=z)
+    good = canary_audit(c, canaries=runs_gdp, method=method, seed=seed)
+    bad = canary_audit(c, canaries=runs_gdp, method=method, noise_scale=0.5, seed=seed)
+    single = canary_audit(c, canaries=runs_one, method="one_run", seed=seed)
+    return [good.to_dict(), bad.to_dict(), single.to_dict()]
+
+
+def run_audit_vs_theory(config: ConfigLike | None = None, *, seeds: Any = None,
+                        quick: bool = False, jobs: int = 1, noise: Any = None,
+                        **executor) -> dict:
     """Figure 5's grid: for each noise multiplier, the GDP audit (correct mechanism and half
     noise) and the one-run audit of the base recipe, beside the accountant's ε.
 
     ``quick``: z ∈ {1, 4}, 400 runs / canaries.  ``seeds``: the first seed seeds the audits.
     """
-    from fltheory.audit import canary_audit
     from fltheory.config import load_config
 
     t0 = time.perf_counter()
@@ -214,14 +234,9 @@ def run_audit_vs_theory(config: Any = None, *, seeds: Any = None, quick: bool = 
     full = _is_full_batch(cfg)
     method = "gdp" if full else "hypothesis_test"
 
-    def one(z):
-        c = cfg.replace(privacy__noise_multiplier=z)
-        good = canary_audit(c, canaries=runs_gdp, method=method, seed=seed)
-        bad = canary_audit(c, canaries=runs_gdp, method=method, noise_scale=0.5, seed=seed)
-        single = canary_audit(c, canaries=runs_one, method="one_run", seed=seed)
-        return [good.to_dict(), bad.to_dict(), single.to_dict()]
-
-    rows = _parallel(one, [(z,) for z in zs], jobs)
+    base = cfg.to_dict()
+    rows = _points(_fig5_one, [(base, z, runs_gdp, runs_one, method, seed) for z in zs], jobs,
+                   executor, [f"audit-vs-theory.z{z:g}.seed{seed}" for z in zs])
     steps = (cfg.training.local_steps * cfg.training.rounds if cfg.privacy.level == "record"
              else cfg.training.rounds)
     res = {"experiment": "audit-vs-theory", "config": cfg.to_dict(), "seed": seed,
@@ -232,7 +247,7 @@ def run_audit_vs_theory(config: Any = None, *, seeds: Any = None, quick: bool = 
     return res
 
 
-def _is_full_batch(cfg: Any) -> bool:
+def _is_full_batch(cfg: ExperimentConfig) -> bool:
     p, t = cfg.privacy, cfg.training
     if p.level == "record":
         return p.batch_rate == 1.0 and t.effective_client_rate == 1.0
@@ -257,8 +272,55 @@ def _fig6_defence(spec: dict, clip: float, d: int) -> dict:
     return kw
 
 
-def run_gradient_inversion(config: Any = None, *, seeds: Any = None, quick: bool = False,
-                           jobs: int = 1, examples: Any = None) -> dict:
+_FIG6_CACHE: dict = {}
+
+
+def _fig6_target(cfg_dict: dict) -> tuple:
+    """Dataset, model and initial parameters of figure 6's recipe (built once per process)."""
+    import json
+
+    key = json.dumps(cfg_dict, sort_keys=True)
+    if key not in _FIG6_CACHE:
+        from fltheory.config import ExperimentConfig
+        from fltheory.fl import models as _models
+        from fltheory.fl.simulate import build_dataset, build_model
+
+        cfg = ExperimentConfig.from_dict(cfg_dict)
+        ds = build_dataset(cfg)
+        if cfg.model.name == "mlp":
+            act = getattr(cfg.model, "activation", None) or "tanh"
+            model = _models.mlp(ds.num_features, ds.num_classes, hidden=(cfg.model.hidden,),
+                                activation=act)
+        else:
+            model = build_model(cfg, ds)
+        _FIG6_CACHE.clear()
+        _FIG6_CACHE[key] = (ds, model, model.init(seed=cfg.seed))
+    return _FIG6_CACHE[key]
+
+
+def _fig6_one(cfg_dict: dict, i: int, spec: dict, method: str, steps: int) -> dict:
+    """One inversion attack of figure 6: test digit ``i``, defence ``spec``, ``method``."""
+    from fltheory.audit.inversion import invert_gradient
+
+    ds, model, params = _fig6_target(cfg_dict)
+    kw = _fig6_defence(spec, float(cfg_dict["privacy"]["clip"]), model.num_params)
+    x, y = ds.x_test[i], int(ds.y_test[i])
+    seed = int(cfg_dict["seed"])
+    r = invert_gradient(model, params, x, y, method=method, steps=steps, seed=seed, **kw)
+    out = r.to_dict()
+    out.update(example=i, x_true=np.asarray(r.x_true).ravel().tolist(),
+               x_rec=np.asarray(r.x_rec).ravel().tolist(), psnr_value=r.psnr)
+    return out
+
+
+def _fig6_label(i: int, spec: dict, method: str) -> str:
+    parts = [f"{k}{v:g}" if isinstance(v, float) else f"{k}{v}" for k, v in sorted(spec.items())]
+    return f"gradient-inversion.ex{i}.{'-'.join(parts) or 'none'}.{method}"
+
+
+def run_gradient_inversion(config: ConfigLike | None = None, *, seeds: Any = None,
+                           quick: bool = False, jobs: int = 1, examples: Any = None,
+                           **executor) -> dict:
     """Figure 6: every defence against the analytic and iDLG attacks on digits, and PSNR vs z.
 
     The attacked update is one client's gradient of one test digit at the initial global model
@@ -268,48 +330,35 @@ def run_gradient_inversion(config: Any = None, *, seeds: Any = None, quick: bool
     configuration, where the configuration has one, overrides it.  ``quick``: one digit, the
     analytic attack, two defences, no curve.
     """
-    from fltheory.audit.inversion import invert_gradient
     from fltheory.config import load_config
-    from fltheory.fl import models as _models
-    from fltheory.fl.simulate import build_dataset, build_model
 
     t0 = time.perf_counter()
     cfg = load_config(default_config("gradient-inversion") if config is None else config)
     seed = _seeds(seeds, quick)[0]
     cfg = cfg.replace(seed=seed)
-    ds = build_dataset(cfg)
-    if cfg.model.name == "mlp":
-        act = getattr(cfg.model, "activation", None) or "tanh"
-        model = _models.mlp(ds.num_features, ds.num_classes, hidden=(cfg.model.hidden,),
-                            activation=act)
-    else:
-        model = build_model(cfg, ds)
-    params = model.init(seed=cfg.seed)
+    base = cfg.to_dict()
+    _, model, _ = _fig6_target(base)
     where = "initial global model (round 0)"
     d = model.num_params
-    clip = cfg.privacy.clip
     idx = ([0] if quick else [0, 1]) if examples is None else [int(i) for i in examples]
     methods = ("analytic",) if quick else ("analytic", "idlg")
     specs = [{}] + list(FIG6_DEFENCES[:1] + FIG6_DEFENCES[3:4] if quick else FIG6_DEFENCES)
     steps = 30
 
-    def attack(i, spec, method):
-        kw = _fig6_defence(spec, clip, d)
-        x, y = ds.x_test[i], int(ds.y_test[i])
-        r = invert_gradient(model, params, x, y, method=method, steps=steps, seed=seed, **kw)
-        out = r.to_dict()
-        out.update(example=i, x_true=np.asarray(r.x_true).ravel().tolist(),
-                   x_rec=np.asarray(r.x_rec).ravel().tolist(), psnr_value=r.psnr)
-        return out
+    def run(items: list) -> list:
+        return _points(_fig6_one, [(base, i, sp, m, steps) for i, sp, m in items], jobs,
+                       executor, [_fig6_label(*it) for it in items])
 
-    items = [(i, s, m) for i in idx for s in specs for m in methods]
-    grid = _parallel(attack, items, jobs)
+    grid = run([(i, s, m) for i in idx for s in specs for m in methods])
     curve = None
     if not quick:
         zs = [0.001, 0.003, 0.01, 0.03, 0.1, 0.3, 1.0]
         cidx = list(range(6))
+        names = ("topk", "randk")
         citems = [(i, {"noise_multiplier": z}, m) for z in zs for m in methods for i in cidx]
-        cres = _parallel(attack, citems, jobs)
+        citems += [(i, {"compressor": name, "k": 0.1}, m) for name in names for m in methods
+                   for i in cidx]
+        cres = run(citems)
         curve = {"z": zs, "examples": cidx, "psnr": {}}
         k = 0
         for z in zs:
@@ -318,10 +367,11 @@ def run_gradient_inversion(config: Any = None, *, seeds: Any = None, quick: bool
                     [r["psnr_value"] for r in cres[k: k + len(cidx)]])
                 k += len(cidx)
         curve["compression"] = {}
-        for name in ("topk", "randk"):
+        for name in names:
             for m in methods:
-                rs = [attack(i, {"compressor": name, "k": 0.1}, m) for i in cidx]
-                curve["compression"][f"{name}:{m}"] = [r["psnr_value"] for r in rs]
+                curve["compression"][f"{name}:{m}"] = [r["psnr_value"]
+                                                       for r in cres[k: k + len(cidx)]]
+                k += len(cidx)
     return {"experiment": "gradient-inversion", "config": cfg.to_dict(), "seed": seed,
             "model": model.name, "num_params": d, "attacked_at": where, "examples": idx,
             "methods": list(methods), "defences": specs, "image_shape": [8, 8],
@@ -335,22 +385,24 @@ def run_gradient_inversion(config: Any = None, *, seeds: Any = None, quick: bool
 EXPERIMENTS: dict[str, Experiment] = {
     "byzantine-attacks": Experiment(
         "byzantine-attacks", "fig4_byzantine.toml", "fig4_byzantine", run_byzantine_attacks,
-        draw_byzantine_attacks, "byzantine_attacks",
+        "byzantine_attacks",
         "accuracy under 10 % label-flipping clients with and without robust aggregation, "
         "plus ALIE, IPM, sign flipping and a backdoor"),
     "audit-vs-theory": Experiment(
-        "audit-vs-theory", "fig5_audit.toml", "fig5_audit", run_audit_vs_theory, draw_audit_vs_theory,
+        "audit-vs-theory", "fig5_audit.toml", "fig5_audit", run_audit_vs_theory,
         "audit_vs_theory", "audited epsilon lower bound and mu_hat vs theoretical epsilon "
                            "across noise levels"),
     "gradient-inversion": Experiment(
         "gradient-inversion", "fig6_inversion.toml", "fig6_inversion", run_gradient_inversion,
-        draw_gradient_inversion, "gradient_inversion",
+        "gradient_inversion",
         "gradient inversion reconstructions with and without DP noise / compression"),
 }
 
 
-def run_experiment(name: str, config: Any = None, *, seeds: Any = None, quick: bool = False,
-                   jobs: int = 1, **kw) -> dict:
+def run_experiment(name: str, config: ConfigLike | None = None, *, seeds: Any = None,
+                   quick: bool = False, jobs: int = 1, backend: str | None = None,
+                   scheduler: str | None = None, client: Any = None, points_dir: Any = None, resume: bool = True,
+                   **kw) -> dict:
     """Run an experiment's grid; JSON-ready results.
 
     Parameters
@@ -364,18 +416,33 @@ def run_experiment(name: str, config: Any = None, *, seeds: Any = None, quick: b
     quick : bool
         The reduced version (seconds; the test suite's).
     jobs : int
-        Parallel runs (joblib).
+        Parallel points (joblib processes, or local Dask workers).
+    backend : str, optional
+        Where the points run (:func:`fltheory.sweep.run_points`): ``"serial"``, ``"joblib"``,
+        ``"dask"`` or another joblib backend; default serial for ``jobs=1``, else joblib.
+    scheduler : str, optional
+        With ``backend="dask"``: the scheduler's address.
+    client : dask.distributed.Client, optional
+        With ``backend="dask"``: an existing client.
+    points_dir : str or path, optional
+        One file per finished point here; with ``resume``, the points already there with the
+        same configuration hash are loaded instead of run (an interrupted grid resumes).
+    resume : bool
+        See ``points_dir``.
+
+    Examples
+    --------
+    >>> res = run_experiment("audit-vs-theory", quick=True, noise=[4.0],
+    ...                      backend="serial")                          # doctest: +SKIP
+    >>> res["noise_multipliers"]                                        # doctest: +SKIP
+    [4.0]
     """
-    return _experiment(name).run(config, seeds=seeds, quick=quick, jobs=jobs, **kw)
+    from fltheory.sweep import check_executor
 
-
-def draw_experiment(name: str, results: dict, out_dir: Any) -> list[str]:
-    """Draw an experiment from its results into ``out_dir`` (PDF + PNG); return the paths."""
-    exp = _experiment(name)
-    if results.get("experiment") not in (None, name):
-        raise ValueError(f"results are of experiment {results.get('experiment')!r}, not "
-                         f"{name!r}")
-    return exp.draw(results, Path(out_dir) / exp.stem)
+    check_executor(backend, jobs, scheduler)
+    return _experiment(name).run(config, seeds=seeds, quick=quick, jobs=jobs, backend=backend,
+                                 scheduler=scheduler, client=client, points_dir=points_dir,
+                                 resume=resume, **kw)
 
 
 def load_results(path: Any) -> dict:
@@ -385,28 +452,19 @@ def load_results(path: Any) -> dict:
     return read_json(path)
 
 
-def experiment_figure(name: str, out_dir: Any, *, config: Any = None, seeds: Any = None,
-                      quick: bool = False, jobs: int = 1, from_json: Any = None,
-                      **kw) -> dict:
-    """Run (or load) an experiment, write ``<stem>.json`` and draw it; return files and results.
-
-    Examples
-    --------
-    >>> import tempfile
-    >>> out = experiment_figure("audit-vs-theory", tempfile.mkdtemp(), quick=True)  # doctest: +SKIP
-    """
-    exp = _experiment(name)
-    out = Path(out_dir)
-    if from_json is not None:
-        res = load_results(from_json)
-    else:
-        res = run_experiment(name, config, seeds=seeds, quick=quick, jobs=jobs, **kw)
-        from fltheory._io import write_json_atomic
-
-        write_json_atomic(out / f"{exp.stem}.json", res)
-    files = draw_experiment(name, res, out)
-    if from_json is None:
-        files.append(str(out / f"{exp.stem}.json"))
-    return {"files": files, "results": res}
+# Moved to the drawing layers (plots draw result objects; the runners never import them):
+# ``draw_experiment`` to fltheory.plots.experiments, ``experiment_figure`` (run, then draw) to
+# fltheory.figures.  The old names keep working with a DeprecationWarning.
+_MOVED = {"draw_experiment": "fltheory.plots.experiments",
+          "experiment_figure": "fltheory.figures"}
 
 
+def __getattr__(name: str) -> Any:
+    if name in _MOVED:
+        import importlib
+        import warnings
+
+        warnings.warn(f"fltheory.experiments.{name} moved to {_MOVED[name]}.{name}",
+                      DeprecationWarning, stacklevel=2)
+        return getattr(importlib.import_module(_MOVED[name]), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

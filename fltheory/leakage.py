@@ -1,6 +1,7 @@
-"""Leakage sweeps from a TOML file: run the attacks of :mod:`fltheory.audit.sweeps`, write the
-JSON and draw the figures (:mod:`fltheory.plots.leakage`) -- the runner behind
-``fltheory leakage``.
+"""Leakage sweeps from a TOML file: run the attacks of :mod:`fltheory.audit.sweeps` and write the
+JSON -- the runner behind ``fltheory leakage``; the figures are drawn by
+:func:`fltheory.plots.leakage.draw_sweep` (passed as ``figure``; the runner does not import the
+plots).
 """
 
 from __future__ import annotations
@@ -25,8 +26,10 @@ def _load(config: str | Mapping[str, Any]) -> dict:
 _KEYS = ("name", "attacks", "attack", "seeds", "clip", "defenses", "figures", "description")
 
 
-def run_config(config: str | Mapping[str, Any], out_dir: str | None = None) -> dict:
-    """Run the sweep a TOML file (or dict) describes; write ``<name>.json`` and the figures.
+def run_config(config: str | Mapping[str, Any], out_dir: str | None = None, *,
+               figure: Any = None) -> dict:
+    """Run the sweep a TOML file (or dict) describes; write ``<name>.json`` and, with ``figure``
+    (:func:`fltheory.plots.leakage.draw_sweep`, what ``fltheory leakage`` uses), the figures.
 
     Keys: ``name``, ``attacks`` (list, or ``attack`` for one), ``seeds`` (list), ``clip``, a
     ``[defenses]`` table (defense -> list of parameters, see :data:`DEFENSES`) and an optional
@@ -42,6 +45,9 @@ def run_config(config: str | Mapping[str, Any], out_dir: str | None = None) -> d
     >>> len(res["points"]), res["epsilon_equivalent"][0]["kind"]
     (3, 'empirical equivalence, not a DP guarantee')
     """
+    from fltheory._checks import check_drawer
+
+    figure = check_drawer("figure", figure, "fltheory.plots.leakage.draw_sweep")
     cfg = _load(config)
     if not cfg.get("defenses") and not cfg.get("attacks") and not cfg.get("attack"):
         from fltheory.errors import ConfigError
@@ -71,7 +77,8 @@ def run_config(config: str | Mapping[str, Any], out_dir: str | None = None) -> d
         pts = defense_sweep(attacks, defenses, seed=sd, clip=float(cfg.get("clip", 1.0)))
         points += pts
         eq += epsilon_equivalent(pts)
-    result = {"config": cfg, "points": points, "epsilon_equivalent": eq,
+    result = {"config": cfg, "name": name, "figures": figures, "points": points,
+              "epsilon_equivalent": eq,
               "seconds": time.perf_counter() - t0,
               "note": "epsilon_equivalent is an empirical equivalence against this attack on "
                       "this task, not a differential-privacy guarantee"}
@@ -79,14 +86,11 @@ def run_config(config: str | Mapping[str, Any], out_dir: str | None = None) -> d
         from pathlib import Path
 
         from fltheory._io import write_json_atomic
-        from fltheory.plots import leakage as _plots
 
         out = Path(out_dir)
         result["files"] = [write_json_atomic(out / f"{name}.json", result)]
-        for f in figures:
-            fig = getattr(_plots, f)(points)
-            stem = name if name == f else f"{name}_{f}"   # no privacy_utility_privacy_utility
-            result["files"] += _plots.save(fig, out / stem)
+        if figure is not None:
+            result["files"] += list(figure(result, out))
     return result
 
 

@@ -24,6 +24,7 @@ ValueError: widget must be one of 'square' (aliases: 'sq'), got 'circle'
 
 from __future__ import annotations
 
+import difflib
 import warnings
 from collections.abc import MutableMapping
 from typing import Any, Callable, Iterable, Iterator
@@ -116,10 +117,19 @@ class Registry(MutableMapping):
                     warnings.warn(f"{self.kind} name {name!r} is deprecated; use {target!r}",
                                   DeprecationWarning, stacklevel=3)
                 return target
+        raise ValueError(self.unknown_message(name, param=param))
+
+    def unknown_message(self, name: Any, *, param: str | None = None) -> str:
+        """The error message for an unknown ``name``: the choices, and the closest one."""
         names = ", ".join(repr(k) for k in sorted(self._items))
         alias = sorted(a for a in self._aliases if a not in self._deprecated)
         extra = f" (aliases: {', '.join(repr(a) for a in alias)})" if alias else ""
-        raise ValueError(f"{param or self.kind} must be one of {names}{extra}, got {name!r}")
+        msg = f"{param or self.kind} must be one of {names}{extra}, got {name!r}"
+        if isinstance(name, str):
+            close = difflib.get_close_matches(_norm(name), [*self._items, *alias], n=1)
+            if close:
+                msg += f" (did you mean {close[0]!r}?)"
+        return msg
 
     def get(self, name: Any, default: Any = None, *, param: str | None = None) -> Any:  # type: ignore[override]
         """The component called ``name`` (an alias works too)."""

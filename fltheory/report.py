@@ -16,13 +16,17 @@ from __future__ import annotations
 import importlib
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from fltheory._io import write_json_atomic
 
+if TYPE_CHECKING:  # pragma: no cover
+    from fltheory.config import ConfigLike, ExperimentConfig
+
 __all__ = ["DEFAULT_SCENARIO", "FL_SCENARIO", "VALIDATION_CONFIG", "build_report",
-           "privacy_section", "fl_privacy_section", "config_privacy_section",
+           "check_config", "privacy_section", "fl_privacy_section", "config_privacy_section",
            "config_robustness_section", "config_compression_section", "validation_section",
            "SECTIONS", "CONFIG_SECTIONS"]
 
@@ -199,7 +203,7 @@ def __getattr__(name: str):
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
-def _model_dim(cfg) -> int | None:
+def _model_dim(cfg: ExperimentConfig) -> int | None:
     """Number of model parameters of the configuration (None if it cannot be determined)."""
     try:
         from fltheory.fl.simulate import build_dataset, build_model
@@ -228,7 +232,7 @@ def _guarantee(event, delta, neighboring):
         return epsilon(event, delta, method="rdp", neighboring=neighboring), "rdp"
 
 
-def config_privacy_section(out_dir, config) -> dict:
+def config_privacy_section(out_dir, config: ConfigLike) -> dict:
     """Privacy of a configuration's accounting event: PLD upper and certified lower bound, RDP,
     the amplification sources used and refused, and ε against the rounds (figure).
 
@@ -302,7 +306,7 @@ def config_privacy_section(out_dir, config) -> dict:
     return {"title": f"Privacy of {cfg.name!r}", "lines": lines, "data": data, "figures": figs}
 
 
-def _plot_config_epsilon(cfg, curve, stem) -> list[str]:
+def _plot_config_epsilon(cfg: ExperimentConfig, curve, stem) -> list[str]:
     from fltheory.plots import new_figure, paper_style, save_figure
 
     fig, ax = new_figure()
@@ -321,7 +325,7 @@ def _plot_config_epsilon(cfg, curve, stem) -> list[str]:
     return save_figure(fig, stem)
 
 
-def _rule(cfg) -> tuple[str | None, bool, str]:
+def _rule(cfg: ExperimentConfig) -> tuple[str | None, bool, str]:
     """(kappa name, nnm, label) of the configuration's aggregation pipeline."""
     from fltheory.bounds import AGGREGATORS, canonical_aggregator
 
@@ -337,7 +341,7 @@ def _rule(cfg) -> tuple[str | None, bool, str]:
     return name, nnm, "+".join(pre + [parts[-1]])
 
 
-def config_robustness_section(out_dir, config) -> dict:
+def config_robustness_section(out_dir, config: ConfigLike) -> dict:
     """κ, its lower bound, the error floor per unit heterogeneity, the VN threshold and the
     minimum batch size for the configuration's n, f and aggregator.
 
@@ -423,7 +427,7 @@ def config_robustness_section(out_dir, config) -> dict:
     return {"title": f"Robustness of {cfg.name!r}", "lines": lines, "data": data, "figures": []}
 
 
-def config_compression_section(out_dir, config) -> dict:
+def config_compression_section(out_dir, config: ConfigLike) -> dict:
     """ω (or the contraction factor), bits per round against dense updates, DP noise energy and
     amplification of the configuration's compressor.
 
@@ -455,7 +459,7 @@ def config_compression_section(out_dir, config) -> dict:
         return {"title": f"Compression of {cfg.name!r}", "lines": lines, "data": data,
                 "figures": []}
     k = c.k if c.k is not None else (max(1, int(round(c.ratio * d))) if c.ratio else None)
-    kind = {"randk": "randk", "topk": "topk", "qsgd": "qsgd", "scaled_sign": "sign"}.get(c.name)
+    kind = {"randk": "randk", "topk": "topk", "qsgd": "qsgd", "scaled_sign": "scaled_sign"}.get(c.name)
     data["k"] = k
     if c.stage == "mechanism":
         kind = None
@@ -479,6 +483,10 @@ def config_compression_section(out_dir, config) -> dict:
         lines.append(f"  coordinate mask keeping {keep:g} of the coordinates"
                      + (f", omega = {om:.4g}" if om is not None else " (plain mask: a "
                         f"contraction with delta = {keep:g})"))
+    elif c.name == "sign":
+        lines.append("  sign: the plain sign sign(x) has no variance or contraction bound "
+                     "(biased; its error tends to d as x -> 0); 'scaled_sign', "
+                     "(||x||_1/d) sign(x), has 1 - delta = 1 - 1/d")
     else:
         lines.append(f"  {c.name}: no tabulated variance bound (biased quantizer)")
     if k and c.name in ("randk", "prune", "topk"):
@@ -506,7 +514,8 @@ CONFIG_SECTIONS = [
 ]
 
 
-def validation_section(out_dir, config=None, *, quick: bool = True, seed: int = 0) -> dict:
+def validation_section(out_dir, config: ConfigLike | None = None, *, quick: bool = True,
+                       seed: int = 0) -> dict:
     """Run :func:`fltheory.validation.validate` (quick by default) and report its verdicts.
 
     ``config=None`` validates :data:`VALIDATION_CONFIG`, the default FL recipe at laptop scale.
@@ -522,7 +531,9 @@ def validation_section(out_dir, config=None, *, quick: bool = True, seed: int = 
         cfg = recipe("default_fl_small")
     else:
         cfg = config
-    rep = validate(cfg, seed=seed, quick=quick, out_dir=out_dir)
+    from fltheory.plots.validation import plot_validation
+
+    rep = validate(cfg, seed=seed, quick=quick, out_dir=out_dir, figure=plot_validation)
     lines = [f"configuration: {rep.name} ({'quick, ' if quick else ''}seed {seed}, "
              f"{rep.seconds:.1f} s): {'PASSED' if rep.passed else 'FAILED'}"]
     lines += ["  " + v for v in rep.verdicts()]
@@ -537,7 +548,23 @@ def _load(spec: str):
     return getattr(importlib.import_module(mod), fn)
 
 
-def build_report(out_dir="fltheory-report", sections=None, *, config=None,
+def check_config(config: ConfigLike) -> ExperimentConfig:
+    """The report's configuration, parsed, its component names checked against the engine's
+    registries (:func:`fltheory.fl.validate_config`) where the engine is installed.
+
+    Without the ``fl`` extra the report has theory sections only: nothing is trained, and the
+    names the configuration parser knows are checked by it.
+    """
+    from fltheory.config import load_config
+
+    try:
+        from fltheory.fl.registries import validate_config
+    except ImportError:     # no torch: theory sections only
+        return load_config(config)
+    return validate_config(config)
+
+
+def build_report(out_dir="fltheory-report", sections=None, *, config: ConfigLike | None = None,
                  validate: bool = False, quick: bool = True, seed: int = 0) -> dict:
     """Run every section (default scenario, or ``config``); write ``report.json`` and figures.
 
@@ -566,11 +593,7 @@ def build_report(out_dir="fltheory-report", sections=None, *, config=None,
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     result = {"sections": {}, "files": []}
-    cfg = None
-    if config is not None:
-        from fltheory.config import load_config
-
-        cfg = load_config(config)
+    cfg = None if config is None else check_config(config)
     table = SECTIONS if cfg is None else CONFIG_SECTIONS
     from fltheory._progress import bar
 

@@ -47,14 +47,17 @@ from __future__ import annotations
 import math
 import time
 from pathlib import Path
-from typing import Any, Iterable
+from typing import TYPE_CHECKING, Any, Iterable
 
-import numpy as np
+# NumPy and the checks are imported inside the functions: the command-line parsers import this
+# module for add_executor_arguments, and ``fltheory ... --help`` stays instant.
 
-from fltheory._checks import check_int
+if TYPE_CHECKING:  # pragma: no cover
+    from fltheory.config import ConfigLike
 
-__all__ = ["run_sweep", "parse_seeds", "add_sweep_arguments", "sweep_command", "SUMMARY_KEYS",
-           "SWEEP_FILE", "POINT_FILE"]
+__all__ = ["run_sweep", "run_points", "point_hash", "check_executor", "parse_seeds",
+           "add_sweep_arguments", "add_executor_arguments", "executor_options", "sweep_command",
+           "BACKENDS", "SUMMARY_KEYS", "SWEEP_FILE", "POINT_FILE"]
 
 #: Final metrics summarised over the seeds.
 SUMMARY_KEYS = ("accuracy", "loss", "distance_to_optimum", "epsilon", "bits_total",
@@ -79,6 +82,10 @@ def parse_seeds(text: Any) -> list[int]:
     ...
     ValueError: seeds must be 'A..B' with A <= B, a comma-separated list or both, got '3..1'
     """
+    import numpy as np
+
+    from fltheory._checks import check_int
+
     if isinstance(text, (int, np.integer)) and not isinstance(text, bool):
         return [check_int("seeds", text, minimum=0)]
     if not isinstance(text, str):
@@ -111,7 +118,7 @@ def parse_seeds(text: Any) -> list[int]:
 
 
 def _one(config_dict: dict, seed: int, out_dir: str | None, noise_scale: float) -> dict:
-    """One run of the sweep (executed by a joblib worker)."""
+    """One run of the sweep (executed by a worker)."""
     import inspect
 
     from fltheory.config import ExperimentConfig
@@ -125,37 +132,302 @@ def _one(config_dict: dict, seed: int, out_dir: str | None, noise_scale: float) 
         kw["noise_scale"] = noise_scale
     run = simulate(cfg, out_dir=out_dir, progress=False, **kw)
     final = {k: run.last(k) for k in SUMMARY_KEYS if any(k in m for m in run.metrics)}
-    point = {"seed": seed, "rounds": run.rounds, "final": final,
-             "accuracy": [m.get("accuracy") for m in run.metrics],
-             "out_dir": out_dir}
-    if out_dir is not None:  # the point's own file: a rerun of the sweep skips this seed
-        from fltheory._io import write_json_atomic
-
-        write_json_atomic(Path(out_dir) / POINT_FILE,
-                          {"config": config_dict, "noise_scale": noise_scale, "point": point})
-    return point
+    return {"seed": seed, "rounds": run.rounds, "final": final,
+            "accuracy": [m.get("accuracy") for m in run.metrics], "out_dir": out_dir}
 
 
-def _done(out: Path | None, base: dict, seed: int, noise_scale: float) -> dict | None:
-    """The finished point of ``seed`` from a previous (interrupted) sweep, or ``None``."""
-    if out is None:
-        return None
-    path = out / f"seed_{seed}" / POINT_FILE
-    if not path.is_file():
-        return None
+# --------------------------------------------------------------------------------------------------
+# The executor: every multi-point run (seed sweeps, experiment grids) goes through run_points
+# --------------------------------------------------------------------------------------------------
+#: Executor backends: ``"serial"`` (in this process), ``"joblib"`` (joblib's local worker
+#: processes, ``jobs`` of them) and ``"dask"`` (a Dask cluster).  Any other joblib backend name
+#: (``"loky"``, ``"threading"``, ``"sequential"``, a registered ``"ray"``) goes to joblib as is.
+BACKENDS = ("serial", "joblib", "dask")
+_JOBLIB_LOCAL = ("loky", "threading", "multiprocessing", "sequential")
+
+
+def _plain(obj: Any) -> Any:
+    """``obj`` with NumPy scalars/arrays as Python numbers/lists and tuples as lists; NaN and
+    infinities kept (the point files are read back with Python's ``json``, exactly)."""
+    import numpy as np
+
+    if isinstance(obj, dict):
+        return {str(k): _plain(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [_plain(v) for v in obj]
+    if isinstance(obj, np.ndarray):
+        return _plain(obj.tolist())
+    if isinstance(obj, np.floating):
+        return float(obj)
+    if isinstance(obj, (np.integer, np.bool_)):
+        return obj.item()
+    if isinstance(obj, Path):
+        return str(obj)
+    if hasattr(obj, "to_dict"):
+        return _plain(obj.to_dict())
+    return obj
+
+
+def _canonical(obj: Any) -> str:
+    import json
+
+    return json.dumps(_plain(obj), sort_keys=True, separators=(",", ":"))
+
+
+def point_hash(fn: Any, identity: Any) -> str:
+    """SHA-256 of a point: the function's qualified name and its identity, as canonical JSON.
+
+    Examples
+    --------
+    >>> point_hash(len, {"seed": 0}) == point_hash(len, {"seed": 0})
+    True
+    >>> point_hash(len, {"seed": 0}) == point_hash(len, {"seed": 1})
+    False
+    """
+    import hashlib
+
+    name = f"{getattr(fn, '__module__', '')}.{getattr(fn, '__qualname__', repr(fn))}"
+    return hashlib.sha256(_canonical({"fn": name, "identity": identity}).encode()).hexdigest()
+
+
+def _call(fn: Any, args: tuple) -> Any:
+    """Run one point with one torch thread (so that its numbers do not depend on the backend,
+    the number of workers or the load of the machine it lands on)."""
+    try:
+        import torch
+    except ImportError:  # pragma: no cover - the grids need torch; kept for pure-NumPy points
+        return _plain(fn(*args))
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        return _plain(fn(*args))
+    finally:
+        torch.set_num_threads(threads)
+
+
+def _indexed(i: int, fn: Any, args: tuple) -> tuple[int, Any]:
+    return i, _call(fn, args)
+
+
+def _safe_label(label: str) -> str:
+    import re
+
+    return re.sub(r"[^A-Za-z0-9._=+-]+", "_", str(label)).strip("._")[:120] or "point"
+
+
+def _resolve_backend(backend: str | None, jobs: int) -> str:
+    if backend is None:
+        return "serial" if jobs == 1 else "joblib"
+    if not isinstance(backend, str) or not backend:
+        raise ValueError(f"backend must be one of {', '.join(BACKENDS)} or a joblib backend "
+                         f"name, got {backend!r}")
+    return {"sequential": "serial", "loky": "joblib"}.get(backend, backend)
+
+
+def check_executor(backend: str | None = None, jobs: int = 1, scheduler: str | None = None
+                   ) -> str:
+    """Validate the executor options; return the backend that will run the points.
+
+    Examples
+    --------
+    >>> check_executor(None, 1), check_executor(None, 2), check_executor("loky", 2)
+    ('serial', 'joblib', 'joblib')
+    >>> check_executor("serial", 1, "tcp://h:8786")
+    Traceback (most recent call last):
+    ...
+    ValueError: scheduler is used with backend='dask' only, got backend='serial'
+    """
+    from fltheory._checks import check_int
+
+    jobs = check_int("jobs", jobs)
+    if jobs == 0 or jobs < -1:
+        raise ValueError(f"jobs must be >= 1 or -1 (every worker), got {jobs}")
+    name = _resolve_backend(backend, jobs)
+    if scheduler is not None and name != "dask":
+        raise ValueError(f"scheduler is used with backend='dask' only, got backend={backend!r}")
+    return name
+
+
+def _read_point(path: Path) -> dict | None:
     import json
 
     try:
-        data = json.loads(path.read_text())
+        data = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError):
-        return None  # a damaged file: run the point again
-    from fltheory._io import jsonable
+        return None           # missing or damaged (an interrupted write never leaves one)
+    return data if isinstance(data, dict) and "hash" in data and "result" in data else None
 
-    if data.get("config") != json.loads(json.dumps(jsonable(base))) \
-            or data.get("noise_scale") != noise_scale:
-        raise ValueError(f"{path} holds a run of a different configuration; use another out_dir "
-                         "or remove the old sweep")
-    return data["point"]
+
+def _write_point(path: Path, label: str, digest: str, identity: Any, result: Any) -> None:
+    import json
+
+    from fltheory._io import atomic_write
+
+    text = json.dumps({"label": label, "hash": digest, "identity": _plain(identity),
+                       "result": result}, indent=1)
+
+    def write(tmp: str) -> None:
+        Path(tmp).write_text(text + "\n", encoding="utf-8")
+
+    atomic_write(path, write)
+
+
+def run_points(fn: Any, items: list[tuple], *, identities: list | None = None,
+               labels: list[str] | None = None, names: list[str] | None = None,
+               backend: str | None = None, jobs: int = 1, scheduler: str | None = None,
+               client: Any = None, points_dir: Any = None, resume: bool = True,
+               mismatch: str = "rerun", desc: str = "points",
+               verbose: int = 0) -> tuple[list, list[int]]:
+    """``[fn(*args) for args in items]`` on the chosen backend, each point saved as it finishes.
+
+    The one executor of fltheory's multi-point runs: seed sweeps (:func:`run_sweep`), the
+    experiment grids (:mod:`fltheory.experiments`) and the compression grid
+    (:mod:`fltheory.compression_runs`).
+
+    Parameters
+    ----------
+    fn : callable
+        A module-level function (it is pickled to the workers); its result must be JSON-ready
+        (dicts, lists, numbers, strings; NumPy values are converted).
+    items : list of tuple
+        The arguments of each point.
+    identities : list, optional
+        What defines each point (default: its arguments): two points with the same function and
+        identity are the same point.  Its SHA-256 (:func:`point_hash`) is stored in the point's
+        file.
+    labels : list of str, optional
+        Readable names of the points: the file of point ``i`` is
+        ``points_dir/<label>.<hash[:16]>.json`` (without labels ``<hash[:16]>.json``).
+    names : list of str, optional
+        Fixed file names (relative to ``points_dir``) instead; a file there with another hash
+        is run again (``mismatch="rerun"``) or refused (``"refuse"``).
+    backend : str, optional
+        ``"serial"`` (this process), ``"joblib"`` (``jobs`` local worker processes), ``"dask"``
+        (``client``, the scheduler at ``scheduler``, or a local cluster of ``jobs``
+        single-threaded worker processes on 127.0.0.1), or another joblib backend name
+        (``"threading"``, ``"ray"`` once registered).  Default: serial for ``jobs=1``, else
+        joblib.
+    jobs : int
+        Parallel workers (``-1``: every core; with Dask and no cluster given, 2).
+    scheduler : str, optional
+        Dask scheduler address (``"tcp://host:8786"``).
+    client : dask.distributed.Client, optional
+        An existing Dask client.
+    points_dir : str or path, optional
+        Where each finished point is written (by this process, atomically, as it finishes).
+    resume : bool
+        Load the points already in ``points_dir`` with the same hash instead of running them.
+    mismatch : {"rerun", "refuse"}
+        What to do with a fixed-name file (``names``) holding another point.
+    desc : str
+        Progress-bar label.
+    verbose : int
+        joblib's verbosity.
+
+    Returns
+    -------
+    (list, list of int)
+        The results in the order of ``items`` -- every one as it reads back from its file
+        (tuples become lists; NaN and infinities are kept), so a resumed point and a point
+        computed now are the same object -- and the indices of the points loaded from disk.
+
+    Notes
+    -----
+    Every point runs with one torch thread, on every backend: floating-point sums then do not
+    depend on how many threads a worker has, and the results are identical whichever backend
+    ran them.
+
+    Examples
+    --------
+    >>> import operator, tempfile
+    >>> d = tempfile.mkdtemp()
+    >>> run_points(operator.add, [(1, 2), (3, 4)], points_dir=d)
+    ([3, 7], [])
+    >>> run_points(operator.add, [(1, 2), (3, 4), (5, 6)], points_dir=d)
+    ([3, 7, 11], [0, 1])
+    """
+    import json
+
+    name = check_executor(backend, jobs, scheduler)
+    if mismatch not in ("rerun", "refuse"):
+        raise ValueError(f"mismatch must be 'rerun' or 'refuse', got {mismatch!r}")
+    items = [tuple(it) for it in items]
+    ids = list(items) if identities is None else list(identities)
+    for what, seq in (("identities", ids), ("labels", labels), ("names", names)):
+        if seq is not None and len(seq) != len(items):
+            raise ValueError(f"{what} must have one entry per item ({len(items)}), "
+                             f"got {len(seq)}")
+    out = None if points_dir is None else Path(points_dir)
+    digests = [point_hash(fn, i) for i in ids]
+    paths: list[Path | None] = [None] * len(items)
+    if out is not None:
+        for i, h in enumerate(digests):
+            if names is not None:
+                paths[i] = out / names[i]
+            elif labels is not None:
+                paths[i] = out / f"{_safe_label(labels[i])}.{h[:16]}.json"
+            else:
+                paths[i] = out / f"{h[:16]}.json"
+    results: list = [None] * len(items)
+    resumed = []
+    if out is not None and resume:
+        for i, path in enumerate(paths):
+            data = _read_point(path)
+            if data is None:
+                continue
+            if data["hash"] != digests[i]:
+                if mismatch == "refuse":
+                    raise ValueError(f"{path} holds a run of a different configuration; use "
+                                     "another output directory or remove the old sweep")
+                continue
+            results[i] = data["result"]
+            resumed.append(i)
+    todo = [i for i in range(len(items)) if i not in set(resumed)]
+
+    def finish(i: int, result: Any) -> None:
+        # the same round trip as a point read from its file
+        results[i] = json.loads(json.dumps(result))
+        if paths[i] is not None:
+            _write_point(paths[i], "" if labels is None else labels[i], digests[i], ids[i],
+                         results[i])
+
+    from fltheory._progress import bar
+
+    with bar(len(todo), desc, unit="point") as pbar:
+        if not todo:
+            pass
+        elif name == "serial":
+            for i in todo:
+                finish(i, _call(fn, items[i]))
+                pbar.update(1)
+        elif name == "dask":
+            for i, r in _dask_map(fn, [(i, items[i]) for i in todo], jobs, scheduler, client):
+                finish(i, r)
+                pbar.update(1)
+        else:
+            for i, r in _joblib_map(fn, [(i, items[i]) for i in todo], jobs, name, verbose):
+                finish(i, r)
+                pbar.update(1)
+    return results, resumed
+
+
+def _joblib_map(fn: Any, todo: list, jobs: int, backend: str, verbose: int):
+    """(index, result) pairs as the points finish, through joblib."""
+    try:
+        from joblib import Parallel, delayed
+    except ImportError:
+        raise ValueError("backend 'joblib' needs joblib: pip install 'fltheory[fl]'") from None
+    backend = "loky" if backend == "joblib" else backend
+    gen = "generator_unordered" if backend in _JOBLIB_LOCAL else "list"
+    try:
+        yield from Parallel(n_jobs=jobs, backend=backend, verbose=verbose, return_as=gen)(
+            delayed(_indexed)(i, fn, args) for i, args in todo)
+    except ValueError as exc:
+        if "backend" in str(exc).lower() and backend not in _JOBLIB_LOCAL:
+            raise ValueError(f"backend {backend!r} is not registered with joblib: import and "
+                             "register it first (ray: ray.util.joblib.register_ray()), or use "
+                             f"one of {', '.join(BACKENDS)}") from exc
+        raise
 
 
 def _dask_client(scheduler: str | None, jobs: int):
@@ -177,7 +449,31 @@ def _dask_client(scheduler: str | None, jobs: int):
     return Client(cluster), cluster
 
 
+def _dask_map(fn: Any, todo: list, jobs: int, scheduler: str | None, client: Any):
+    """(index, result) pairs as the points finish on a Dask cluster."""
+    cluster = None
+    own = client is None
+    if own:
+        client, cluster = _dask_client(scheduler, jobs)
+    try:
+        from dask.distributed import as_completed
+
+        futures = [client.submit(_indexed, i, fn, args, pure=False) for i, args in todo]
+        try:
+            for fut in as_completed(futures):
+                yield fut.result()
+        finally:
+            client.cancel([f for f in futures if not f.done()])
+    finally:
+        if own:
+            client.close()
+            if cluster is not None:
+                cluster.close()
+
+
 def _stats(values: list) -> dict:
+    import numpy as np
+
     v = np.array([float(x) for x in values if x is not None], dtype=float)
     v = v[np.isfinite(v)]
     if v.size == 0:
@@ -186,10 +482,10 @@ def _stats(values: list) -> dict:
             "min": float(v.min()), "max": float(v.max()), "n": int(v.size)}
 
 
-def run_sweep(config: Any, seeds: Iterable[int] | str, jobs: int = 1, out_dir: Any = None,
+def run_sweep(config: ConfigLike, seeds: Iterable[int] | str, jobs: int = 1, out_dir: Any = None,
               backend: str = "loky", *, noise_scale: float = 1.0, verbose: int = 0,
               scheduler: str | None = None, client: Any = None) -> dict:
-    """Run ``config`` once per seed, ``jobs`` at a time, through joblib.
+    """Run ``config`` once per seed, ``jobs`` at a time, through :func:`run_points`.
 
     Parameters
     ----------
@@ -200,12 +496,14 @@ def run_sweep(config: Any, seeds: Iterable[int] | str, jobs: int = 1, out_dir: A
     jobs : int
         Parallel runs (joblib's ``n_jobs``: ``-1`` uses every worker the backend offers).
     out_dir : str or path, optional
-        Write ``seed_<s>/result.json`` and ``params.pt`` per run and ``sweep.json`` here.
+        Write ``seed_<s>/result.json``, ``params.pt`` and ``point.json`` per run and
+        ``sweep.json`` here.
     backend : str
-        joblib backend: ``"loky"`` (processes, default), ``"threading"``, ``"sequential"``, a
-        cluster backend registered with joblib (``"ray"``; see the module docs), or ``"dask"``:
-        the points are submitted to a Dask cluster (``scheduler``, ``client``, or a local cluster
-        of ``jobs`` worker processes on 127.0.0.1).
+        ``"serial"`` (or ``"sequential"``), ``"joblib"`` (or ``"loky"``, the default: local
+        worker processes), ``"threading"``, a cluster backend registered with joblib
+        (``"ray"``; see the module docs), or ``"dask"``: the points are submitted to a Dask
+        cluster (``scheduler``, ``client``, or a local cluster of ``jobs`` worker processes on
+        127.0.0.1).
     noise_scale : float
         Passed to :func:`fltheory.fl.simulate` (a planted bug for testing audits).
     verbose : int
@@ -235,56 +533,31 @@ def run_sweep(config: Any, seeds: Iterable[int] | str, jobs: int = 1, out_dir: A
     >>> [r["seed"] for r in res["runs"]], res["summary"]["accuracy"]["n"]
     ([0, 1], 2)
     """
-    from joblib import Parallel, delayed
-
     from fltheory._io import write_json_atomic
     from fltheory.config import load_config
 
     cfg = load_config(config)
     seeds = parse_seeds(seeds)
-    jobs = check_int("jobs", jobs)
-    if jobs == 0 or jobs < -1:
-        raise ValueError(f"jobs must be >= 1 or -1 (every worker), got {jobs}")
-    if not isinstance(backend, str) or not backend:
-        raise ValueError(f"backend must be a joblib backend name, got {backend!r}")
-    if scheduler is not None and backend != "dask":
-        raise ValueError(f"scheduler is used with backend='dask' only, got backend={backend!r}")
+    check_executor(backend, jobs, scheduler)
     out = None if out_dir is None else Path(out_dir)
     t0 = time.perf_counter()
     base = cfg.to_dict()
     noise_scale = float(noise_scale)
-    done = {s: p for s in seeds if (p := _done(out, base, s, noise_scale)) is not None}
-    todo = [s for s in seeds if s not in done]
     args = [(base, s, None if out is None else str(out / f"seed_{s}"), noise_scale)
-            for s in todo]
-    try:
-        if backend == "dask":
-            runs = _run_dask(args, jobs, scheduler, client) if args else []
-        else:
-            from fltheory._progress import bar
-
-            pbar = bar(len(args), "seeds", unit="run")
-            runs = []
-            gen = "generator" if backend in ("loky", "threading", "multiprocessing",
-                                             "sequential") else "list"
-            for r in (Parallel(n_jobs=jobs, backend=backend, verbose=verbose, return_as=gen)(
-                    delayed(_one)(*a) for a in args) if args else []):
-                runs.append(r)
-                pbar.update(1)      # as each run finishes (with a generator backend)
-            pbar.close()
-    except ValueError as exc:
-        if "backend" in str(exc).lower() and backend not in ("loky", "threading",
-                                                             "multiprocessing", "sequential"):
-            raise ValueError(f"backend {backend!r} is not registered with joblib: import and "
-                             "register it first (dask: create a dask.distributed.Client; ray: "
-                             "ray.util.joblib.register_ray())") from exc
-        raise
-    runs = sorted(list(runs) + list(done.values()), key=lambda r: r["seed"])
+            for s in seeds]
+    runs, resumed = run_points(
+        _one, args, identities=[{"config": base, "seed": s, "noise_scale": noise_scale}
+                                for s in seeds],
+        names=[f"seed_{s}/{POINT_FILE}" for s in seeds], mismatch="refuse",
+        backend=backend, jobs=jobs, scheduler=scheduler, client=client, points_dir=out,
+        desc="seeds", verbose=verbose)
+    runs = sorted(runs, key=lambda r: r["seed"])
     keys = [k for k in SUMMARY_KEYS if any(k in r["final"] for r in runs)]
     summary = {k: _stats([r["final"].get(k) for r in runs]) for k in keys}
     result = {"config": base, "name": cfg.name, "seeds": seeds, "runs": runs,
               "summary": summary, "backend": backend, "jobs": jobs,
-              "seconds": time.perf_counter() - t0, "resumed": sorted(done), "files": []}
+              "seconds": time.perf_counter() - t0,
+              "resumed": sorted(seeds[i] for i in resumed), "files": []}
     if out is not None:
         files = [str(out / f"seed_{s}" / "result.json") for s in seeds]
         files.append(str(out / SWEEP_FILE))
@@ -293,40 +566,53 @@ def run_sweep(config: Any, seeds: Iterable[int] | str, jobs: int = 1, out_dir: A
     return result
 
 
-def _run_dask(args: list[tuple], jobs: int, scheduler: str | None, client: Any) -> list[dict]:
-    """Submit the points to Dask; each finished point has written its file when it returns."""
-    cluster = None
-    own = client is None
-    if own:
-        client, cluster = _dask_client(scheduler, jobs)
-    try:
-        from dask.distributed import as_completed
-
-        futures = [client.submit(_one, *a, pure=False) for a in args]
-        return [fut.result() for fut in as_completed(futures)]
-    finally:
-        if own:
-            client.close()
-            if cluster is not None:
-                cluster.close()
-
-
 # --------------------------------------------------------------------------------------------------
 # Command line (``fltheory run CONFIG --seeds 0..9 --jobs N``)
 # --------------------------------------------------------------------------------------------------
+def add_executor_arguments(parser, *, jobs: bool = True, points: bool = True) -> None:
+    """Add the executor options of every multi-point command: ``--backend``, ``--jobs``,
+    ``--scheduler`` and (``points``) ``--points DIR`` / ``--resume``."""
+    parser.add_argument("--backend", default=None,
+                        help="where the points run: serial, joblib (--jobs local processes), "
+                             "dask (a Dask cluster: --scheduler, or a local one of --jobs "
+                             "workers), or another joblib backend (threading, loky, ray once "
+                             "registered); default serial, or joblib with --jobs")
+    if jobs:
+        parser.add_argument("--jobs", type=int, default=1,
+                            help="parallel points (joblib n_jobs, Dask local workers; -1: "
+                                 "every core)")
+    parser.add_argument("--scheduler", default=None, metavar="ADDRESS",
+                        help="with --backend dask: the Dask scheduler (tcp://host:8786)")
+    if points:
+        parser.add_argument("--points", default=None, metavar="DIR",
+                            help="one result file per finished point here (default: "
+                                 "OUT/points)")
+        parser.add_argument("--resume", action="store_true",
+                            help="reuse the points already in the points directory with the "
+                                 "same configuration hash; run only the others")
+
+
+def executor_options(args, points_dir: Any = None) -> dict:
+    """The keyword arguments of :func:`run_points` from parsed ``args`` (see
+    :func:`add_executor_arguments`); ``points_dir`` is the default of ``--points``."""
+    backend = getattr(args, "backend", None)
+    jobs = getattr(args, "jobs", 1)
+    scheduler = getattr(args, "scheduler", None)
+    check_executor(backend, jobs, scheduler)
+    points = getattr(args, "points", None) or points_dir
+    if getattr(args, "resume", False) and points is None:
+        raise ValueError("--resume needs the points directory: pass --points DIR (or --out)")
+    return {"backend": backend, "jobs": jobs, "scheduler": scheduler, "points_dir": points,
+            "resume": bool(getattr(args, "resume", False))}
+
+
 def add_sweep_arguments(parser) -> None:
-    """Add ``--seeds``, ``--jobs`` and ``--backend`` to the ``fltheory run`` parser."""
+    """Add ``--seeds``, ``--jobs``, ``--backend`` and ``--scheduler`` to the ``fltheory run``
+    parser."""
     parser.add_argument("--seeds", default=None, metavar="A..B",
                         help="run a sweep over these seeds (e.g. 0..9 or 0,3,5); each run in "
                              "DIR/seed_<s>/, the summary in DIR/sweep.json")
-    parser.add_argument("--jobs", type=int, default=1,
-                        help="parallel runs of a sweep (joblib n_jobs; -1: every core)")
-    parser.add_argument("--backend", default="loky",
-                        help="where a sweep's runs execute: loky (local processes), threading, "
-                             "dask (a Dask cluster: --scheduler, or a local one of --jobs "
-                             "workers), or a joblib backend registered by a cluster library (ray)")
-    parser.add_argument("--scheduler", default=None, metavar="ADDRESS",
-                        help="with --backend dask: the Dask scheduler (tcp://host:8786)")
+    add_executor_arguments(parser, points=False)
 
 
 def sweep_command(args) -> int:
@@ -334,7 +620,7 @@ def sweep_command(args) -> int:
     from fltheory._table import emit, print_table
 
     res = run_sweep(args.config, args.seeds, jobs=args.jobs, out_dir=args.out,
-                    backend=getattr(args, "backend", "loky"),
+                    backend=getattr(args, "backend", None) or "loky",
                     scheduler=getattr(args, "scheduler", None))
 
     def fmt(v):

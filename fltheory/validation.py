@@ -49,8 +49,9 @@ beside the bound that claims to predict it.  Five checks, each with a one-line v
 accountant keeps the claimed multiplier.  It is passed to the audits, and to the engine when
 :func:`fltheory.fl.simulate` accepts a ``noise_scale`` argument.
 
-The report is written as ``validation.json`` (atomically) and ``validation.pdf`` / ``.png`` (one
-panel per check) when ``out_dir`` is given.
+The report is written as ``validation.json`` (atomically) when ``out_dir`` is given, and
+``validation.pdf`` / ``.png`` (one panel per check) by
+:func:`fltheory.plots.validation.plot_validation` when it is passed as ``figure``.
 
 Examples
 --------
@@ -75,15 +76,15 @@ import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 import numpy as np
 
-from fltheory._checks import check_choice, check_int, check_positive
-from fltheory.config import ExperimentConfig
+from fltheory._checks import check_choice, check_drawer, check_int, check_positive
+from fltheory.config import ConfigLike, ExperimentConfig
 
 __all__ = ["validate", "ValidationReport", "Check", "CHECKS", "STATUSES", "EXTRA_ATTACKS",
-           "QUICK_MAX_ROUNDS", "plot_validation"]
+           "QUICK_MAX_ROUNDS"]
 
 #: Check keys and their titles.
 CHECKS = {
@@ -120,7 +121,8 @@ class Check:
     summary : str
         The numbers, or the reason for ``N/A``.
     data : dict
-        JSON-ready measurements (also drawn by :func:`plot_validation`).
+        JSON-ready measurements (also drawn by
+        :func:`fltheory.plots.validation.plot_validation`).
     """
 
     key: str
@@ -222,15 +224,18 @@ class ValidationReport:
                    float(data.get("noise_scale", 1.0)), float(data.get("seconds", 0.0)),
                    list(data.get("notes", [])), list(data.get("files", [])))
 
-    def save(self, out_dir: Any, *, figure: bool = True) -> list[str]:
-        """Write ``validation.json`` (atomically) and, with ``figure``, ``validation.pdf/png``."""
+    def save(self, out_dir: Any, *, figure: Callable | None = None) -> list[str]:
+        """Write ``validation.json`` (atomically) and, with ``figure`` -- a drawing function
+        ``figure(report, stem) -> paths`` such as
+        :func:`fltheory.plots.validation.plot_validation` -- ``validation.pdf/png``."""
         from fltheory._io import write_json_atomic
 
+        figure = check_drawer("figure", figure, _PLOT)
         out = Path(out_dir)
         out.mkdir(parents=True, exist_ok=True)
         files = []
-        if figure:
-            files += plot_validation(self, out / "validation")
+        if figure is not None:
+            files += list(figure(self, out / "validation"))
         files.insert(0, str(out / "validation.json"))
         self.files = files
         write_json_atomic(out / "validation.json", self.to_dict())
@@ -562,7 +567,7 @@ def _theory_variance(comp: Any, d: int) -> tuple[float | None, str]:
         return (float(compressor_variance("qsgd", d, levels=comp.s)),
                 "omega = min(d/s^2, sqrt(d)/s)")
     if name == "scaled_sign":
-        return float(compressor_variance("sign", d)), "1 - delta = 1 - 1/d"
+        return float(compressor_variance("scaled_sign", d)), "1 - delta = 1 - 1/d"
     if name == "bernoulli_mask":
         p = comp.keep_prob
         if comp.rescale:
@@ -792,10 +797,10 @@ def _check_utility(cfg: ExperimentConfig, runs: dict, noise_scale: float, notes:
 # --------------------------------------------------------------------------------------------------
 # validate
 # --------------------------------------------------------------------------------------------------
-def validate(config: Any, *, seed: int = 0, quick: bool = False, noise_scale: float = 1.0,
+def validate(config: ConfigLike, *, seed: int = 0, quick: bool = False, noise_scale: float = 1.0,
              out_dir: Any = None, canaries: int | None = None,
              confidence: float | None = None, attacks: Any = None,
-             figure: bool = True, bug: str | None = None) -> ValidationReport:
+             figure: Callable | None = None, bug: str | None = None) -> ValidationReport:
     r"""Run, audit and check a configuration against its guarantees (checks (a)–(e) above).
 
     Parameters
@@ -812,7 +817,7 @@ def validate(config: Any, *, seed: int = 0, quick: bool = False, noise_scale: fl
         Multiplier of the noise actually added (``0.5``: the half-noise bug, which (a) or (b)
         must flag).
     out_dir : str or path, optional
-        Write ``validation.json`` and the figure there.
+        Write ``validation.json`` there (and the figure, with ``figure``).
     canaries : int, optional
         Override the number of canary coin flips of the audits.
     confidence : float, optional
@@ -820,8 +825,10 @@ def validate(config: Any, *, seed: int = 0, quick: bool = False, noise_scale: fl
     attacks : sequence of str, optional
         Extra update attacks for (c) (default: none when ``quick``, else
         :data:`EXTRA_ATTACKS`).
-    figure : bool
-        Draw the figure when ``out_dir`` is given.
+    figure : callable, optional
+        A drawing function ``figure(report, stem) -> paths``, e.g.
+        :func:`fltheory.plots.validation.plot_validation` (what ``fltheory validate --out``
+        uses), called with ``out_dir / "validation"``.  The runner does not import the plots.
     bug : str, optional
         A planted bug of the one release mechanism (:data:`fltheory.fl.release.BUGS`:
         ``"half_noise"``, ``"double_clip"``, ``"noise_before_clip"``, ``"positions_sent"``),
@@ -852,6 +859,7 @@ def validate(config: Any, *, seed: int = 0, quick: bool = False, noise_scale: fl
 
     t0 = time.perf_counter()
     seed = check_int("seed", seed, minimum=0)
+    figure = check_drawer("figure", figure, _PLOT)     # before any run
     if bug is not None:
         check_choice("bug", bug, BUGS)
     token = _BUG.set(bug)
@@ -864,13 +872,17 @@ def validate(config: Any, *, seed: int = 0, quick: bool = False, noise_scale: fl
         _BUG.reset(token)
 
 
-def _validate(config: Any, *, seed: int, quick: bool, noise_scale: float, out_dir: Any,
-              canaries: int | None, confidence: float | None, attacks: Any, figure: bool,
+def _validate(config: ConfigLike, *, seed: int, quick: bool, noise_scale: float, out_dir: Any,
+              canaries: int | None, confidence: float | None, attacks: Any,
+              figure: Callable | None,
               t0: float, build_dataset: Any, load_config: Any) -> ValidationReport:
     noise_scale = check_positive("noise_scale", noise_scale)
     if not isinstance(quick, bool):
         raise ValueError(f"quick must be true or false, got {quick!r}")
-    cfg = load_config(config).replace(seed=seed, run__progress=False, run__checkpoint_every=0)
+    from fltheory.fl.registries import validate_config
+
+    cfg = validate_config(config).replace(seed=seed, run__progress=False,
+                                          run__checkpoint_every=0)
     if quick and cfg.training.rounds > QUICK_MAX_ROUNDS:
         cfg = cfg.replace(training__rounds=QUICK_MAX_ROUNDS)
     n_can = (1000 if quick else 2000) if canaries is None else check_int("canaries", canaries,
@@ -943,22 +955,18 @@ def _validate(config: Any, *, seed: int, quick: bool, noise_scale: float, out_di
     return rep
 
 
-# --------------------------------------------------------------------------------------------------
-# Figure
-# --------------------------------------------------------------------------------------------------
-def plot_validation(report: ValidationReport | dict, stem: Any) -> list[str]:
-    """One panel per check (PDF + PNG, atomic): audit ε vs theory, μ̂ vs √T/z and the engine's
-    noise, κ̂ per round vs κ, compressor variance vs ω, accuracy with and without attack.
+_PLOT = "fltheory.plots.validation.plot_validation"
 
-    Examples
-    --------
-    >>> import os, tempfile
-    >>> rep = ValidationReport("x", [Check("a", CHECKS["a"], "N/A", "no DP")], {}, 0)
-    >>> [os.path.splitext(p)[1] for p in plot_validation(rep, os.path.join(tempfile.mkdtemp(),
-    ...                                                                     "v"))]
-    ['.pdf', '.png']
-    """
-    from fltheory.plots.validation import draw_validation
 
-    rep = ValidationReport.from_dict(report) if isinstance(report, dict) else report
-    return draw_validation(rep, stem)
+# ``plot_validation`` moved to fltheory.plots.validation (plots draw result objects; the runners
+# never import them); the old name keeps working with a DeprecationWarning.
+def __getattr__(name: str) -> Any:
+    if name == "plot_validation":
+        import importlib
+        import warnings
+
+        warnings.warn("fltheory.validation.plot_validation moved to "
+                      "fltheory.plots.validation.plot_validation", DeprecationWarning,
+                      stacklevel=2)
+        return importlib.import_module("fltheory.plots.validation").plot_validation
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

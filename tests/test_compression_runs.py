@@ -42,7 +42,7 @@ TINY = {
     },
     "slices": [
         {"name": "accuracy_vs_bits", "tasks": ["mlp"],
-         "compressors": ["none", "randk_shared", "randk_secret", "topk_ef", "qsgd", "sign"],
+         "compressors": ["none", "randk_shared", "randk_secret", "topk_ef", "qsgd", "scaled_sign"],
          "ratios": [1.0, 0.1], "epsilons": [4.0], "attacks": ["alie"],
          "aggregators": ["cwtm"]},
         {"name": "rules_attacks", "tasks": ["mlp"], "compressors": ["none"],
@@ -86,6 +86,9 @@ def test_quick_grid_covers_every_compressor_and_rule():
     ({"slices": [{"name": "s", "tasks": ["mlp"], "epsilons": [-1.0]}]}, "epsilons"),
     ({"slices": [{"name": "s", "typo": 1}]}, "typo"),
     ({"byzantine_fraction": 0.6}, "byzantine_fraction"),
+    # "sign" is the plain sign everywhere; the grid's scaled sign is "scaled_sign"
+    ({"slices": [{"name": "s", "tasks": ["mlp"], "compressors": ["sign"]}]},
+     "plain sign.*scaled_sign"),
 ])
 def test_bad_grid_named(bad, match):
     with pytest.raises(ValueError, match=match):
@@ -201,7 +204,7 @@ def test_validate_rows(tiny, capsys, tmp_path):
     from fltheory.cli import main
 
     rows = validation_rows(tiny)
-    assert {r["compressor"] for r in rows} >= {"none", "randk_shared", "qsgd", "sign"}
+    assert {r["compressor"] for r in rows} >= {"none", "randk_shared", "qsgd", "scaled_sign"}
     assert all(r["verdict"] == "holds" or r["verdict"].startswith("fails: ") for r in rows)
     path = cr.write_results(tiny, tmp_path)
     rc = main(["tradeoff", "--validate", path])
@@ -236,3 +239,13 @@ def test_results_json_roundtrip(tiny, tmp_path):
     bad.write_text(json.dumps({"experiment": "x"}))
     with pytest.raises(ValueError, match="not a compression-runs.json"):
         cr.load_results(bad)
+
+
+def test_results_of_earlier_releases_name_the_scaled_sign(tmp_path):
+    # the grid never ran the plain sign: "sign" in old results is the scaled sign, renamed
+    path = tmp_path / "compression-runs.json"
+    path.write_text(json.dumps({"experiment": "compression-runs",
+                                "points": [{"compressor": "sign"}, {"compressor": "qsgd"}]}))
+    with pytest.warns(DeprecationWarning, match="scaled_sign"):
+        data = cr.load_results(path)
+    assert [p["compressor"] for p in data["points"]] == ["scaled_sign", "qsgd"]

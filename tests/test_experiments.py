@@ -14,6 +14,7 @@ torch = pytest.importorskip("torch")
 from fltheory import cli  # noqa: E402
 from fltheory.config import ExperimentConfig  # noqa: E402
 from fltheory import experiments as ex  # noqa: E402
+from fltheory.figures import experiment_figure  # noqa: E402
 from fltheory.plots import experiments as plots_ex  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
@@ -39,7 +40,7 @@ def test_toml_configs_are_the_figures_base_recipes(name):
 @pytest.fixture(scope="module")
 def quick_results(tmp_path_factory):
     out = tmp_path_factory.mktemp("quick")
-    return out, {name: ex.experiment_figure(name, out, quick=True) for name in ex.EXPERIMENTS}
+    return out, {name: experiment_figure(name, out, quick=True) for name in ex.EXPERIMENTS}
 
 
 def test_quick_versions_write_pdf_png_and_json(quick_results):
@@ -87,7 +88,7 @@ def test_quick_gradient_inversion(quick_results):
 def test_redraw_from_json_gives_the_same_files(quick_results, tmp_path):
     out, _ = quick_results
     for name, exp in ex.EXPERIMENTS.items():
-        files = ex.experiment_figure(name, tmp_path, from_json=out / f"{exp.stem}.json")["files"]
+        files = experiment_figure(name, tmp_path, from_json=out / f"{exp.stem}.json")["files"]
         assert sorted(Path(f).suffix for f in files if Path(f).stem == exp.stem) == \
             [".pdf", ".png"]
 

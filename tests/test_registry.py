@@ -31,7 +31,7 @@ def test_engine_registries_declare_theory_links():
     assert aggregators.RULES.meta("trimmed_mean")["kappa_name"] == "cwtm"
     assert aggregators.RULES.meta("krum")["kappa_name"] == "krum"
     assert compressors.REGISTRY.meta("randk")["variance"] == "randk"
-    assert compressors.REGISTRY.meta("scaled_sign")["variance"] == "sign"
+    assert compressors.REGISTRY.meta("scaled_sign")["variance"] == "scaled_sign"
     assert compressors.REGISTRY.meta("sign")["variance"] is None     # plain sign: no bound
     assert attacks.REGISTRY.meta("label_flip")["kind"] == "data"
     with pytest.warns(DeprecationWarning):
@@ -44,3 +44,98 @@ def test_engine_registries_declare_theory_links():
         assert aggregators.get("my_mean").name == "mean"
     finally:
         del aggregators.RULES["my_mean"]
+
+
+def test_datasets_and_models_are_registries():
+    pytest.importorskip("torch")
+    from fltheory.fl import data, models
+
+    assert isinstance(data.REGISTRY, Registry) and isinstance(models.REGISTRY, Registry)
+    assert data.REGISTRY.meta("synthetic_linear") ["task"] == "regression"
+    assert data.REGISTRY.meta("synthetic_logistic")["optimum"] is True
+    assert data.REGISTRY.meta("digits")["optimum"] is False
+    assert models.REGISTRY.meta("logistic_regression")["convex"] is True   # alias of logreg
+    assert models.REGISTRY.meta("cnn")["convex"] is False
+    assert models.REGISTRY.canonical("Logistic-Regression") == "logreg"
+    with pytest.raises(ValueError, match=r"name must be one of .*'digits'.*got 'digts' "
+                                         r"\(did you mean 'digits'\?\)"):
+        data.get("digts")
+    with pytest.raises(ValueError, match=r"did you mean 'mlp'"):
+        models.get("mpl")
+    # users add their own data set, usable from a configuration's [data] section
+    calls = []
+
+    def tiny(c, seed, flatten):
+        calls.append((c.num_clients, seed))
+        return data.synthetic_linear(num_clients=c.num_clients, samples_per_client=5, dim=2,
+                                     seed=seed)
+
+    data.REGISTRY.register("tiny", tiny, task="regression", optimum=True, from_config=tiny)
+    try:
+        assert data.get("tiny", c=type("C", (), {"num_clients": 3})(), seed=1,
+                        flatten=True).num_clients == 3
+    finally:
+        del data.REGISTRY["tiny"]
+
+
+def test_config_names_are_the_registries_names():
+    # the configuration (below fl in the layers) keeps the names it can describe; they are the
+    # canonical names of the engine's registries, no more and no fewer
+    pytest.importorskip("torch")
+    from fltheory import config
+    from fltheory.fl import compressors, data, models
+
+    assert sorted(config.DATASETS) == data.REGISTRY.available()
+    assert sorted(config.MODELS) == models.REGISTRY.available()
+    assert sorted(config.COMPRESSORS) == compressors.REGISTRY.available()
+
+
+@pytest.mark.parametrize("section, key, value, choice", [
+    ("data", "name", "digts", "digits"),
+    ("model", "name", "mpl", "mlp"),
+    ("compression", "name", "qsdg", "qsgd"),
+    ("byzantine", "aggregator", "cwmt", "cwtm"),
+    ("byzantine", "aggregator", "nmm+cwtm", "nnm"),
+    ("byzantine", "pre_aggregators", ["bucketting"], "bucketing"),
+    ("byzantine", "attack", "alei", "alie"),
+])
+def test_config_names_validated_before_training(section, key, value, choice, monkeypatch):
+    pytest.importorskip("torch")
+    import importlib
+
+    from fltheory.errors import ConfigError
+    from fltheory.fl.registries import validate_config
+
+    sim_mod = importlib.import_module("fltheory.fl.simulate")
+
+    raw = {"data": {"num_clients": 6}, "byzantine": {"num_byzantine": 1, "attack": "alie"}}
+    raw.setdefault(section, {})[key] = value
+    if section == "compression":
+        raw["compression"]["ratio"] = 0.5
+    with pytest.raises(ConfigError) as err:
+        validate_config(raw)
+    msg = str(err.value)
+    assert msg.startswith(f"{section}.{key}") and repr(value if isinstance(value, str)
+                                                       else value[0]).split("+")[0][:4] in msg
+    assert f"did you mean {choice!r}" in msg and "must be one of" in msg
+    # the engine refuses it before building anything
+    monkeypatch.setattr(sim_mod, "_Engine", lambda *a, **k: pytest.fail("engine was built"))
+    with pytest.raises(ConfigError):
+        sim_mod.simulate(raw)
+
+
+def test_cli_exits_2_on_a_component_typo(tmp_path, capsys):
+    pytest.importorskip("torch")
+    from fltheory import cli
+
+    path = tmp_path / "typo.toml"
+    path.write_text('[data]\nnum_clients = 6\n[byzantine]\nnum_byzantine = 1\n'
+                    'attack = "alie"\naggregator = "krumm"\n')
+    for argv in (["run", str(path), "--out", str(tmp_path / "o")],
+                 ["validate", str(path)], ["report", str(path), "--out", str(tmp_path / "r")]):
+        rc = cli.main(argv)
+        err = capsys.readouterr().err
+        assert rc == 2, argv
+        assert err.count("\n") == 1 and "byzantine.aggregator" in err and "'krumm'" in err
+        assert "did you mean 'krum'" in err
+    assert not (tmp_path / "o").exists() or not any((tmp_path / "o").iterdir())

@@ -36,7 +36,7 @@ def test_dask_equals_sequential_and_writes_points(client, tmp_path):
     assert [r["accuracy"] for r in res["runs"]] == [r["accuracy"] for r in ref["runs"]]
     for s in (0, 1, 2):
         point = json.loads((tmp_path / f"seed_{s}" / POINT_FILE).read_text())
-        assert point["point"]["seed"] == s
+        assert point["result"]["seed"] == s and len(point["hash"]) == 64
     assert json.loads((tmp_path / SWEEP_FILE).read_text())["backend"] == "dask"
 
 

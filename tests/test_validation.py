@@ -134,7 +134,9 @@ def test_not_applicable_checks_say_why():
 
 
 def test_report_files_json_round_trip_and_determinism(tmp_path):
-    rep = validate(RECIPE, quick=True, seed=3, out_dir=tmp_path)
+    from fltheory.plots.validation import plot_validation
+
+    rep = validate(RECIPE, quick=True, seed=3, out_dir=tmp_path, figure=plot_validation)
     names = sorted(p.name for p in tmp_path.iterdir())
     assert names == ["validation.json", "validation.pdf", "validation.png"]
     data = json.loads((tmp_path / "validation.json").read_text())

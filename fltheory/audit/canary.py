@@ -70,7 +70,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import asdict, dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import torch
@@ -80,6 +80,9 @@ from fltheory._checks import (check_choice, check_int, check_open_unit, check_po
 from fltheory.audit import stats as _stats
 from fltheory.fl import models as _models
 from fltheory.fl.release import Release
+
+if TYPE_CHECKING:  # pragma: no cover
+    from fltheory.config import ConfigLike, ExperimentConfig
 
 __all__ = ["AuditResult", "canary_audit", "gradient_canary_audit", "client_canary_audit",
            "METHODS", "MU_TOLERANCE_SE"]
@@ -761,7 +764,7 @@ def client_canary_audit(client_rate: float, noise_multiplier: float, rounds: int
 # --------------------------------------------------------------------------------------------------
 # From a configuration
 # --------------------------------------------------------------------------------------------------
-def canary_audit(config: Any, canaries: int = 1000, *, method: str = "auto",
+def canary_audit(config: ConfigLike, canaries: int = 1000, *, method: str = "auto",
                  noise_scale: float = 1.0, confidence: float = 0.95, seed: int | None = None,
                  guesses: Any = None, bug: str | None = None) -> AuditResult:
     r"""Audit the privacy claim of an :class:`~fltheory.config.ExperimentConfig`.
@@ -829,9 +832,9 @@ def canary_audit(config: Any, canaries: int = 1000, *, method: str = "auto",
     >>> canary_audit(cfg, canaries=400, noise_scale=0.5).consistent
     False
     """
-    from fltheory.config import load_config
+    from fltheory.fl.registries import validate_config
 
-    cfg = load_config(config)
+    cfg = validate_config(config)
     p, t = cfg.privacy, cfg.training
     if p.level == "none":
         raise ValueError("privacy.level must be 'record' or 'client' for a canary audit, got "

@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+import warnings
+
 from ._core import Bound
 
 __all__ = ["all_bounds", "get_bound"]
+
+# bound names of earlier releases: the scaled sign was called "sign"
+_RENAMED = {"contraction_sign": "contraction_scaled_sign"}
 
 
 def all_bounds() -> dict[str, Bound]:
@@ -35,10 +40,10 @@ def all_bounds() -> dict[str, Bound]:
             dp.min_batch_size_bound(), dp.min_batch_size_bound(constants=False),
             dp.secret_mask_min_batch_bound(),
             dp.naive_composition_error_bound(), dp.smea_error_order_bound()]
-    for kind in cm.COMPRESSORS:
+    for kind in cm.VARIANCE_KINDS:
         out.append(cm.compressor_variance_bound(kind))
-    for kind in ("none", "qsgd", "l2", "sign"):
-        out.append(cm.bits_per_round_bound(kind))
+    for kind in ("none", "qsgd", "l2", "scaled_sign", "sign"):
+        out.append(cm._bits_bound(kind))
     for coding in ("indices", "bitmap", "seed"):
         out.append(cm.bits_per_round_bound("randk", coding))
     out += [cm.noise_energy_bound(), cm.byzantine_compression_floor_bound()]
@@ -59,6 +64,14 @@ def get_bound(name: str) -> Bound:
     0.3333333333333333
     """
     bounds = all_bounds()
+    if name in _RENAMED:
+        warnings.warn(f"bound name {name!r} is deprecated; use {_RENAMED[name]!r}",
+                      DeprecationWarning, stacklevel=2)
+        name = _RENAMED[name]
+    if name == "bits_sign":
+        warnings.warn("bound 'bits_sign' is the plain sign (d bits); before this release it "
+                      "was the scaled sign's d + w bits, now 'bits_scaled_sign'", FutureWarning,
+                      stacklevel=2)
     if name not in bounds:
         raise ValueError(f"name must be one of {', '.join(sorted(bounds))}, got {name!r}")
     return bounds[name]

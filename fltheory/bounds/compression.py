@@ -9,14 +9,18 @@ compressor :math:`\\mathcal C` satisfies :math:`\\|\\mathcal C(x)-x\\|^2 \\le (1
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import sympy as sp
 
 from .._checks import check_array, check_choice, check_int
+from ..registry import Registry
 from ._core import Assumption, Bound, SYMBOLS, log2
 
 __all__ = [
     "COMPRESSORS",
+    "VARIANCE_KINDS",
     "compressor_variance_bound",
     "compressor_variance",
     "is_unbiased",
@@ -30,8 +34,11 @@ __all__ = [
 d, k, s, w, sig, kap, zeta, om = (SYMBOLS[x] for x in ("d", "k", "levels", "float_bits", "sigma",
                                                       "kappa", "zeta", "omega"))
 
-#: Compressors known to this module.
-COMPRESSORS = ("none", "randk", "topk", "qsgd", "l2", "sign")
+#: Compressors known to this module (``sign`` is the plain sign, which has a bit count but no
+#: variance or contraction bound; see :func:`compressor_variance_bound`).
+COMPRESSORS = ("none", "randk", "topk", "qsgd", "l2", "scaled_sign", "sign")
+#: Compressors with a variance (ω) or contraction (1 − δ) bound.
+VARIANCE_KINDS = ("none", "randk", "topk", "qsgd", "l2", "scaled_sign")
 _UNBIASED = {"none", "randk", "qsgd", "l2"}
 _K_LE_D = Assumption(k <= d, "k <= d")
 
@@ -46,20 +53,40 @@ REF_MARINA = ("E. Gorbunov, S. Horvath, P. Richtarik, G. Gidel (2023). Variance 
               "Antidote to Byzantines: Better Rates, Weaker Assumptions and Communication "
               "Compression as a Cherry on the Top. ICLR 2023 (Byz-VR-MARINA)")
 
-_ALIASES = {"none": "none", "dense": "none", "identity": "none",
-            "randk": "randk", "rand_k": "randk", "random_k": "randk",
-            "topk": "topk", "top_k": "topk",
-            "qsgd": "qsgd", "quantization": "qsgd",
-            "l2": "l2", "l2_quantization": "l2", "ternary": "l2",
-            "sign": "sign", "scaled_sign": "sign", "signsgd": "sign"}
+# one name per compressor, as in fltheory.fl.compressors: "sign" is the plain sign everywhere
+_KINDS = Registry("kind")
+for _name, _aliases in (("none", ("dense", "identity")), ("randk", ("rand_k", "random_k")),
+                        ("topk", ("top_k",)), ("qsgd", ("quantization",)),
+                        ("l2", ("l2_quantization", "ternary")), ("sign", ())):
+    _KINDS.register(_name, _name, aliases=_aliases)
+# "signsgd" meant the scaled sign here before "sign" became the plain sign: it keeps that meaning
+_KINDS.register("scaled_sign", "scaled_sign", deprecated=("signsgd",))
+
+_PLAIN_SIGN = ("kind='sign' is the plain sign sign(x), which is biased and has no variance or "
+               "contraction bound: ||sign(x) - x||^2 is not at most a multiple < 1 of ||x||^2 "
+               "(it tends to d as x -> 0). Use kind='scaled_sign' for (||x||_1/d) sign(x), "
+               "whose contraction factor is 1 - 1/d (before this release, kind='sign' meant the "
+               "scaled sign)")
 
 
 def _kind(kind: str) -> str:
-    if isinstance(kind, str):
-        key = kind.strip().lower().replace("-", "_")
-        if key in _ALIASES:
-            return _ALIASES[key]
-    return check_choice("kind", kind, COMPRESSORS)
+    return _KINDS.canonical(kind, param="kind")
+
+
+def _variance_kind(kind: str) -> str:
+    key = _kind(kind)
+    if key == "sign":
+        raise ValueError(_PLAIN_SIGN)
+    return key
+
+
+def _bits_kind(kind: str) -> str:
+    key = _kind(kind)
+    if key == "sign":
+        warnings.warn("kind='sign' is the plain sign: d bits per round (before this release it "
+                      "meant the scaled sign, d + w bits: kind='scaled_sign')", FutureWarning,
+                      stacklevel=3)
+    return key
 
 
 def is_unbiased(kind: str) -> bool:
@@ -84,8 +111,12 @@ def compressor_variance_bound(kind: str) -> Bound:
     qsgd      :math:`\\omega \\le \\min(d/s^2, \\sqrt d/s)`   s levels, QSGD Lemma 3.1
     l2        :math:`\\omega = \\sqrt d - 1` (s = 1)        exact worst case
     topk      :math:`1-\\delta = 1 - k/d`                  biased, contraction
-    sign      :math:`1-\\delta = 1 - 1/d`                  :math:`\\tfrac{\\|x\\|_1}{d}\\mathrm{sign}(x)`
+    sc. sign  :math:`1-\\delta = 1 - 1/d`                  ``scaled_sign``: :math:`\\tfrac{\\|x\\|_1}{d}\\mathrm{sign}(x)`
     ========  ==========================================  ===========================
+
+    The plain sign (``kind="sign"``, :math:`\\mathrm{sign}(x)`) is biased and has no such bound
+    (:math:`\\|\\mathrm{sign}(x) - x\\|^2 \\to d` as :math:`x \\to 0`): asking for it raises
+    ``ValueError`` naming ``scaled_sign``.
 
     Derivations (docs): rand-k: :math:`\\mathbb E\\|\\tfrac dk Mx - x\\|^2 = (\\tfrac dk-1)\\|x\\|^2`;
     ℓ2 quantization: :math:`\\mathbb E\\|Q(x)\\|^2 = \\|x\\|_2\\|x\\|_1 \\le \\sqrt d\\|x\\|^2`; top-k keeps the
@@ -102,7 +133,7 @@ def compressor_variance_bound(kind: str) -> Bound:
     >>> compressor_variance_bound("randk").evaluate(d=1000, k=10)
     99.0
     """
-    key = _kind(kind)
+    key = _variance_kind(kind)
     if key == "none":
         return Bound("omega_none", sp.Integer(0) * d, quantity=r"\omega", kind="exact",
                      reference="identity", description="No compression.", status="derived")
@@ -131,7 +162,8 @@ def compressor_variance_bound(kind: str) -> Bound:
                                  "(a k/d-approximate compressor). Its data-dependent selection "
                                  "leaks privacy.",
                      status="derived")
-    return Bound("contraction_sign", 1 - 1 / d, quantity=r"1-\delta_{\mathrm{sign}}", kind="upper",
+    return Bound("contraction_scaled_sign", 1 - 1 / d, quantity=r"1-\delta_{\mathrm{sign}}",
+                 kind="upper",
                  reference=REF_EF,
                  description="Scaled sign (||x||_1/d) sign(x) is biased: ||C(x) - x||^2 <= "
                              "||x||^2 - ||x||_1^2/d <= (1 - 1/d)||x||^2 (equality in the first "
@@ -144,7 +176,8 @@ def compressor_variance(kind: str, d, k=None, levels=None):
 
     Parameters
     ----------
-    kind : {"none", "randk", "topk", "qsgd", "l2", "sign"}
+    kind : {"none", "randk", "topk", "qsgd", "l2", "scaled_sign"}
+        (``"sign"``, the plain sign, has no bound: ``ValueError``.)
     d : int or array_like
         Dimension.
     k : int or array_like, optional
@@ -161,7 +194,7 @@ def compressor_variance(kind: str, d, k=None, levels=None):
     >>> compressor_variance("topk", d=100, k=10)
     0.9
     """
-    key = _kind(kind)
+    key = _variance_kind(kind)
     if key == "none":
         zero = np.zeros(np.shape(check_array("d", d, low=1, integer=True)))
         return float(zero) if zero.ndim == 0 else zero
@@ -190,14 +223,19 @@ def bits_per_round_bound(kind: str, index_coding: str = "indices") -> Bound:
     * ``qsgd``: norm plus a fixed-width code of the :math:`2s+1` signed levels per coordinate,
       :math:`w + d\\lceil\\log_2(2s+1)\\rceil` (Elias coding, QSGD Thm 3.4, needs fewer).
     * ``l2``: ``qsgd`` with s = 1: :math:`w + 2d`.
-    * ``sign``: one bit per coordinate plus the scale: :math:`d + w`.
+    * ``scaled_sign``: one bit per coordinate plus the scale :math:`\\|x\\|_1/d`: :math:`d + w`.
+    * ``sign`` (plain sign, no scale): one bit per coordinate, :math:`d`.  Before this release
+      ``sign`` meant the scaled sign; it warns (``FutureWarning``) to say so.
 
     Examples
     --------
     >>> bits_per_round_bound("randk").evaluate(d=1024, k=10, float_bits=32)
     420.0
     """
-    key = _kind(kind)
+    return _bits_bound(_bits_kind(kind), index_coding)
+
+
+def _bits_bound(key: str, index_coding: str = "indices") -> Bound:
     index_coding = check_choice("index_coding", index_coding, ("indices", "bitmap", "seed"))
     desc = "Bits per client per round; fixed-width encoding model stated in the docstring."
     common = dict(quantity=r"\mathrm{bits}", kind="exact", status="model",
@@ -218,7 +256,10 @@ def bits_per_round_bound(kind: str, index_coding: str = "indices") -> Bound:
                      **common)
     if key == "l2":
         return Bound("bits_l2", w + 2 * d, description=desc, **common)
-    return Bound("bits_sign", d + w, description=desc, **common)
+    if key == "scaled_sign":
+        return Bound("bits_scaled_sign", d + w, description=desc, **common)
+    return Bound("bits_sign", d * sp.Integer(1), description=desc + " Plain sign: no scale.",
+                 **common)
 
 
 def bits_per_round(kind: str, d, k=None, levels=None, *, float_bits: int = 32,
@@ -236,10 +277,10 @@ def bits_per_round(kind: str, d, k=None, levels=None, *, float_bits: int = 32,
     420.0
     >>> bits_per_round("randk", d=1000, k=500)
     17000.0
-    >>> bits_per_round("sign", d=1000)
+    >>> bits_per_round("scaled_sign", d=1000)
     1032.0
     """
-    key = _kind(kind)
+    key = _bits_kind(kind)
     float_bits = check_int("float_bits", float_bits, minimum=1)
     index_coding = check_choice("index_coding", index_coding, ("auto", "indices", "bitmap", "seed"))
     vals: dict = {"d": d, "float_bits": float_bits}
@@ -248,15 +289,15 @@ def bits_per_round(kind: str, d, k=None, levels=None, *, float_bits: int = 32,
             raise ValueError(f"k is required for kind={key!r}")
         vals["k"] = k
         if index_coding == "auto":
-            out = np.minimum(bits_per_round_bound(key, "indices").evaluate(**vals),
-                             bits_per_round_bound(key, "bitmap").evaluate(**vals))
+            out = np.minimum(_bits_bound(key, "indices").evaluate(**vals),
+                             _bits_bound(key, "bitmap").evaluate(**vals))
             return float(out) if np.ndim(out) == 0 else out
-        return bits_per_round_bound(key, index_coding).evaluate(**vals)
+        return _bits_bound(key, index_coding).evaluate(**vals)
     if key == "qsgd":
         if levels is None:
             raise ValueError("levels is required for kind='qsgd'")
         vals["levels"] = levels
-    return bits_per_round_bound(key).evaluate(**vals)
+    return _bits_bound(key).evaluate(**vals)
 
 
 def noise_energy_bound() -> Bound:

@@ -18,6 +18,8 @@ import sympy as sp
 
 from .._checks import check_choice, check_int, check_nonnegative
 from ._core import Assumption, Bound, SYMBOLS
+from ._numeric import (AGGREGATORS, REF_FBM,
+                       canonical_aggregator, check_byzantine, kappa_info)
 
 __all__ = [
     "AGGREGATORS",
@@ -42,9 +44,6 @@ n, f, kap, G, B, L, T, D0 = (SYMBOLS[s] for s in ("n", "f", "kappa", "G", "B", "
 _a = f / (n - 2 * f)
 _N_GT_2F = Assumption(n > 2 * f, "n > 2f")
 
-REF_FBM = ("Y. Allouah, S. Farhadkhani, R. Guerraoui, N. Gupta, R. Pinot, J. Stephan (2023). "
-           "Fixing by Mixing: A Recipe for Optimal Byzantine ML under Heterogeneity. AISTATS 2023, "
-           "PMLR 206:1232-1300")
 REF_TIGHT = ("Y. Allouah, R. Guerraoui, N. Gupta, R. Pinot, G. Rizk (2023). Robust Distributed "
              "Learning: Tight Error Bounds and Breakdown Point under Data Heterogeneity. "
              "NeurIPS 2023 (arXiv:2309.13591)")
@@ -59,105 +58,12 @@ REF_FEDRO = ("Y. Allouah, S. Farhadkhani, R. Guerraoui, N. Gupta, R. Pinot, G. R
              "(2024). Byzantine-Robust Federated Learning: Impact of Client Subsampling and Local "
              "Updates. ICML 2024")
 
-def check_byzantine(n, f) -> tuple[int, int]:
-    """Validate a Byzantine setting for bounds that need an honest majority (:math:`n > 2f`).
-
-    Raises
-    ------
-    ValueError
-        Naming ``f``, ``n`` and the valid range ``0 <= f < n/2`` when ``f >= n/2``.
-
-    Examples
-    --------
-    >>> check_byzantine(20, 4)
-    (20, 4)
-    >>> check_byzantine(20, 10)
-    Traceback (most recent call last):
-    ...
-    ValueError: f must satisfy 0 <= f < n/2 (honest majority, n > 2f), got f=10 with n=20; ...
-    """
-    n = check_int("n", n, minimum=1)
-    f = check_int("f", f, minimum=0)
-    if 2 * f >= n:
-        raise ValueError(f"f must satisfy 0 <= f < n/2 (honest majority, n > 2f), got f={f} with "
-                         f"n={n}; the valid range here is 0 <= f <= {(n - 1) // 2}: with f >= n/2 "
-                         "the Byzantine clients can impersonate a majority and no bound holds")
-    return n, f
-
-
-#: Canonical aggregator names and accepted aliases.
-_ALIASES = {
-    "cwtm": "cwtm", "trimmed_mean": "cwtm", "tm": "cwtm", "trmean": "cwtm",
-    "cwmed": "cwmed", "median": "cwmed", "cw_median": "cwmed", "coordinate_median": "cwmed",
-    "gm": "gm", "geometric_median": "gm", "geomed": "gm", "rfa": "gm",
-    "krum": "krum",
-    "multikrum": "multikrum", "multi_krum": "multikrum", "mkrum": "multikrum",
-    "bulyan": "bulyan",
-    "mda": "mda", "brute": "mda",
-    "mean": "mean", "average": "mean",
-    "nnm": "nnm",
-    "smea": "smea",
-    "caf": "caf",
-}
-
-#: Aggregators with an (f, κ) coefficient (proved: cwtm, cwmed; estimates: gm, krum).
-AGGREGATORS = ("cwtm", "cwmed", "gm", "krum")
-
-
-def canonical_aggregator(name: str, allowed=None) -> str:
-    """Canonical name of an aggregator (``"median"`` -> ``"cwmed"``, ...).
-
-    Examples
-    --------
-    >>> canonical_aggregator("Trimmed-Mean")
-    'cwtm'
-    """
-    if isinstance(name, str):
-        key = name.strip().lower().replace("-", "_")
-        if key in _ALIASES and (allowed is None or _ALIASES[key] in allowed):
-            return _ALIASES[key]
-    choices = allowed if allowed is not None else sorted(set(_ALIASES.values()))
-    return check_choice("aggregator", name, choices)  # raises with the list
-
-
 _HALF = sp.Rational(1, 2)
 #: CWMed (mean of the two middle values for even n): tight for every n (proof in the docs).
 _CWMED = (sp.ceiling(n / 2) - 1) / (sp.floor(n / 2) - f + 1)
 
-REF_KAPPA_PROOF = ("proof in the docs, 'Robustness', Sec. 'Tight robustness coefficients' "
-                   "(coordinate-wise reduction and order statistics of the honest values)")
-
-# name -> (expression, quantity, description, kind, status)
-_KAPPA = {
-    "cwtm": (_a,
-             r"\kappa_{\mathrm{CWTM}}",
-             "Coordinate-wise trimmed mean (trim f per side, per coordinate): kappa = f/(n-2f), "
-             "equal to the universal lower bound, so tight and optimal. Proved in the docs "
-             "(every placement of the Byzantine values).",
-             "exact", "derived"),
-    "cwmed": (_CWMED,
-              r"\kappa_{\mathrm{CWMed}}",
-              "Coordinate-wise median (mean of the two middle values for even n): "
-              "(ceil(n/2)-1)/(floor(n/2)-f+1), i.e. (n-1)/(n+1-2f) for odd n and "
-              "(n-2)/(n+2-2f) for even n; tight (attained by a two-point instance). Proved in "
-              "the docs.",
-              "exact", "derived"),
-    "gm": (4 * (1 + _a) ** 2,
-           r"\kappa_{\mathrm{GM}}",
-           "Geometric median. ESTIMATE, not a certified bound: the literature value 4(1+a)^2 "
-           "(Allouah et al. 2023), whose statement this library has not verified; the "
-           "test-suite's worst-case probes stay below it. Use empirical_kappa for a probe value.",
-           "estimate", "literature"),
-    "krum": (6 * (1 + _a),
-             r"\kappa_{\mathrm{Krum}}",
-             "Krum with scores over the n-f nearest neighbours (itself included). ESTIMATE, not a "
-             "certified bound: the literature value 6(1+a) (Allouah et al. 2023), whose statement "
-             "this library has not verified; the worst-case probes stay below it.",
-             "estimate", "literature"),
-}
-
-#: Rules with a proved (f, kappa) bound (the others are estimates, labelled so).
-PROVED = ("cwtm", "cwmed")
+# name -> expression; quantity, description, kind and status are in _numeric.KAPPA_TEXT
+_KAPPA = {"cwtm": _a, "cwmed": _CWMED, "gm": 4 * (1 + _a) ** 2, "krum": 6 * (1 + _a)}
 
 
 def kappa_bound(name: str, nnm: bool = False) -> Bound:
@@ -223,31 +129,13 @@ def kappa_bound(name: str, nnm: bool = False) -> Bound:
     >>> kappa_bound("krum").kind
     'estimate'
     """
-    if isinstance(name, str) and name.strip().lower().replace("-", "_") in (
-            "multikrum", "multi_krum", "mkrum"):
-        raise ValueError(_MULTIKRUM_MSG)
-    key = canonical_aggregator(name, tuple(_KAPPA))
-    expr, quantity, desc, kind, status = _KAPPA[key]
-    ref = (REF_FBM + " (definition, lower bound); " + REF_KAPPA_PROOF if key in PROVED else
-           REF_FBM + " (literature value; estimate)")
-    bound = Bound(f"kappa_{key}", expr, quantity=quantity, kind=kind,
-                  assumptions=[_N_GT_2F], reference=ref, description=desc, status=status)
+    info = kappa_info(name, nnm)
+    expr = _KAPPA[info["key"]]
     if nnm:
-        comp = nnm_bound()
-        return Bound(f"kappa_{key}_nnm", comp.expr.subs(kap, bound.expr),
-                     quantity=quantity[:-1] + r"\circ\mathrm{NNM}}", kind="estimate",
-                     assumptions=[_N_GT_2F], reference=ref + "; NNM: " + REF_FBM,
-                     description=desc + " Composed with NNM: 8f/(n-f) (kappa + 1), an ESTIMATE "
-                                        "(literature lemma, not verified by this library).",
-                     status="literature")
-    return bound
-
-
-_MULTIKRUM_MSG = (
-    "aggregator 'multikrum' has no proved or verified (f, kappa) constant in fltheory, so no "
-    "kappa is offered; use fltheory.bounds.probes.empirical_kappa('multikrum', n, f) for a "
-    "worst-case probe value (a lower estimate, not a bound), or a rule with a proved constant: "
-    "'cwtm' (kappa = f/(n-2f)) or 'cwmed'")
+        expr = nnm_bound().expr.subs(kap, expr)
+    return Bound(info["name"], expr, quantity=info["quantity"], kind=info["kind"],
+                 assumptions=[_N_GT_2F], reference=info["reference"],
+                 description=info["description"], status=info["status"])
 
 
 def nnm_bound() -> Bound:

@@ -44,8 +44,10 @@ except ImportError as exc:  # pragma: no cover
 import importlib  # noqa: E402
 from typing import Any  # noqa: E402
 
-_SUBMODULES = ("aggregators", "attacks", "compressors", "data", "models", "training", "mixup")
-_LAZY = {"FederatedDataset": "data", "FunctionalModel": "models", "clipped_grad_sum": "models"}
+_SUBMODULES = ("aggregators", "attacks", "compressors", "data", "models", "training", "mixup",
+               "registries")
+_LAZY = {"FederatedDataset": "data", "FunctionalModel": "models", "clipped_grad_sum": "models",
+         "validate_config": "registries", "REGISTRIES": "registries"}
 
 # ``simulate`` is both a sub-module and its main function: import it now so that
 # ``fltheory.fl.simulate`` is the function whatever is imported first (the sub-modules cost

@@ -147,10 +147,13 @@ def gram_matrix(x: torch.Tensor, *, center: bool = False) -> torch.Tensor:
     n, d = x.shape
     half = x.dtype in (torch.float16, torch.bfloat16)
     if not center:
-        if x.dtype == torch.float64 and x.device.type == "cpu" and not x.requires_grad:
-            a = x.numpy()  # NumPy's BLAS: about 2x faster than torch's for this shape
+        if x.dtype in (torch.float32, torch.float64) and x.device.type == "cpu" \
+                and not x.requires_grad:
+            # NumPy's BLAS (a symmetric rank-k update for ``a @ a.T``): 1.5-2x faster than
+            # torch's for this shape at d = 1e5 (float32 and float64), as fast at d = 1e6.
+            a = x.numpy()
             with np.errstate(invalid="ignore", over="ignore"):  # NaN/Inf rows are screened
-                return torch.from_numpy(a @ a.T)
+                return torch.from_numpy(a @ a.T).to(torch.float64)
         if not half:
             return (x @ x.T).to(torch.float64)
         # float16 squared norms overflow above 256 (65504 = max): accumulate in float32 chunks.
@@ -329,9 +332,29 @@ def _row_sq_dists(x: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
 
 
 def _numpy_sortable(r: torch.Tensor) -> bool:
-    # NumPy's SIMD sort is several times faster than torch.sort along dim 0 on the CPU.
+    # NumPy's SIMD sort is several times faster than torch.sort on the CPU.
     return r.device.type == "cpu" and r.dtype in (torch.float32, torch.float64) \
         and not r.requires_grad
+
+
+#: Columns per block of the coordinate-wise sorts (block of 2048 x 50 float64: 800 kB).
+_SORT_BLOCK = 2048
+
+
+def _sorted_blocks(a: np.ndarray):
+    """Yield ``(start, stop, block)``: ``block`` is ``a[:, start:stop].T`` sorted along its rows.
+
+    Sorting each column's ``m`` values as a contiguous row uses NumPy's SIMD sort on short rows,
+    and a block stays in cache; sorting ``a`` along axis 0 instead walks strided columns.
+    """
+    m, d = a.shape
+    buf = np.empty((min(d, _SORT_BLOCK), m), dtype=a.dtype)
+    for s in range(0, d, _SORT_BLOCK):
+        e = min(d, s + _SORT_BLOCK)
+        blk = buf[:e - s]
+        blk[...] = a[:, s:e].T
+        blk.sort(axis=1)
+        yield s, e, blk
 
 
 def _median_rows(r: torch.Tensor) -> torch.Tensor:
@@ -340,10 +363,14 @@ def _median_rows(r: torch.Tensor) -> torch.Tensor:
     if m == 1:
         return r[0].clone()
     if _numpy_sortable(r):
-        s = np.sort(r.numpy(), axis=0)
-        if m % 2:
-            return torch.from_numpy(s[m // 2].copy())
-        return torch.from_numpy(0.5 * s[m // 2 - 1] + 0.5 * s[m // 2])
+        a = r.numpy()
+        out = np.empty(a.shape[1], dtype=a.dtype)
+        for s, e, blk in _sorted_blocks(a):
+            if m % 2:
+                out[s:e] = blk[:, m // 2]
+            else:
+                np.add(0.5 * blk[:, m // 2 - 1], 0.5 * blk[:, m // 2], out=out[s:e])
+        return torch.from_numpy(out)
     s = torch.sort(r, dim=0).values
     if m % 2:
         return s[m // 2].clone()
@@ -361,9 +388,12 @@ def _trimmed_mean_rows(r: torch.Tensor, f: int) -> torch.Tensor:
     if f == 0:
         return _average_rows(r)
     if _numpy_sortable(r):
-        s = np.sort(r.numpy(), axis=0)
-        mid = s[f:m - f].mean(axis=0, dtype=np.float64)  # float64 sum: no overflow
-        return torch.from_numpy(mid.astype(s.dtype))
+        a = r.numpy()
+        total = np.empty(a.shape[1], dtype=np.float64)   # float64 sums: no overflow
+        for s, e, blk in _sorted_blocks(a):
+            blk[:, f:m - f].sum(axis=1, dtype=np.float64, out=total[s:e])
+        total /= m - 2 * f
+        return torch.from_numpy(total.astype(a.dtype, copy=False))
     return _average_rows(torch.sort(r, dim=0).values[f:m - f])
 
 

@@ -623,7 +623,7 @@ REGISTRY.register("magnitude_prune", MagnitudePrune, variance=None)
 REGISTRY.register("randk", RandK, variance="randk")
 REGISTRY.register("qsgd", QSGD, variance="qsgd")
 REGISTRY.register("sign", Sign, variance=None)
-REGISTRY.register("scaled_sign", ScaledSign, variance="sign")
+REGISTRY.register("scaled_sign", ScaledSign, variance="scaled_sign")
 REGISTRY.register("one_bit", StochasticOneBit, aliases=("stochastic_one_bit",),
                   deprecated=("onebit",), variance=None)
 REGISTRY.register("prune", BernoulliMask, aliases=("bernoulli_mask",), variance=None)

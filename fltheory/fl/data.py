@@ -35,6 +35,7 @@ import numpy as np
 import torch
 
 from .._checks import check_choice, check_int, check_nonnegative, check_open_unit, check_positive
+from ..registry import Registry
 from ._util import SeedLike, numpy_rng
 
 __all__ = [
@@ -53,6 +54,8 @@ __all__ = [
     "mnist",
     "load_npz",
     "from_npz",
+    "REGISTRY",
+    "available",
     "get",
 ]
 
@@ -1089,13 +1092,50 @@ def from_npz(path: str | os.PathLike, num_clients: int = 10, partition_method: s
                        name=f"npz:{Path(path).name}", seed=seed)
 
 
-_DATASETS = {
-    "synthetic_logistic": synthetic_logistic,
-    "synthetic_linear": synthetic_linear,
-    "digits": digits,
-    "mnist": mnist,
-    "npz": from_npz,
-}
+def _partition(c: Any, seed: int) -> dict:
+    return dict(num_clients=c.num_clients, partition_method=c.partition, alpha=c.alpha,
+                shards_per_client=c.shards_per_client, seed=seed)
+
+
+def _synthetic_from_config(fn):
+    def build(c: Any, seed: int, flatten: bool) -> FederatedDataset:
+        return fn(num_clients=c.num_clients, samples_per_client=c.samples_per_client,
+                  dim=c.dim, heterogeneity=c.heterogeneity, seed=seed)
+    return build
+
+
+#: The data sets, by name.  Each declares ``task`` and ``optimum`` (whether the minimiser is
+#: known, for the ``distance_to_optimum`` metric and the convergence bounds of the synthetic
+#: tasks) and ``from_config``: how :func:`fltheory.fl.build_dataset` builds it from the
+#: ``[data]`` section (``from_config(data, seed, flatten)``).
+REGISTRY = Registry("dataset")
+REGISTRY.register(
+    "digits", digits, task="classification", optimum=False,
+    from_config=lambda c, seed, flatten: digits(test_fraction=c.test_fraction, flatten=flatten,
+                                                **_partition(c, seed)))
+REGISTRY.register("synthetic_logistic", synthetic_logistic, task="classification",
+                  optimum=True, from_config=_synthetic_from_config(synthetic_logistic))
+REGISTRY.register("synthetic_linear", synthetic_linear, task="regression", optimum=True,
+                  from_config=_synthetic_from_config(synthetic_linear))
+REGISTRY.register(
+    "mnist", mnist, task="classification", optimum=False,
+    from_config=lambda c, seed, flatten: mnist(c.path, flatten=flatten, **_partition(c, seed)))
+REGISTRY.register(
+    "npz", from_npz, aliases=("from_npz",), task=None, optimum=False,
+    from_config=lambda c, seed, flatten: from_npz(c.path, test_fraction=c.test_fraction,
+                                                  **_partition(c, seed)))
+_DATASETS = REGISTRY            # the name of earlier releases
+
+
+def available() -> list[str]:
+    """Registered data set names (aliases included).
+
+    Examples
+    --------
+    >>> "digits" in available()
+    True
+    """
+    return REGISTRY.available(aliases=True)
 
 
 def get(name: str, **kwargs: Any) -> FederatedDataset:
@@ -1107,5 +1147,4 @@ def get(name: str, **kwargs: Any) -> FederatedDataset:
     >>> get("synthetic_linear", num_clients=3, samples_per_client=20, dim=2).sizes
     [20, 20, 20]
     """
-    key = check_choice("name", name, tuple(_DATASETS))
-    return _DATASETS[key](**kwargs)
+    return REGISTRY.get(name, param="name")(**kwargs)

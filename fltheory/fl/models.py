@@ -44,6 +44,7 @@ from torch import nn
 from torch.func import functional_call, grad, vmap
 
 from .._checks import check_choice, check_int
+from ..registry import Registry
 from ._util import GeneratorLike, torch_generator
 
 __all__ = [
@@ -53,6 +54,8 @@ __all__ = [
     "linear_regression",
     "mlp",
     "cnn",
+    "REGISTRY",
+    "available",
     "get",
     "for_dataset",
     "clipped_grad_sum",
@@ -585,27 +588,40 @@ def cnn(input_shape: Sequence[int] = (1, 8, 8), num_classes: int = 10,
     return FunctionalModel(nn.Sequential(*layers), "cross_entropy", name="cnn")
 
 
-_MODELS = {
-    "logistic_regression": logistic_regression,
-    "logreg": logistic_regression,
-    "linear_regression": linear_regression,
-    "linreg": linear_regression,
-    "mlp": mlp,
-    "cnn": cnn,
-}
+#: The models, by name (``logreg`` and ``linreg`` as in the configuration; the full names are
+#: aliases).  Each declares ``convex``: whether its loss is convex in the parameters (then a
+#: stationary point is a global minimiser, so ``distance_to_optimum`` on the synthetic tasks and
+#: the gradient-norm bound :func:`fltheory.bounds.robust_dgd_bound` speak of the same optimum;
+#: for the networks that bound holds at stationary points only).
+REGISTRY = Registry("model")
+REGISTRY.register("logreg", logistic_regression, aliases=("logistic_regression",), convex=True)
+REGISTRY.register("linreg", linear_regression, aliases=("linear_regression",), convex=True)
+REGISTRY.register("mlp", mlp, convex=False)
+REGISTRY.register("cnn", cnn, convex=False)
+_MODELS = REGISTRY              # the name of earlier releases
+
+
+def available() -> list[str]:
+    """Registered model names (aliases included).
+
+    Examples
+    --------
+    >>> available()
+    ['cnn', 'linear_regression', 'linreg', 'logistic_regression', 'logreg', 'mlp']
+    """
+    return REGISTRY.available(aliases=True)
 
 
 def get(name: str, **kwargs: Any) -> FunctionalModel:
-    """Build a model by name: ``logistic_regression`` (``logreg``), ``linear_regression``
-    (``linreg``), ``mlp``, ``cnn``; keyword arguments go to the factory.
+    """Build a model by name: ``logreg`` (``logistic_regression``), ``linreg``
+    (``linear_regression``), ``mlp``, ``cnn``; keyword arguments go to the factory.
 
     Examples
     --------
     >>> get("mlp", in_features=4, num_classes=2, hidden=(3,)).num_params
     23
     """
-    key = check_choice("name", name, tuple(_MODELS))
-    return _MODELS[key](**kwargs)
+    return REGISTRY.get(name, param="name")(**kwargs)
 
 
 def for_dataset(dataset: Any, name: str = "logistic_regression", **kwargs: Any) -> FunctionalModel:
@@ -620,13 +636,13 @@ def for_dataset(dataset: Any, name: str = "logistic_regression", **kwargs: Any) 
     >>> for_dataset(digits(num_clients=2), "mlp", hidden=(32,)).num_params
     2410
     """
-    key = check_choice("name", name, tuple(_MODELS))
+    key = REGISTRY.canonical(name, param="name")
     if dataset.task == "regression":
         return linear_regression(dataset.num_features)
-    if key in ("linear_regression", "linreg"):
+    if key == "linreg":
         raise ValueError("name must be a classifier for a classification dataset, got "
                          f"{name!r}")
-    if key in ("logistic_regression", "logreg"):
+    if key == "logreg":
         return logistic_regression(dataset.num_features, dataset.num_classes)
     if key == "mlp":
         return mlp(dataset.num_features, dataset.num_classes, **kwargs)

@@ -18,11 +18,15 @@ masked update (post-processing).  Bits per client and round: the 64-bit mask see
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
 
 from .compressors import QSGD
+
+if TYPE_CHECKING:  # pragma: no cover
+    from fltheory.config import ExperimentConfig
 
 __all__ = ["GroupSettings", "PerClient"]
 
@@ -64,7 +68,7 @@ class PerClient:
     ([0, 1, 0], [1.0, 2.0])
     """
 
-    def __init__(self, cfg) -> None:
+    def __init__(self, cfg: ExperimentConfig) -> None:
         cl, tr, pv = cfg.clients, cfg.training, cfg.privacy
         n = cfg.data.num_clients
         settings = [GroupSettings(

@@ -46,6 +46,19 @@ One round :math:`t`
 6. **Aggregation** by ``byzantine.aggregator`` (with ``pre_aggregators``); the server applies
    ``training.server_lr`` times the aggregate (heavy-ball ``training.momentum`` on it).
 
+   *The rule's f in a round.*  The rule is built for :math:`f` = ``byzantine.num_byzantine``
+   out of the clients of a round; :math:`f` larger than the rule admits with all
+   ``data.num_clients`` clients (or ``training.cohort_size``) is refused before training.  When
+   client sampling leaves fewer clients :math:`m` in a round (Poisson sampling) or non-finite
+   updates are rejected, a rule that admits fewer than :math:`f` out of :math:`m` (e.g.
+   :math:`f \le (m-1)/2` for the median and trimmed mean) runs with the largest :math:`f` it
+   admits.  The :math:`f` used is recorded per round (metric ``f_effective``; ``None`` where no
+   rule ran), the rounds where it is below the configured :math:`f` in
+   ``RunResult.info["f_lowered_rounds"]``.  The :math:`(f, \kappa)`-robustness guarantee of a
+   round holds when at most ``f_effective`` of its clients are Byzantine (metric
+   ``byzantine``); the rounds where more took part are listed in
+   ``RunResult.info["f_exceeded_rounds"]`` and :func:`simulate` warns (``RuntimeWarning``).
+
 Randomness: every round draws from independent streams (clients, batches, noise, mixup,
 compression, masks, attack, aggregation) seeded by ``(seed, round, stream)``.  Two runs with the
 same configuration produce identical metrics (wall time aside), whichever rule aggregates, and a
@@ -56,7 +69,8 @@ global model on the test split (``None`` between evaluations, see ``run.eval_eve
 ``distance_to_optimum`` for synthetic tasks, ``epsilon`` spent so far at ``privacy.delta``
 (:func:`~fltheory.accounting.epsilon_curve`, one call for the whole run; ``inf`` without DP),
 ``bits`` sent this round and ``bits_total``, ``clients`` and ``byzantine`` taking part,
-``rejected`` (non-finite updates), ``agg_error`` :math:`\lVert F(x) - \bar x_H\rVert^2`,
+``rejected`` (non-finite updates), ``f_effective`` (the f the rule ran with, see step 6),
+``agg_error`` :math:`\lVert F(x) - \bar x_H\rVert^2`,
 ``honest_variance`` :math:`\frac1{|H|}\sum_{i\in H}\lVert x_i - \bar x_H\rVert^2` and their ratio
 ``kappa_empirical`` (compare with :func:`fltheory.bounds.kappa`), ``backdoor_success`` under a
 backdoor attack, and ``wall_time`` (seconds since the start, resumed runs included).
@@ -100,7 +114,7 @@ from .compressors import _position_bits
 from .release import Release
 
 if TYPE_CHECKING:  # pragma: no cover
-    from fltheory.config import ExperimentConfig
+    from fltheory.config import ConfigLike, ExperimentConfig
 from .mixup import MEAN_WEIGHT, mix_batch, record_weights
 from .per_client import PerClient as _PerClient
 from .training import (ClientStack, compact, fixed_batches, gather, poisson_batches,
@@ -155,7 +169,7 @@ class _RoundRng:
 # --------------------------------------------------------------------------------------------------
 # Building blocks from the configuration
 # --------------------------------------------------------------------------------------------------
-def build_dataset(config: Any) -> _data.FederatedDataset:
+def build_dataset(config: ConfigLike) -> _data.FederatedDataset:
     """The :class:`~fltheory.fl.data.FederatedDataset` of ``config.data`` (seeded by ``seed``).
 
     Images stay ``(C, H, W)`` for ``model.name = "cnn"`` and are flattened otherwise.
@@ -169,22 +183,11 @@ def build_dataset(config: Any) -> _data.FederatedDataset:
     from fltheory.config import load_config
 
     cfg = load_config(config)
-    d, seed = cfg.data, cfg.seed
-    flatten = cfg.model.name != "cnn"
-    part = dict(num_clients=d.num_clients, partition_method=d.partition, alpha=d.alpha,
-                shards_per_client=d.shards_per_client, seed=seed)
-    if d.name == "digits":
-        return _data.digits(test_fraction=d.test_fraction, flatten=flatten, **part)
-    if d.name in ("synthetic_logistic", "synthetic_linear"):
-        fn = _data.synthetic_logistic if d.name == "synthetic_logistic" else _data.synthetic_linear
-        return fn(num_clients=d.num_clients, samples_per_client=d.samples_per_client,
-                  dim=d.dim, heterogeneity=d.heterogeneity, seed=seed)
-    if d.name == "mnist":
-        return _data.mnist(d.path, flatten=flatten, **part)
-    return _data.from_npz(d.path, test_fraction=d.test_fraction, **part)
+    build = _data.REGISTRY.meta(cfg.data.name)["from_config"]
+    return build(cfg.data, cfg.seed, cfg.model.name != "cnn")
 
 
-def build_model(config: Any, dataset: _data.FederatedDataset) -> _models.FunctionalModel:
+def build_model(config: ConfigLike, dataset: _data.FederatedDataset) -> _models.FunctionalModel:
     """The model of ``config.model`` sized for ``dataset``.
 
     Examples
@@ -198,8 +201,7 @@ def build_model(config: Any, dataset: _data.FederatedDataset) -> _models.Functio
     from fltheory.config import load_config
 
     cfg = load_config(config)
-    name = {"logreg": "logistic_regression", "linreg": "linear_regression"}.get(
-        cfg.model.name, cfg.model.name)
+    name = _models.REGISTRY.canonical(cfg.model.name, param="model.name")
     if name == "mlp":
         return _models.for_dataset(dataset, "mlp", hidden=(cfg.model.hidden,))
     if name == "cnn":
@@ -209,7 +211,7 @@ def build_model(config: Any, dataset: _data.FederatedDataset) -> _models.Functio
     return _models.for_dataset(dataset, name)
 
 
-def release_of(config: Any, d: int, *, noise_scale: float = 1.0,
+def release_of(config: ExperimentConfig, d: int, *, noise_scale: float = 1.0,
                bug: str | None = None) -> Release | None:
     """The :class:`~fltheory.fl.release.Release` a configuration's DP runs with (``d``
     parameters); ``None`` without DP.
@@ -258,6 +260,8 @@ def build_compressor(c: Any, d: int):
     kw = dict(c.params)
     if c.name == "topk":
         comp = _compressors.TopK(k, **kw)
+    elif c.name == "magnitude_prune":
+        comp = _compressors.MagnitudePrune(1.0 - c.ratio, **kw)
     elif c.name == "randk":
         comp = _compressors.RandK(k, mask=c.mask, **kw)
     elif c.name == "qsgd":
@@ -850,6 +854,7 @@ class _Engine:
             msgs = full
         # 5. aggregation
         info_rejected = 0
+        f_eff = None
         if pv.level == "client":
             # the server's release (DP-FedAvg): clip, mask, sum, noise, divide
             out = self.release.aggregate(msgs, generator=rng.torch("noise"),
@@ -869,6 +874,7 @@ class _Engine:
             if msgs.shape[0]:
                 agg, info = rule(msgs, generator=rng.torch("aggregate"))
                 info_rejected = info.rejected
+                f_eff = int(info.f)
             else:
                 agg = params.new_zeros(self.d)
         if self.record is not None:
@@ -892,7 +898,8 @@ class _Engine:
         new_params = params + tr.server_lr * step
         metrics = {"round": t, "clients": int(ids.numel()), "byzantine": num_byz,
                    "bits": int(bits), "rejected": int(info_rejected), "agg_error": agg_error,
-                   "honest_variance": honest_var, "kappa_empirical": kappa_emp}
+                   "honest_variance": honest_var, "kappa_empirical": kappa_emp,
+                   "f_effective": f_eff}
         return new_params, momentum, metrics
 
     def _message_bits(self) -> int:
@@ -946,7 +953,7 @@ def _epsilon_curve(cfg: ExperimentConfig, rounds: int, client_rate: float) -> tu
 # --------------------------------------------------------------------------------------------------
 # simulate
 # --------------------------------------------------------------------------------------------------
-def simulate(config: Any, *, out_dir: Any = None, resume: bool = False,
+def simulate(config: ConfigLike, *, out_dir: Any = None, resume: bool = False,
              progress: bool | None = None,
              callback: Callable[[int, dict], None] | None = None,
              dataset: _data.FederatedDataset | None = None,
@@ -1026,9 +1033,9 @@ def simulate(config: Any, *, out_dir: Any = None, resume: bool = False,
     >>> run.final["accuracy"] > 0.8, run.final["byzantine"]
     (True, 2)
     """
-    from fltheory.config import load_config
+    from .registries import validate_config
 
-    cfg = load_config(config)
+    cfg = validate_config(config)              # every component name, before any work
     t_start = time.perf_counter()
     from fltheory._checks import check_positive
 
@@ -1102,6 +1109,18 @@ def simulate(config: Any, *, out_dir: Any = None, resume: bool = False,
             bar.update(t, m)
             if callback is not None:
                 callback(t, m)
+    f_cfg = cfg.byzantine.num_byzantine
+    lowered = [m["round"] for m in metrics
+               if m.get("f_effective") is not None and m["f_effective"] < f_cfg]
+    exceeded = [m["round"] for m in metrics
+                if m.get("f_effective") is not None and m["byzantine"] > m["f_effective"]]
+    if exceeded:
+        warnings.warn(
+            f"in {len(exceeded)} round(s) (first: round {exceeded[0]}) more Byzantine clients "
+            f"took part than the aggregation rule tolerated with the clients of that round "
+            f"(metrics 'byzantine' > 'f_effective'; byzantine.num_byzantine={f_cfg}): the "
+            "(f, kappa)-robustness guarantee does not cover those rounds", RuntimeWarning,
+            stacklevel=2)
     event = cfg.accounting_event(len(metrics), client_rate=engine.client_rate)
     guarantee = None
     if cfg.privacy.level != "none":
@@ -1116,7 +1135,8 @@ def simulate(config: Any, *, out_dir: Any = None, resume: bool = False,
             "compressor": None if engine.compressor is None else repr(engine.compressor),
             "client_rate": engine.client_rate, "accounting_method": method,
             "device": str(engine.device), "torch": torch.__version__,
-            "resumed_from": start if resume and start else None}
+            "resumed_from": start if resume and start else None,
+            "f_lowered_rounds": lowered, "f_exceeded_rounds": exceeded}
     client_events = client_guarantees = None
     if engine.per_client is not None:
         # per-client settings: each client's own executed mechanism and guarantee at its δ

@@ -8,7 +8,8 @@ a federation whose clients hold the planned numbers of records.  It reports, per
 predicted error bound :math:`J` next to the measured test accuracy and loss, and per class the
 certified ε of what the engine executed (``run.client_guarantees``; checked equal to the planned
 event), the measured uplink bits per participation and participation rate, and the modelled
-memory and round time.  :func:`fltheory.plots.planning.plot_plan_validation` draws the figure.
+memory and round time.  :func:`fltheory.plots.planning.plot_plan_validation` draws the figure
+(pass it as ``figure``; the runner does not import the plots).
 
 The data: the model's data set of the devices file (scikit-learn's digits, or the synthetic
 logistic task), its training records dealt out at random so that every client of a class holds
@@ -215,7 +216,7 @@ def _run_recipe(pl: Plan, seeds, eval_every, lr) -> RecipeResult:
 
 
 def validate_plan(pl: Plan, *, quick: bool = False, seeds=None, out_dir=None,
-                  lr: float = _LR) -> PlanValidation:
+                  lr: float = _LR, figure=None) -> PlanValidation:
     """Run ``pl`` and the baselines (uniform, SAMPLE, SCALE) in the engine.
 
     Parameters
@@ -227,9 +228,14 @@ def validate_plan(pl: Plan, *, quick: bool = False, seeds=None, out_dir=None,
     seeds : int, optional
         Seeds per recipe (overrides ``quick``'s default).
     out_dir : path, optional
-        Where ``<name>-validation.json`` and the figure (PNG + PDF) are written.
+        Where ``<name>-validation.json`` (and, with ``figure``, the figure: PNG + PDF) are
+        written.
     lr : float
         The clients' learning rate in the engine.
+    figure : callable, optional
+        A drawing function ``figure(result, stem) -> paths``, e.g.
+        :func:`fltheory.plots.planning.plot_plan_validation` (what ``fltheory plan --validate
+        --out`` uses).
 
     Returns
     -------
@@ -237,11 +243,12 @@ def validate_plan(pl: Plan, *, quick: bool = False, seeds=None, out_dir=None,
     """
     import torch
 
-    from fltheory._checks import check_int, check_positive
+    from fltheory._checks import check_drawer, check_int, check_positive
 
     t0 = time.perf_counter()
     n_seeds = check_int("seeds", seeds, minimum=1) if seeds is not None else (1 if quick else 3)
     lr = check_positive("lr", lr)
+    figure = check_drawer("figure", figure, "fltheory.plots.planning.plot_plan_validation")
     T = pl.spec.rounds
     eval_every = max(1, T // (5 if quick else 10))
     threads = torch.get_num_threads()
@@ -257,12 +264,11 @@ def validate_plan(pl: Plan, *, quick: bool = False, seeds=None, out_dir=None,
                          seconds=time.perf_counter() - t0)
     if out_dir is not None:
         from fltheory._io import write_json_atomic
-        from fltheory.plots.planning import plot_plan_validation
 
         out = Path(out_dir)
         out.mkdir(parents=True, exist_ok=True)
         stem = out / f"{pl.spec.name}-validation"
-        res.files = list(plot_plan_validation(res, stem))
+        res.files = [] if figure is None else list(figure(res, stem))
         res.files.insert(0, write_json_atomic(stem.with_suffix(".json"), res.to_dict()))
     return res
 

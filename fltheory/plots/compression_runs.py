@@ -34,11 +34,11 @@ STEMS = ("compression_accuracy_vs_bits", "compression_aggregation_time",
 
 _LABEL = {"none": "none (dense)", "randk_shared": "rand-k, shared seed",
           "randk_secret": "rand-k, secret masks", "topk_ef": "top-k + EF", "qsgd": "QSGD",
-          "sign": "scaled sign", "magnitude_prune": "magnitude pruning"}
+          "scaled_sign": "scaled sign", "magnitude_prune": "magnitude pruning"}
 _RULE = {"mean": "mean", "cwtm": "CWTM", "nnm+cwtm": "NNM∘CWTM", "krum": "Krum", "gm": "GM",
          "smea": "SMEA", "cwmed": "CWMed"}
 _MARK = {"none": "*", "randk_shared": "o", "randk_secret": "D", "topk_ef": "s", "qsgd": "^",
-         "sign": "v", "magnitude_prune": "P"}
+         "scaled_sign": "v", "magnitude_prune": "P"}
 
 
 def _points(res: dict) -> list[dict]:

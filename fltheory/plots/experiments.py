@@ -18,7 +18,7 @@ import numpy as np
 from fltheory.plots._common import paper_style, save_figure
 
 __all__ = ["draw_byzantine_attacks", "draw_audit_vs_theory", "draw_gradient_inversion",
-           "draw_runs"]
+           "draw_runs", "DRAWERS", "draw_experiment"]
 
 _LABELS = {"mean": "mean", "cwmed": "CWMed", "cwtm": "CWTM", "gm": "GM", "krum": "Krum",
            "nnm+cwtm": "NNM∘CWTM", "multikrum": "MultiKrum"}
@@ -312,17 +312,41 @@ def draw_runs(run_dir: Any, stem: Any) -> list[str]:
     return save_figure(fig, stem)
 
 
-# Names that moved to the runner module fltheory.experiments (issue 12: plots never run
-# anything); the old import path keeps working with a DeprecationWarning.
-_MOVED = ("EXPERIMENTS", "Experiment", "default_config", "run_experiment", "draw_experiment",
-          "experiment_figure", "load_results", "FIG4_ATTACKS", "FIG4_AGGREGATORS", "FIG5_NOISE",
-          "FIG6_DEFENCES", "run_byzantine_attacks", "run_audit_vs_theory",
-          "run_gradient_inversion")
+#: The drawing function of each experiment of :data:`fltheory.experiments.EXPERIMENTS`.
+DRAWERS = {"byzantine-attacks": draw_byzantine_attacks,
+           "audit-vs-theory": draw_audit_vs_theory,
+           "gradient-inversion": draw_gradient_inversion}
+
+
+def draw_experiment(name: str, results: dict, out_dir: Any) -> list[str]:
+    """Draw an experiment from its results into ``out_dir`` (PDF + PNG); return the paths.
+
+    ``results`` is what :func:`fltheory.experiments.run_experiment` returned (or its JSON);
+    nothing is run here.
+    """
+    from fltheory.experiments import EXPERIMENTS
+
+    if name not in DRAWERS:
+        raise ValueError(f"name must be one of {', '.join(sorted(DRAWERS))}, got {name!r}")
+    if results.get("experiment") not in (None, name):
+        raise ValueError(f"results are of experiment {results.get('experiment')!r}, not "
+                         f"{name!r}")
+    return DRAWERS[name](results, Path(out_dir) / EXPERIMENTS[name].stem)
+
+
+# Names that moved to the runner module fltheory.experiments (plots never run anything) or, for
+# experiment_figure (run, then draw), to fltheory.figures; the old import path keeps working
+# with a DeprecationWarning.
+_MOVED = {n: "fltheory.experiments" for n in (
+    "EXPERIMENTS", "Experiment", "default_config", "run_experiment", "load_results",
+    "FIG4_ATTACKS", "FIG4_AGGREGATORS", "FIG5_NOISE", "FIG6_DEFENCES", "run_byzantine_attacks",
+    "run_audit_vs_theory", "run_gradient_inversion")}
+_MOVED["experiment_figure"] = "fltheory.figures"
 
 
 def __getattr__(name: str) -> Any:
     if name in _MOVED:
-        warnings.warn(f"fltheory.plots.experiments.{name} moved to fltheory.experiments.{name}",
+        warnings.warn(f"fltheory.plots.experiments.{name} moved to {_MOVED[name]}.{name}",
                       DeprecationWarning, stacklevel=2)
-        return getattr(importlib.import_module("fltheory.experiments"), name)
+        return getattr(importlib.import_module(_MOVED[name]), name)
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -15,7 +15,8 @@ import numpy as np
 
 from ._common import paper_style, plt, save_figure
 
-__all__ = ["privacy_utility", "success_vs_epsilon", "eavesdropper", "summarize", "save"]
+__all__ = ["privacy_utility", "success_vs_epsilon", "eavesdropper", "summarize", "save",
+           "draw_sweep"]
 
 _TITLES = {
     "source": "source inference",
@@ -244,3 +245,19 @@ def eavesdropper(points: Sequence[Mapping[str, Any]]) -> Any:
 def save(fig: Any, stem: Any) -> list[str]:
     """Write ``stem.pdf`` and ``stem.png`` atomically; return the paths."""
     return save_figure(fig, stem)
+
+
+def draw_sweep(result: Mapping[str, Any], out_dir: Any) -> list[str]:
+    """Draw the figures a leakage sweep asked for (``result["figures"]``, from
+    :func:`fltheory.leakage.run_config`) into ``out_dir`` as ``<name>_<figure>.pdf/png``
+    (``<name>.pdf/png`` when the two are equal); return the paths.  Nothing is run here."""
+    from pathlib import Path
+
+    files: list[str] = []
+    name = str(result["name"])
+    for f in result["figures"]:
+        fig = {"privacy_utility": privacy_utility, "success_vs_epsilon": success_vs_epsilon,
+               "eavesdropper": eavesdropper}[f](result["points"])
+        stem = name if name == f else f"{name}_{f}"   # no privacy_utility_privacy_utility
+        files += save(fig, Path(out_dir) / stem)
+    return files

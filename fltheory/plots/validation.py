@@ -1,7 +1,7 @@
 r"""The validation figure: one panel per check of a :class:`~fltheory.validation.ValidationReport`.
 
-Draws a finished report only (:func:`fltheory.validation.validate` runs the checks and calls
-:func:`draw_validation` through :func:`fltheory.validation.plot_validation`).
+Draws a finished report only (:func:`fltheory.validation.validate` runs the checks; it draws
+when given :func:`plot_validation` as ``figure``, as ``fltheory validate --out`` does).
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ import numpy as np
 
 from fltheory.plots._common import paper_style, save_figure
 
-__all__ = ["draw_validation"]
+__all__ = ["draw_validation", "plot_validation"]
 
 _COLORS = {"PASS": "#1a7f37", "FAIL": "#cf222e", "N/A": "#6e7781"}
 
@@ -216,3 +216,24 @@ def _panel_utility(ax, c: Any) -> bool:
     ax.set_ylabel("test accuracy")
     ax.legend(loc="lower right", frameon=False, fontsize=6.5)
     return True
+
+
+def plot_validation(report: Any, stem: Any) -> list[str]:
+    """One panel per check (PDF + PNG, atomic) of a
+    :class:`~fltheory.validation.ValidationReport` or its JSON dictionary: audit ε vs theory,
+    μ̂ vs √T/z and the engine's noise, κ̂ per round vs κ, compressor variance vs ω, accuracy with
+    and without attack.
+
+    Examples
+    --------
+    >>> import os, tempfile
+    >>> from fltheory.validation import CHECKS, Check, ValidationReport
+    >>> rep = ValidationReport("x", [Check("a", CHECKS["a"], "N/A", "no DP")], {}, 0)
+    >>> [os.path.splitext(p)[1] for p in plot_validation(rep, os.path.join(tempfile.mkdtemp(),
+    ...                                                                     "v"))]
+    ['.pdf', '.png']
+    """
+    from fltheory.validation import ValidationReport
+
+    rep = ValidationReport.from_dict(report) if isinstance(report, dict) else report
+    return draw_validation(rep, stem)

@@ -129,7 +129,9 @@ def test_run_config_writes_json_with_seeds_and_figures(tmp_path):
     cfg = {"name": "mini", "attacks": ["source", "eavesdropper"], "seeds": [0, 1],
            "defenses": {"dp": [0.0, 64.0], "random_prune": [0.9]},
            "figures": ["privacy_utility", "success_vs_epsilon", "eavesdropper"]}
-    res = leakage.run_config(cfg, str(tmp_path))
+    from fltheory.plots.leakage import draw_sweep
+
+    res = leakage.run_config(cfg, str(tmp_path), figure=draw_sweep)
     data = json.loads((tmp_path / "mini.json").read_text())
     assert len(data["points"]) == 2 * 2 * 3
     assert {(p["attack"], p["seed"]) for p in data["points"]} == {
@@ -191,7 +193,10 @@ def test_experiment_configs_are_valid(name):
 
 def test_eavesdropper_experiment_runs(tmp_path):
     """Experiment 7c in full (a few seconds)."""
-    res = leakage.run_config(str(ROOT / "experiments/leakage/eavesdropper.toml"), str(tmp_path))
+    from fltheory.plots.leakage import draw_sweep
+
+    res = leakage.run_config(str(ROOT / "experiments/leakage/eavesdropper.toml"), str(tmp_path),
+                             figure=draw_sweep)
     pts = res["points"]
     none = [p for p in pts if p["defense"] == "dp" and p["parameter"] == 0.0]
     noisy = [p for p in pts if p["defense"] == "dp" and p["parameter"] == 32.0]

@@ -6,7 +6,8 @@ import numpy as np
 import pytest
 
 from fltheory.bounds import (bits_per_round, byzantine_compression_floor_bound,
-                             compressor_variance, is_unbiased, noise_energy)
+                             compressor_variance, compressor_variance_bound, is_unbiased,
+                             noise_energy)
 
 
 def _exact_quant_var(x, s):
@@ -82,14 +83,14 @@ def test_topk_and_sign_contractions():
         c = np.abs(x).sum() / d * np.sign(x)
         err = np.sum((c - x) ** 2)
         assert err == pytest.approx(x @ x - np.abs(x).sum() ** 2 / d, rel=1e-9)
-        assert err <= compressor_variance("sign", d) * (x @ x) + 1e-12
+        assert err <= compressor_variance("scaled_sign", d) * (x @ x) + 1e-12
     # tight cases: equal magnitudes for top-k, a 1-sparse vector for sign
     x = np.ones(d)
     assert np.sum(x[k:] ** 2) == pytest.approx(compressor_variance("topk", d, k) * d)
     e = np.eye(d)[0] + 1e-9          # nearly 1-sparse, no zero coordinate: the bound is approached
     c = np.abs(e).sum() / d * np.sign(e)
-    assert np.sum((c - e) ** 2) / (e @ e) == pytest.approx(compressor_variance("sign", d),
-                                                           rel=1e-6)
+    assert np.sum((c - e) ** 2) / (e @ e) == pytest.approx(
+        compressor_variance("scaled_sign", d), rel=1e-6)
 
 
 def test_variance_monotone_and_vectorised():
@@ -97,7 +98,7 @@ def test_variance_monotone_and_vectorised():
     om = compressor_variance("randk", 1000, k)
     assert np.all(np.diff(om) < 0) and om[-1] == 0.0
     assert compressor_variance("none", 1000) == 0.0
-    assert is_unbiased("qsgd") and is_unbiased("l2") and not is_unbiased("sign")
+    assert is_unbiased("qsgd") and is_unbiased("l2") and not is_unbiased("scaled_sign")
 
 
 def test_bits_per_round():
@@ -111,7 +112,7 @@ def test_bits_per_round():
     assert bits_per_round("qsgd", 1000, levels=1) == 32 + 1000 * 2
     assert bits_per_round("qsgd", 1000, levels=7) == 32 + 1000 * 4
     assert bits_per_round("l2", 1000) == 32 + 2000
-    assert bits_per_round("sign", 1000, float_bits=16) == 1016
+    assert bits_per_round("scaled_sign", 1000, float_bits=16) == 1016
     kk = np.array([10, 100, 1000])
     assert np.all(np.diff(bits_per_round("randk", 10_000, kk)) > 0)
 
@@ -139,3 +140,34 @@ def test_noise_energy_and_floor():
     v = b.evaluate(kappa=0.5, zeta=2.0, omega=om)
     np.testing.assert_allclose(np.diff(v) / np.diff(om), 0.5 * 4.0)   # linear in omega
     assert b.kind == "order"
+
+
+def test_sign_is_the_plain_sign_and_has_no_variance_bound():
+    # one name per compressor across config, fl and bounds: "sign" is sign(x), the scaled sign
+    # (||x||_1/d) sign(x) is "scaled_sign"
+    with pytest.raises(ValueError, match=r"plain sign.*scaled_sign"):
+        compressor_variance("sign", 100)
+    with pytest.raises(ValueError, match=r"scaled_sign"):
+        compressor_variance_bound("sign")
+    # why: ||sign(x) - x||^2 / ||x||^2 is unbounded as x -> 0 (no contraction factor exists)
+    x = np.full(10, 1e-3)
+    assert np.sum((np.sign(x) - x) ** 2) / (x @ x) > 1e5
+    # the plain sign sends d bits (no scale); the change of meaning warns
+    with pytest.warns(FutureWarning, match="scaled_sign"):
+        assert bits_per_round("sign", 1000) == 1000
+    assert bits_per_round("scaled_sign", 1000) == 1032
+    # the scaled sign's former alias keeps its meaning, with a warning
+    with pytest.warns(DeprecationWarning, match="scaled_sign"):
+        assert compressor_variance("signsgd", 100) == pytest.approx(0.99)
+    with pytest.raises(ValueError, match=r"did you mean 'qsgd'"):
+        compressor_variance("qsdg", 100)
+
+
+def test_sign_bound_names():
+    from fltheory.bounds import get_bound
+
+    with pytest.warns(DeprecationWarning, match="contraction_scaled_sign"):
+        assert get_bound("contraction_sign").evaluate(d=10) == pytest.approx(0.9)
+    with pytest.warns(FutureWarning, match="bits_scaled_sign"):
+        assert get_bound("bits_sign").evaluate(d=10) == 10
+    assert get_bound("bits_scaled_sign").evaluate(d=10, float_bits=32) == 42

@@ -155,7 +155,9 @@ def test_bits_agree_with_the_bounds_module():
         assert C.TopK(k).bits(d) == bpr("topk", d=d, k=k)
     for s in (1, 2, 3, 4, 7, 8, 15):
         assert C.QSGD(s).bits(1000) == bpr("qsgd", d=1000, levels=s)
-    assert C.ScaledSign().bits(1000) == bpr("sign", d=1000)
+    assert C.ScaledSign().bits(1000) == bpr("scaled_sign", d=1000)
+    with pytest.warns(FutureWarning):          # "sign" is the plain sign in fl and bounds alike
+        assert C.Sign().bits(1000) == bpr("sign", d=1000)
     assert C.Identity().bits(1000) == bpr("none", d=1000)
     for s in (1, 4):
         assert C.QSGD(s).omega(400) <= bounds.compressor_variance("qsgd", d=400, levels=s) + 1e-12

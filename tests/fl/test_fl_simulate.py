@@ -462,3 +462,47 @@ def test_planted_half_noise_bug_changes_the_engines_noise(level):
     assert half_run.accounting_event == cfg.accounting_event()   # the accountant is not told
     with pytest.raises(ValueError, match="noise_scale"):
         simulate(cfg, dataset=zero_dataset(n, m, dim), noise_scale=0.0)
+
+
+def test_rule_f_lowered_in_small_rounds_is_recorded_and_warned():
+    # n = 10, f = 4 Byzantine clients, Poisson client sampling at rate 0.3: most rounds have
+    # m < 9 clients, where the trimmed mean admits only f <= (m - 1) // 2
+    cfg = ExperimentConfig.from_dict({
+        "data": {"name": "synthetic_logistic", "num_clients": 10, "samples_per_client": 10,
+                 "dim": 3},
+        "training": {"rounds": 12, "client_sampling": "poisson", "client_rate": 0.3},
+        "byzantine": {"num_byzantine": 4, "attack": "sign_flip", "aggregator": "cwtm"},
+        "run": {"progress": False}})
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        run = simulate(cfg)
+    lowered, exceeded = [], []
+    for m in run.metrics:
+        if m["clients"] == 0:
+            assert m["f_effective"] is None
+            continue
+        assert m["rejected"] == 0
+        assert m["f_effective"] == min(4, (m["clients"] - 1) // 2)   # independent of the engine
+        if m["f_effective"] < 4:
+            lowered.append(m["round"])
+        if m["byzantine"] > m["f_effective"]:
+            exceeded.append(m["round"])
+    assert lowered and exceeded            # the seed gives both kinds of rounds
+    assert run.info["f_lowered_rounds"] == lowered
+    assert run.info["f_exceeded_rounds"] == exceeded
+    msgs = [str(w.message) for w in caught if issubclass(w.category, RuntimeWarning)]
+    assert any(f"in {len(exceeded)} round(s)" in s and "does not cover" in s for s in msgs)
+
+
+def test_rule_f_kept_with_every_client():
+    cfg = ExperimentConfig.from_dict({
+        "data": {"name": "synthetic_logistic", "num_clients": 10, "samples_per_client": 10,
+                 "dim": 3},
+        "training": {"rounds": 3},
+        "byzantine": {"num_byzantine": 4, "attack": "sign_flip", "aggregator": "cwtm"},
+        "run": {"progress": False}})
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", RuntimeWarning)
+        run = simulate(cfg)
+    assert run.metric("f_effective").tolist() == [4.0] * 3
+    assert run.info["f_lowered_rounds"] == [] and run.info["f_exceeded_rounds"] == []

@@ -40,7 +40,9 @@ def test_recipe_config_carries_the_class_settings():
 
 def test_validate_runs_plan_and_baselines(tmp_path):
     pl = plan(TINY)
-    res = validate_plan(pl, quick=True, out_dir=tmp_path)
+    from fltheory.plots.planning import plot_plan_validation
+
+    res = validate_plan(pl, quick=True, out_dir=tmp_path, figure=plot_plan_validation)
     assert [r.name for r in res.recipes] == ["plan", "uniform", "sample", "scale"]
     for r in res.recipes:
         assert 0.0 <= r.accuracy_mean <= 1.0
