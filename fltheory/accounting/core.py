@@ -176,6 +176,9 @@ def epsilon(event, delta: float, *, method: str = "pld", neighboring="add_remove
       :math:`\\delta(\\varepsilon) = \\Phi(-\\varepsilon/\\mu + \\mu/2)
       - e^{\\varepsilon}\\Phi(-\\varepsilon/\\mu - \\mu/2)` is evaluated exactly [5]_;
     * a single subsampled-Gaussian step (``T = 1``) is exact through its optimal half-line test;
+    * where δ is at least the sum of the steps' total variation distances (each exact from the
+      same half-line test at ε = 0), ε is exactly 0 (total variation is subadditive under
+      composition);
     * otherwise PLD; where its interval is wider than ``rtol`` (memory cap) the RDP upper bound is
       also computed and the smaller upper bound is reported (``upper_method`` says which).
 
