@@ -764,7 +764,9 @@ def _plan(steps: Sequence[StepPmfs], counts: np.ndarray, tau: float,
     kmaxs = np.array([s.k_max for s in steps], float)
     c_lo = int(np.min(counts.T @ kmins))
     c_hi = int(np.max(counts.T @ kmaxs))
-    w0 = _coarse_block(steps, 256)
+    # blocks only pay off for laws with many entries (one exact pass is cheaper otherwise)
+    n_max = max(max(s.upper_idx.size, s.lab_idx.size) for s in steps)
+    w0 = _coarse_block(steps, 256) if n_max * lam.size > 100_000 else 1
     wins = []
     for ks in ((0,), (1, 2)):          # the upper law; the two label laws (one shared window)
         lo, hi = c_lo, c_hi
