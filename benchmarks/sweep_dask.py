@@ -46,13 +46,18 @@ def main(argv=None) -> dict:
             acc[workers] = [r["accuracy"] for r in res["runs"]]
             print(f"  {workers} worker(s): {times[workers][-1]:.1f} s", flush=True)
     out = {"config": os.path.relpath(args.config, ROOT), "seeds": args.seeds, "reps": args.reps,
-           "cpus": os.cpu_count(), "seconds": times,
-           "median_1": statistics.median(times[1]), "median_2": statistics.median(times[2]),
-           "identical_results": acc[1] == acc[2]}
+           "cpus": os.cpu_count(), "seconds": times}
+    return finish(out, times, acc[1] == acc[2], RESULTS)
+
+
+def finish(out: dict, times: dict, identical: bool, path: Path) -> dict:
+    """Add the medians, their ratio and ``identical_results`` to ``out``; print; write ``path``."""
+    out.update(median_1=statistics.median(times[1]), median_2=statistics.median(times[2]),
+               identical_results=identical)
     out["speedup"] = out["median_1"] / out["median_2"]
     print(f"1 worker {out['median_1']:.1f} s, 2 workers {out['median_2']:.1f} s, "
           f"speed-up {out['speedup']:.2f}x, identical results: {out['identical_results']}")
-    write_json_atomic(RESULTS, out)
+    write_json_atomic(path, out)
     return out
 
 

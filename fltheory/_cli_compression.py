@@ -20,7 +20,7 @@ def plot_compression_runs(args) -> int:
     from fltheory.cli import emit
     from fltheory.compression_runs import (load_results, run_compression_grid,
                                                        write_results)
-    from fltheory._cli_plot import grid_executor, grid_options
+    from fltheory._cli_plot import grid_executor, grid_options, resume_hint
     from fltheory.plots.compression_runs import draw_compression_runs
 
     out = Path(args.out)
@@ -32,8 +32,9 @@ def plot_compression_runs(args) -> int:
         res = load_results(args.source)
         files = draw_compression_runs(res, out)
     else:
-        res = run_compression_grid(args.config, seeds=args.seeds, quick=args.quick,
-                                   **grid_executor(args))
+        ex = grid_executor(args)
+        with resume_hint(ex):
+            res = run_compression_grid(args.config, seeds=args.seeds, quick=args.quick, **ex)
         files = [write_results(res, out)] + draw_compression_runs(res, out)
     s = res.get("summary", {})
 

@@ -37,6 +37,9 @@ def register(sub, formatter_class) -> None:
                    help="with --validate: seeds per recipe (default 3, 1 with --quick)")
     p.add_argument("--out", default="results/plan", metavar="DIR",
                    help="with --validate: where the JSON and the figure go")
+    from fltheory.sweep import add_executor_arguments   # where --validate's runs execute
+
+    add_executor_arguments(p)
     p.set_defaults(func=_cmd)
 
 
@@ -99,6 +102,11 @@ def _cmd(args) -> int:
 
     if args.quick and not args.validate:
         raise ValueError("--quick is an option of --validate; add --validate")
+    extra = [f for f, v in (("--backend", args.backend), ("--jobs", args.jobs != 1),
+                            ("--scheduler", args.scheduler), ("--points", args.points),
+                            ("--resume", args.resume)) if v]
+    if extra and not args.validate:
+        raise ValueError(f"{extra[0]} is an option of --validate; add --validate")
     if args.seeds is not None and args.seeds < 1:
         raise ValueError(f"--seeds must be >= 1, got {args.seeds}")
     pl = plan(args.devices)
@@ -110,10 +118,14 @@ def _cmd(args) -> int:
     except ImportError as exc:  # pragma: no cover - torch missing
         raise ValueError(f"fltheory plan --validate needs PyTorch: pip install 'fltheory[fl]' "
                          f"({exc})") from None
+    from pathlib import Path
+
     from fltheory.plots.planning import plot_plan_validation
+    from fltheory.sweep import executor_options
 
     res = _validate.validate_plan(pl, quick=args.quick, seeds=args.seeds, out_dir=args.out,
-                                  figure=plot_plan_validation)
+                                  figure=plot_plan_validation,
+                                  **executor_options(args, Path(args.out) / "points"))
 
     def render():
         _render(pl)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from contextlib import contextmanager
 from pathlib import Path
 
 _EPILOG = """\
@@ -118,6 +119,20 @@ def grid_executor(args) -> dict:
     return executor_options(args, points_dir=Path(args.out) / "points")
 
 
+@contextmanager
+def resume_hint(ex: dict):
+    """On Ctrl-C during a grid, say where its finished points are and how to resume."""
+    try:
+        yield
+    except KeyboardInterrupt:
+        if ex.get("points_dir") is not None:
+            import sys
+
+            print(f"fltheory: interrupted; the finished points are in {ex['points_dir']}: run "
+                  "the same command with --resume to run only the others", file=sys.stderr)
+        raise
+
+
 def _cmd(args) -> int:
     from fltheory.cli import emit
 
@@ -172,8 +187,10 @@ def _cmd(args) -> int:
         if args.source is None:
             require("torch", f"fltheory plot {args.figure}")
             ex = grid_executor(args)
-        paths = experiment_figure(args.figure, args.out, config=args.config, seeds=args.seeds,
-                                  quick=args.quick, from_json=args.source, **ex)["files"]
+        with resume_hint(ex):
+            paths = experiment_figure(args.figure, args.out, config=args.config,
+                                      seeds=args.seeds, quick=args.quick, from_json=args.source,
+                                      **ex)["files"]
     paths = [str(p) for p in paths]
 
     def render():

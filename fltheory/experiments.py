@@ -34,7 +34,6 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
-from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable
 
 import numpy as np
@@ -460,11 +459,6 @@ _MOVED = {"draw_experiment": "fltheory.plots.experiments",
 
 
 def __getattr__(name: str) -> Any:
-    if name in _MOVED:
-        import importlib
-        import warnings
+    from fltheory._moved import moved
 
-        warnings.warn(f"fltheory.experiments.{name} moved to {_MOVED[name]}.{name}",
-                      DeprecationWarning, stacklevel=2)
-        return getattr(importlib.import_module(_MOVED[name]), name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    return moved(__name__, name, _MOVED)

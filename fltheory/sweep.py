@@ -1,4 +1,15 @@
-r"""Seed sweeps of an FL experiment, in parallel -- locally (joblib) or on a cluster (Dask, Ray).
+r"""Seed sweeps and experiment grids, in parallel -- locally (joblib) or on a cluster (Dask, Ray).
+
+:func:`run_points` is the one executor of every multi-point run: it runs a list of points (a
+module-level function and the arguments of each point) in this process (``backend="serial"``),
+in ``jobs`` local joblib worker processes (``"joblib"``) or on a Dask cluster (``"dask"``), and
+writes each finished point to its own file, named by the SHA-256 of the point's configuration,
+so that an interrupted run resumes: a point on disk with the same hash is read instead of run,
+a point whose configuration changed runs again.  Seed sweeps (:func:`run_sweep`), the
+experiment figures' grids (:mod:`fltheory.experiments`) and experiment 9's compression grid
+(:mod:`fltheory.compression_runs`) all go through it, and their commands share its options
+(:func:`add_executor_arguments`: ``--backend``, ``--jobs``, ``--scheduler``, ``--points``,
+``--resume``).
 
 :func:`run_sweep` runs one configuration for several seeds, each with
 :func:`fltheory.fl.simulate`, writes every run to ``OUT/seed_<s>/`` (``result.json`` and
@@ -7,9 +18,8 @@ seed, their mean and standard deviation).  From the shell::
 
     fltheory run experiments/configs/digits_labelflip.toml --seeds 0..9 --jobs 2 --out runs/lf
 
-**Where the runs execute is the backend's choice.**  ``backend="loky"`` (default) uses joblib's
-worker processes on this machine; ``"threading"`` threads (useful when torch already uses every
-core).  The same call runs on a cluster:
+**Where the points execute is the backend's choice.**  ``"joblib"`` (``"loky"``) uses joblib's
+worker processes on this machine; ``"threading"`` threads.  The same call runs on a cluster:
 
 * **Dask** (``pip install "fltheory[dask]"``): ``backend="dask"`` submits every point to a Dask
   cluster -- the scheduler at ``scheduler`` (``--scheduler tcp://host:8786``), an existing
@@ -18,6 +28,8 @@ core).  The same call runs on a cluster:
 
       fltheory run experiments/configs/digits_labelflip.toml --seeds 0..99 \
           --backend dask --scheduler tcp://scheduler:8786 --out /shared/runs/lf
+      fltheory plot byzantine-attacks --seeds 0..9 --backend dask \
+          --scheduler tcp://scheduler:8786 --out figures/ [--resume]
 
 * **Ray** (``pip install ray``): register Ray's joblib backend, then use ``"ray"`` (from Python;
   any joblib backend name is accepted)::
@@ -29,11 +41,12 @@ core).  The same call runs on a cluster:
       run_sweep("experiments/configs/digits_labelflip.toml", range(100), jobs=-1,
                 out_dir="runs/lf", backend="ray")
 
-``out_dir`` must then be on storage every worker can write (a shared file system); otherwise
-pass ``out_dir=None`` and use the returned summaries.  Each finished point writes
-``seed_<s>/point.json``; running the same sweep again into the same ``out_dir`` skips the points
-already done, so an interrupted sweep resumes.  Every run is seeded, so the results do
-not depend on the backend, the number of jobs or the order in which runs finish.
+The point files are written by the calling process as points finish.  A sweep's runs write
+their ``result.json`` and ``params.pt`` from the workers: ``out_dir`` must then be on storage
+every worker can write (a shared file system), or ``None``.  Each sweep point is
+``seed_<s>/point.json``; running the same sweep again into the same ``out_dir`` skips the seeds
+already done.  Every point is seeded and runs with one torch thread, so the results do not
+depend on the backend, the number of workers or the order in which points finish.
 
 Examples
 --------
@@ -57,7 +70,8 @@ if TYPE_CHECKING:  # pragma: no cover
 
 __all__ = ["run_sweep", "run_points", "point_hash", "check_executor", "parse_seeds",
            "add_sweep_arguments", "add_executor_arguments", "executor_options", "sweep_command",
-           "BACKENDS", "SUMMARY_KEYS", "SWEEP_FILE", "POINT_FILE"]
+           "without_timings", "BACKENDS", "TIMING_KEYS", "SUMMARY_KEYS", "SWEEP_FILE",
+           "POINT_FILE"]
 
 #: Final metrics summarised over the seeds.
 SUMMARY_KEYS = ("accuracy", "loss", "distance_to_optimum", "epsilon", "bits_total",
@@ -166,6 +180,28 @@ def _plain(obj: Any) -> Any:
     if hasattr(obj, "to_dict"):
         return _plain(obj.to_dict())
     return obj
+
+
+#: Fields of the grids' results that are wall times, or fitted to wall times: they differ from
+#: run to run, everything else is identical on every backend (:func:`without_timings`).
+TIMING_KEYS = frozenset({"seconds", "runtime_seconds", "run_seconds", "aggregation_seconds",
+                         "rule_seconds", "cost_model", "exponent"})
+
+
+def without_timings(res: Any) -> Any:
+    """``res`` without its :data:`TIMING_KEYS` (at any depth): what two runs of the same grid
+    on any backends must have in common.
+
+    Examples
+    --------
+    >>> without_timings({"points": [{"accuracy": 0.9, "run_seconds": 1.2}], "seconds": 3.0})
+    {'points': [{'accuracy': 0.9}]}
+    """
+    if isinstance(res, dict):
+        return {k: without_timings(v) for k, v in res.items() if k not in TIMING_KEYS}
+    if isinstance(res, (list, tuple)):
+        return [without_timings(v) for v in res]
+    return res
 
 
 def _canonical(obj: Any) -> str:

@@ -72,9 +72,10 @@ import numpy as np
 
 from ._checks import (check_choice, check_int, check_nonnegative, check_open_unit,
                       check_positive)
-from .bounds import (aggregation_cost, bits_per_round, compressor_variance, kappa, vn_threshold)
-from .bounds.dp_byzantine import (analytic_noise_multiplier, gaussian_epsilon,
-                                  min_batch_size_bound, secret_mask_min_batch_bound)
+# plain-Python twins of the symbolic bounds (tests/bounds/test_bounds_numeric.py checks that
+# they agree): the table needs numbers only, and sympy takes about a second to import
+from .bounds._numeric import (aggregation_cost_value, analytic_z, gaussian_epsilon_value,
+                              kappa_value, min_batch_from_threshold, vn_threshold_value)
 
 __all__ = ["TradeoffTable", "compression_tradeoff", "pareto_front", "MODES"]
 
@@ -256,51 +257,51 @@ def compression_tradeoff(d: int, k: Iterable[int] | None = None, *, n: int = 20,
     if not modes:
         raise ValueError("modes must name at least one of 'dense', 'shared', 'secret'")
     if noise_multiplier is None:
-        z = math.sqrt(rounds) * float(analytic_noise_multiplier(eps, dl))
+        z = math.sqrt(rounds) * analytic_z(eps, dl)
     else:
         z = check_positive("noise_multiplier", noise_multiplier)
-    eps_plain = float(gaussian_epsilon(z, dl, steps=rounds))
+    eps_plain = gaussian_epsilon_value(z, dl, steps=rounds)
     s = z * 2.0 * C / bsz
     h = n - f
-    kap = float(kappa(aggregator, n=n, f=f, nnm=nnm))
-    kF = float(vn_threshold(aggregator, n=n, f=f))
-    mb = min_batch_size_bound()
+    kap = kappa_value(aggregator, n, f, nnm=nnm)
+    kF = vn_threshold_value(aggregator, n, f)
 
     def cost(dim):
-        c = aggregation_cost(aggregator, n=n, f=f, d=dim, nnm=nnm)
-        return c["flops"], c["memory_bytes"]
+        return aggregation_cost_value(aggregator, n, f, dim, nnm=nnm)
+
+    def min_batch(dim, rho):
+        return min_batch_from_threshold(dim, C, z, g, 0.0, rho, kF)
 
     rows: list[dict[str, Any]] = []
     if "dense" in modes:
         fl, mem = cost(d)
-        rows.append(dict(mode="dense", k=d, gamma=1.0, bits=float(bits_per_round("none", d,
-                         float_bits=float_bits)), epsilon=eps_plain, noise_energy=d * s * s,
+        rows.append(dict(mode="dense", k=d, gamma=1.0, bits=float(float_bits * d),
+                         epsilon=eps_plain, noise_energy=d * s * s,
                          omega=0.0, mse=d * s * s / h,
                          robust_error=kap * ((1 - 1 / h) * d * s * s + G * G),
                          robust_error_rel=kap * ((1 - 1 / h) * d * s * s + G * G) / g ** 2,
-                         min_batch_size=float(mb.evaluate(d=d, C=C, z=z, g=g, sigma_s=0, rho=1,
-                                                          kappa_F=kF)),
+                         min_batch_size=min_batch(d, 1.0),
                          flops=fl, memory_bytes=mem))
     if "shared" in modes:
         for kk in ks:
             rho = kk / d if retained_energy is None else check_positive("retained_energy",
                                                                         retained_energy)
-            om = float(compressor_variance("randk", d, kk))
+            om = d / kk - 1            # omega of rand-k (compressor_variance)
             fl, mem = cost(kk)
             rerr = kap * ((1 - 1 / h) * kk * s * s + rho * G * G)
             rows.append(dict(mode="shared", k=kk, gamma=kk / d,
-                             bits=float(bits_per_round("randk", d, kk, float_bits=float_bits,
-                                                       index_coding="seed")),
+                             bits=float(float_bits * kk + 64),   # values + a 64-bit seed
                              epsilon=eps_plain, noise_energy=kk * s * s, omega=om,
                              mse=om * C * C + (d / kk) * d * s * s / h,
                              robust_error=rerr, robust_error_rel=rerr / (rho * g * g),
-                             min_batch_size=float(mb.evaluate(d=kk, C=C, z=z, g=g, sigma_s=0,
-                                                              rho=min(rho, 1.0), kappa_F=kF)),
+                             min_batch_size=min_batch(kk, min(rho, 1.0)),
                              flops=fl, memory_bytes=mem))
     if "secret" in modes:
         gammas = np.array([kk / d for kk in ks])
         eps_amp = (_amplified_epsilon(gammas, z, rounds, dl) if mask_unit == "record" else
                    np.full(gammas.shape, eps_plain))
+        from .bounds.dp_byzantine import secret_mask_min_batch_bound   # symbolic: lazy
+
         sb = secret_mask_min_batch_bound()
         fl, mem = cost(d)
         for kk, gam, ea in zip(ks, gammas, eps_amp):
@@ -310,7 +311,7 @@ def compression_tradeoff(d: int, k: Iterable[int] | None = None, *, n: int = 20,
             else:
                 bmin = math.inf
             rows.append(dict(mode="secret", k=kk, gamma=float(gam),
-                             bits=float(bits_per_round("none", d, float_bits=float_bits)),
+                             bits=float(float_bits * d),
                              epsilon=min(float(ea), eps_plain), noise_energy=d * s * s,
                              omega=float(1 / gam - 1),
                              mse=(1 / gam - 1) * C * C / h + d * s * s / (gam * gam * h),

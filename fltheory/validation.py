@@ -961,12 +961,6 @@ _PLOT = "fltheory.plots.validation.plot_validation"
 # ``plot_validation`` moved to fltheory.plots.validation (plots draw result objects; the runners
 # never import them); the old name keeps working with a DeprecationWarning.
 def __getattr__(name: str) -> Any:
-    if name == "plot_validation":
-        import importlib
-        import warnings
+    from fltheory._moved import moved
 
-        warnings.warn("fltheory.validation.plot_validation moved to "
-                      "fltheory.plots.validation.plot_validation", DeprecationWarning,
-                      stacklevel=2)
-        return importlib.import_module("fltheory.plots.validation").plot_validation
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    return moved(__name__, name, {"plot_validation": "fltheory.plots.validation"})

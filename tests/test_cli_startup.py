@@ -40,7 +40,9 @@ def heavy_modules(argv):
     (["bound", "min-batch-size", "--d", "25e6", "--k", "250000", "--aggregator", "krum",
       "--json"], set()),
     (["bound", "kappa", "--latex"], {"sympy", "scipy"}),     # LaTeX is sympy's
-    (["tradeoff", "--d", "1e6", "--no-amplification"], {"sympy", "scipy"}),
+    (["tradeoff", "--d", "1e6", "--no-amplification"], set()),
+    (["tradeoff", "--d", "1e6", "--k", "1000", "--aggregator", "krum", "--nnm",
+      "--no-amplification", "--json"], set()),
 ])
 def test_command_imports_only_what_it_uses(argv, allowed):
     assert heavy_modules(argv) <= allowed

@@ -1,7 +1,8 @@
 """The experiment grids through the one executor (fltheory.sweep.run_points): serial, joblib and
 a Dask LocalCluster (2 worker processes on 127.0.0.1) give the same JSON; an interrupted grid
 resumes from its per-point files and ends equal to an uninterrupted one; a changed configuration
-is run again; the CLI options of ``fltheory plot`` and ``fltheory tradeoff --validate``."""
+is run again; the CLI options of ``fltheory plot``, ``fltheory tradeoff --validate`` and
+``fltheory plan --validate``."""
 
 from __future__ import annotations
 
@@ -17,7 +18,7 @@ pytest.importorskip("joblib")
 from fltheory import cli  # noqa: E402
 from fltheory import compression_runs as cr  # noqa: E402
 from fltheory import experiments as ex  # noqa: E402
-from fltheory.sweep import point_hash, run_points  # noqa: E402
+from fltheory.sweep import point_hash, run_points, without_timings  # noqa: E402
 
 #: Figure 4's quick grid on a smaller recipe: 6 clients (1 label flipper), 2 rounds; the quick
 #: grid is {clean, label flip, backdoor} x {mean, cwtm} x seeds.
@@ -47,24 +48,11 @@ GRID = {
     "smea_dense": {"n": 5, "f": 1, "dims": [4, 8]},
 }
 
-#: Wall-time fields: measured, so they differ from run to run; everything else must not.
-TIMINGS = {"seconds", "runtime_seconds", "run_seconds", "aggregation_seconds", "rule_seconds",
-           "cost_model"}
-
-
-def _strip(obj):
-    if isinstance(obj, dict):
-        return {k: _strip(v) for k, v in obj.items() if k not in TIMINGS}
-    if isinstance(obj, list):
-        return [_strip(v) for v in obj]
-    return obj
-
-
 def _json(res) -> str:
     """The results as the JSON file the command writes (timings removed)."""
     from fltheory._io import jsonable
 
-    return json.dumps(jsonable(_strip(res)), sort_keys=True)
+    return json.dumps(jsonable(without_timings(res)), sort_keys=True)
 
 
 @pytest.fixture(scope="module")
@@ -171,7 +159,7 @@ def test_interrupted_compression_grid_on_dask_resumes(grid_serial, dask_client, 
     ran = _interrupt_after(monkeypatch, cr, "_item", 2)
     with pytest.raises(KeyboardInterrupt):
         cr.run_compression_grid(GRID, backend="serial", points_dir=tmp_path)
-    assert len(list(tmp_path.glob("*.json"))) == 2
+    assert len(ran) == 2 and len(list(tmp_path.glob("*.json"))) == 2
     monkeypatch.undo()
     res = cr.run_compression_grid(GRID, backend="dask", client=dask_client,
                                   points_dir=tmp_path)
@@ -192,6 +180,25 @@ def test_changed_configuration_is_run_again(fig4_serial, monkeypatch, tmp_path):
                             backend="serial", points_dir=tmp_path)
     assert len(ran) == 5                                # seed 0 of the first grid reused
     assert _json(res) == _json(fig4_serial)
+
+
+def test_plan_validation_interrupted_then_resumed_on_dask(dask_client, monkeypatch, tmp_path):
+    from plan.test_plan_validate import TINY as DEVICES   # tests/ is on sys.path
+
+    from fltheory.plan import plan
+    from fltheory.plan import validate as pv
+
+    pl = plan(DEVICES)
+    ref = pv.validate_plan(pl, quick=True, seeds=2)
+    ran = _interrupt_after(monkeypatch, pv, "_run_point", 3)
+    with pytest.raises(KeyboardInterrupt):
+        pv.validate_plan(pl, quick=True, seeds=2, points_dir=tmp_path)
+    assert len(list(tmp_path.glob("plan.*.json"))) == len(ran) == 3
+    monkeypatch.undo()
+    res = pv.validate_plan(pl, quick=True, seeds=2, backend="dask", client=dask_client,
+                           points_dir=tmp_path)
+    assert len(list(tmp_path.glob("plan.*.json"))) == 2 * len(res.recipes)
+    assert _json(res.to_dict()) == _json(ref.to_dict())
 
 
 # --------------------------------------------------------------------------------------------------
@@ -295,6 +302,20 @@ def test_tradeoff_validate_through_the_executor(tmp_path, capsys):
     assert json.loads(capsys.readouterr().out) == first
 
 
+def test_plot_interrupted_says_how_to_resume(monkeypatch, tmp_path, capsys):
+    _interrupt_after(monkeypatch, ex, "_fig4_one", 2)
+    cfg = tmp_path / "fig4.toml"
+    from fltheory.config import ExperimentConfig
+
+    cfg.write_text(ExperimentConfig.from_dict(FIG4).to_toml())
+    out = tmp_path / "fig"
+    assert cli.main(["plot", "byzantine-attacks", "--config", str(cfg), "--quick", "--seeds",
+                     "0", "--out", str(out)]) == 130
+    err = capsys.readouterr().err
+    assert f"finished points are in {out / 'points'}" in err and "--resume" in err
+    assert len(list((out / "points").glob("*.json"))) == 2
+
+
 @pytest.mark.parametrize("argv, msg", [
     (["plot", "min-batch-size", "--backend", "dask"], "--backend applies"),
     (["plot", "audit-vs-theory", "--quick", "--scheduler", "tcp://h:1"], "backend='dask'"),
@@ -302,6 +323,7 @@ def test_tradeoff_validate_through_the_executor(tmp_path, capsys):
      "jobs must be"),
     (["plot", "byzantine-attacks", "--from", "x.json", "--resume"], "cannot be combined"),
     (["tradeoff", "--validate", "g.toml", "--resume"], "--resume needs"),
+    (["plan", "d.toml", "--jobs", "2"], "--jobs is an option of --validate"),
 ])
 def test_cli_bad_executor_options(argv, msg, tmp_path, capsys, monkeypatch):
     monkeypatch.chdir(tmp_path)

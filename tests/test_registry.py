@@ -139,3 +139,16 @@ def test_cli_exits_2_on_a_component_typo(tmp_path, capsys):
         assert err.count("\n") == 1 and "byzantine.aggregator" in err and "'krumm'" in err
         assert "did you mean 'krum'" in err
     assert not (tmp_path / "o").exists() or not any((tmp_path / "o").iterdir())
+
+
+def test_for_dataset_refuses_a_user_model_it_cannot_size():
+    pytest.importorskip("torch")
+    from fltheory.fl import data, models
+
+    models.REGISTRY.register("my_model", lambda **kw: None, convex=False)
+    try:
+        with pytest.raises(ValueError, match=r"models.get\('my_model'"):
+            models.for_dataset(data.synthetic_logistic(num_clients=2, samples_per_client=5,
+                                                       dim=2), "my_model")
+    finally:
+        del models.REGISTRY["my_model"]

@@ -78,6 +78,19 @@ def test_compression_section(tmp_path):
     assert config_compression_section(tmp_path, {})["data"]["name"] == "none"
 
 
+def test_compression_section_sign_names(tmp_path):
+    pytest.importorskip("torch")            # the model dimension comes from the engine
+    # "scaled_sign" is (||x||_1/d) sign(x): contraction 1 - 1/d (d = 10), d + 32 bits
+    scaled = config_compression_section(
+        tmp_path, {**RECORD, "compression": {"name": "scaled_sign"}})["data"]
+    assert scaled["omega"] == pytest.approx(1 - 1 / 10) and scaled["bits"] == 10 + 32
+    assert scaled["unbiased"] is False
+    # "sign" is the plain sign: no bound, and the section says which compressor has one
+    plain = config_compression_section(tmp_path, {**RECORD, "compression": {"name": "sign"}})
+    assert "omega" not in plain["data"]
+    assert any("plain sign" in line and "scaled_sign" in line for line in plain["lines"])
+
+
 EXAMPLES = [CONFIGS / f"{name}.toml" for name in (
     "digits_labelflip", "synthetic_dp_record", "digits_dp_client", "fig4_byzantine", "fig5_audit",
     "fig6_inversion")]

@@ -1,9 +1,10 @@
-"""Plain-Python values of the bounds behind ``fltheory bound kappa`` and ``bound min-batch-size``.
+"""Plain-Python values of the bounds behind ``fltheory bound kappa``, ``bound min-batch-size`` and
+``fltheory tradeoff`` (:mod:`fltheory.tradeoffs`).
 
 The :class:`~fltheory.bounds.Bound` objects are sympy expressions, and importing sympy (and the
 SciPy functions their lambdified forms call) costs about a second, several times the work of the
 command.  This module evaluates the same closed forms with :mod:`math` only, imports neither sympy
-nor SciPy, and is what those two commands call when no LaTeX is asked for.  The symbolic forms stay
+nor SciPy, and is what those commands call when no LaTeX is asked for.  The symbolic forms stay
 the reference: ``tests/bounds/test_bounds_numeric.py`` checks that both agree on a grid of
 parameters, and that both reject the same inputs with the same messages.
 
@@ -384,3 +385,99 @@ def min_batch_size_value(d, epsilon, delta, aggregator: str = "cwmed", n: int = 
     _assume(r <= 1, "min_batch_size", "rho <= 1", f"rho={r:g}")
     big_a = thr ** 2 * r * gn ** 2
     return (s ** 2 + math.sqrt(s ** 4 + 16 * big_a * dim * c ** 2 * z ** 2)) / (2 * big_a)
+
+
+def gaussian_epsilon_value(z: float, delta: float, steps: int = 1) -> float:
+    """``gaussian_epsilon(z, delta, steps)`` for scalars: the ε at which δ(ε) of one Gaussian
+    release with multiplier :math:`z/\\sqrt{T}` equals ``delta`` (bisection).
+
+    Examples
+    --------
+    >>> round(gaussian_epsilon_value(3.7306316, 1e-5), 5)
+    1.0
+    """
+    zz = check_positive("noise_multiplier", z) / math.sqrt(check_int("steps", steps, minimum=1))
+    dl = float(check_array("delta", delta, low=0, high=1, low_open=True, high_open=True))
+
+    def h(e: float) -> float:     # decreasing in e
+        return min(max(_gaussian_delta(zz, e), 0.0), 1.0) - dl
+
+    if h(0.0) <= 0:
+        return 0.0
+    lo, hi = 0.0, 1.0
+    while h(hi) > 0:
+        lo, hi = hi, 2.0 * hi
+        if hi > 1e6:  # pragma: no cover
+            return math.inf
+    while True:
+        mid = 0.5 * (lo + hi)
+        if mid in (lo, hi):
+            return hi
+        if h(mid) > 0:
+            lo = mid
+        else:
+            hi = mid
+
+
+def min_batch_from_threshold(dim: float, clip: float, z: float, grad_norm: float,
+                             sampling_std: float, rho: float, kappa_f: float) -> float:
+    """``min_batch_size_bound().evaluate(...)``: the positive root of the VN condition."""
+    _assume(rho <= 1, "min_batch_size", "rho <= 1", f"rho={rho:g}")
+    big_a = kappa_f ** 2 * rho * grad_norm ** 2
+    s2 = sampling_std ** 2
+    return (s2 + math.sqrt(s2 ** 2 + 16 * big_a * dim * clip ** 2 * z ** 2)) / (2 * big_a)
+
+
+#: Rules of the operation-count model (``fltheory.bounds.cost``).
+COST_AGGREGATORS = ("mean", "cwmed", "cwtm", "krum", "multikrum", "gm", "nnm", "mda", "smea",
+                    "caf")
+
+
+def _cost(key: str, n: int, f: int, d: int, iters: int, power_iters: int = 20
+          ) -> tuple[float, float]:
+    """(flops, floats held) of ``aggregation_cost_bound(key, ..., smea_method="gram")``."""
+    lg = math.ceil(math.log2(n))
+    gram, h = n * (n + 1) * d, n - f
+    flops = {
+        "mean": lambda: n * d,
+        "cwmed": lambda: n * lg * d,
+        "cwtm": lambda: n * lg * d + (n - 2 * f) * d,
+        "krum": lambda: gram + n ** 2 * lg,
+        "multikrum": lambda: gram + n ** 2 * lg + h * d,
+        "gm": lambda: gram + iters * (2 * n ** 2 + 4 * n) + 2 * n * d,
+        "nnm": lambda: gram + n ** 2 * lg + n * h * d,
+        "mda": lambda: gram + math.comb(n, f) * h * (h - 1) / 2 + h * d,
+        "smea": lambda: gram + math.comb(n, f) * (h ** 3 + h ** 2) + h * d,
+        "caf": lambda: iters * (4 * power_iters + 5) * n * d,
+    }[key]()
+    base = n * d + d
+    if key in ("mean", "cwmed", "cwtm", "caf"):
+        mem = base + (n if key == "caf" else 0)
+    elif key == "nnm":
+        mem = base + n * d + n ** 2
+    else:
+        mem = base + n ** 2
+    return float(flops), float(mem)
+
+
+def aggregation_cost_value(name: str, n: int, f: int, d: int, *, nnm: bool = False
+                           ) -> tuple[float, float]:
+    """``(flops, memory_bytes)`` of ``aggregation_cost(name, n, f, d, nnm=nnm)`` (its defaults:
+    SMEA on the Gram matrix, 100 Weiszfeld iterations, 2f CAF steps of 20 power iterations,
+    4-byte floats).
+
+    Examples
+    --------
+    >>> aggregation_cost_value("cwtm", 20, 4, 1000)
+    (112000.0, 84000.0)
+    """
+    key = canonical_aggregator(name, COST_AGGREGATORS)
+    n, f = check_int("n", n, minimum=1), check_int("f", f, minimum=0)
+    d = _integer("d", d, True)
+    _assume(n > 2 * f, f"cost_flops_{key}", "n > 2f", f"f={f}, n={n}")
+    iters = 100 if key == "gm" else max(2 * f, 1)
+    flops, mem = _cost(key, n, f, d, iters)
+    if nnm and key != "nnm":
+        fl2, mem2 = _cost("nnm", n, f, d, iters)
+        flops, mem = flops + fl2, max(mem, mem2)
+    return flops, mem * 4

@@ -19,14 +19,13 @@ import sympy as sp
 
 from .._checks import check_choice, check_int
 from ._core import Assumption, Bound, SYMBOLS, log2
+from ._numeric import COST_AGGREGATORS  # noqa: F401  (the aggregators of the cost model)
 from .robustness import canonical_aggregator
 
 __all__ = ["COST_AGGREGATORS", "aggregation_cost_bound", "aggregation_cost"]
 
 n, f, d, I, P = (SYMBOLS[x] for x in ("n", "f", "d", "iters", "power_iters"))
 
-#: Aggregators covered by the cost model.
-COST_AGGREGATORS = ("mean", "cwmed", "cwtm", "krum", "multikrum", "gm", "nnm", "mda", "smea", "caf")
 
 _lg = sp.ceiling(log2(n))
 _gram = n * (n + 1) * d

@@ -82,6 +82,8 @@ __all__ = [
 _CENTER_RATIO = {torch.float16: 1.0, torch.bfloat16: 1.0, torch.float32: 64.0,
                  torch.float64: 1e9}
 _GRAM_CHUNK = 1 << 16
+#: From this many columns on, squared row norms are BLAS dot products (NumPy) rather than torch's.
+_BLAS_NORM_MIN_D = 1 << 12
 
 
 @dataclass
@@ -122,7 +124,12 @@ class AggregationInfo:
 
 def _split_finite(x: torch.Tensor) -> torch.Tensor | None:
     """Indices of rows with a NaN/Inf entry, or ``None`` if there are none (cheap test first)."""
-    s = x.sum(dim=1)
+    if x.shape[1] >= _BLAS_NORM_MIN_D and _numpy_sortable(x):
+        a = x.numpy()
+        with np.errstate(over="ignore", invalid="ignore"):
+            s = torch.from_numpy(a @ np.ones(a.shape[1], dtype=a.dtype))  # one BLAS gemv
+    else:
+        s = x.sum(dim=1)
     suspicious = ~torch.isfinite(s)
     if not bool(suspicious.any()):
         return None
@@ -320,6 +327,11 @@ def _row_sq_norms(x: torch.Tensor) -> torch.Tensor:
     """Squared row norms in float64 (float16 rows are summed in float32: no overflow)."""
     if x.dtype in (torch.float16, torch.bfloat16):
         x = x.to(torch.float32)
+    if x.shape[1] >= _BLAS_NORM_MIN_D and _numpy_sortable(x):
+        # one BLAS dot per row: 2x faster than torch's vector_norm for float64 at d = 1e5
+        a = x.numpy()
+        with np.errstate(over="ignore", invalid="ignore"):   # inf/NaN rows are screened
+            return torch.from_numpy(np.array([r @ r for r in a], dtype=np.float64))
     return torch.linalg.vector_norm(x, dim=1).to(torch.float64) ** 2
 
 
@@ -332,7 +344,8 @@ def _row_sq_dists(x: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
 
 
 def _numpy_sortable(r: torch.Tensor) -> bool:
-    # NumPy's SIMD sort is several times faster than torch.sort on the CPU.
+    # NumPy's SIMD sort is several times faster than torch.sort on the CPU (and its BLAS dot
+    # faster than torch's vector_norm for float64 rows).
     return r.device.type == "cpu" and r.dtype in (torch.float32, torch.float64) \
         and not r.requires_grad
 

@@ -646,6 +646,9 @@ def for_dataset(dataset: Any, name: str = "logistic_regression", **kwargs: Any) 
         return logistic_regression(dataset.num_features, dataset.num_classes)
     if key == "mlp":
         return mlp(dataset.num_features, dataset.num_classes, **kwargs)
+    if key != "cnn":      # a model registered by the user: its factory's arguments are its own
+        raise ValueError(f"for_dataset sizes the built-in models (logreg, linreg, mlp, cnn); "
+                         f"build {name!r} with models.get({name!r}, ...)")
     if len(dataset.input_shape) != 3:
         raise ValueError("name='cnn' needs image inputs (C, H, W), got input_shape "
                          f"{dataset.input_shape}; load the data with flatten=False")

@@ -158,42 +158,52 @@ def recipe_config(pl: Plan, *, seed: int = 0, eval_every: int | None = None,
     return cfg, [cls for cls, _ in live]
 
 
-def _run_recipe(pl: Plan, seeds, eval_every, lr) -> RecipeResult:
+def _run_point(pl: Plan, seed: int, eval_every, lr) -> dict:
+    """One recipe and seed in the engine (run by :func:`fltheory.sweep.run_points`)."""
     from fltheory.accounting import local_dp_sgd
     from fltheory.config import ExperimentConfig
     from fltheory.fl import simulate
 
     t0 = time.perf_counter()
     spec = pl.spec
-    acc, loss, curves, rounds = [], [], [], []
+    cfg_dict, live = recipe_config(pl, seed=seed, eval_every=eval_every, lr=lr)
+    cfg = ExperimentConfig.from_dict(cfg_dict)
+    ds = federation_dataset(spec, seed=seed, classes=live)
+    run = simulate(cfg, dataset=ds)
+    a = run.metric("accuracy")
+    keep = ~np.isnan(a)
+    group = np.array(cfg.clients.group)
+    bits = np.asarray(run.info["client_bits_total"], float)
+    parts = np.asarray(run.info["client_rounds"], float)
+    classes = {}
+    for cls in live:
+        cp = pl[cls.name]
+        idx = np.flatnonzero(group == cls.name)
+        s = cp.settings
+        planned = local_dp_sgd(s["participation"], s["batch_size"] / cls.data_size,
+                               s["noise_multiplier"], s["local_steps"], spec.rounds)
+        if any(run.client_events[int(i)] != planned for i in idx):
+            raise AssertionError(f"{pl.mode}/{cls.name}: the engine executed another "
+                                 "mechanism than the plan accounted")
+        classes[cls.name] = {
+            "epsilon": max(run.client_guarantees[int(i)].epsilon for i in idx),
+            "bits": float(bits[idx].sum() / max(parts[idx].sum(), 1.0)),
+            "participation": float(parts[idx].mean() / spec.rounds)}
+    return {"accuracy": float(run.last("accuracy")), "loss": float(run.last("loss")),
+            "rounds": run.metric("round")[keep].tolist(), "curve": a[keep].tolist(),
+            "classes": classes, "seconds": time.perf_counter() - t0}
+
+
+def _recipe_result(pl: Plan, points: list) -> RecipeResult:
+    """A recipe's result from its points (one per seed, in the order of the seeds)."""
+    spec = pl.spec
     per_class: dict = {}
-    for seed in seeds:
-        cfg_dict, live = recipe_config(pl, seed=seed, eval_every=eval_every, lr=lr)
-        cfg = ExperimentConfig.from_dict(cfg_dict)
-        ds = federation_dataset(spec, seed=seed, classes=live)
-        run = simulate(cfg, dataset=ds)
-        acc.append(float(run.last("accuracy")))
-        loss.append(float(run.last("loss")))
-        a = run.metric("accuracy")
-        keep = ~np.isnan(a)
-        rounds = run.metric("round")[keep].tolist()
-        curves.append(a[keep])
-        group = np.array(cfg.clients.group)
-        bits = np.asarray(run.info["client_bits_total"], float)
-        parts = np.asarray(run.info["client_rounds"], float)
-        for cls in live:
-            cp = pl[cls.name]
-            idx = np.flatnonzero(group == cls.name)
-            s = cp.settings
-            planned = local_dp_sgd(s["participation"], s["batch_size"] / cls.data_size,
-                                   s["noise_multiplier"], s["local_steps"], spec.rounds)
-            if any(run.client_events[int(i)] != planned for i in idx):
-                raise AssertionError(f"{pl.mode}/{cls.name}: the engine executed another "
-                                     "mechanism than the plan accounted")
-            row = per_class.setdefault(cls.name, {"bits": [], "participation": []})
-            row["epsilon"] = max(run.client_guarantees[int(i)].epsilon for i in idx)
-            row["bits"].append(bits[idx].sum() / max(parts[idx].sum(), 1.0))
-            row["participation"].append(parts[idx].mean() / spec.rounds)
+    for pt in points:
+        for name, m in pt["classes"].items():
+            row = per_class.setdefault(name, {"bits": [], "participation": []})
+            row["epsilon"] = m["epsilon"]          # the same event for every seed
+            row["bits"].append(m["bits"])
+            row["participation"].append(m["participation"])
     classes = []
     for cls, cp in zip(spec.classes, pl.classes):
         row = {"name": cls.name, "feasible": cp.feasible, "epsilon_target": cls.epsilon,
@@ -208,15 +218,20 @@ def _run_recipe(pl: Plan, seeds, eval_every, lr) -> RecipeResult:
             row.update(epsilon_run=m["epsilon"], uplink_bits_measured=float(np.mean(m["bits"])),
                        participation_measured=float(np.mean(m["participation"])))
         classes.append(row)
+    curves = [np.asarray(pt["curve"], float) for pt in points]
     n = min(len(c) for c in curves)
     return RecipeResult(name=pl.mode, predicted_error_bound=pl.objective.get("J"),
-                        accuracy=acc, loss=loss, curve_rounds=rounds[:n],
+                        accuracy=[pt["accuracy"] for pt in points],
+                        loss=[pt["loss"] for pt in points],
+                        curve_rounds=points[-1]["rounds"][:n],
                         curve_accuracy=np.mean([c[:n] for c in curves], 0).tolist(),
-                        classes=classes, seconds=time.perf_counter() - t0)
+                        classes=classes, seconds=float(sum(pt["seconds"] for pt in points)))
 
 
 def validate_plan(pl: Plan, *, quick: bool = False, seeds=None, out_dir=None,
-                  lr: float = _LR, figure=None) -> PlanValidation:
+                  lr: float = _LR, figure=None, jobs: int = 1, backend: str | None = None,
+                  scheduler: str | None = None, client=None, points_dir=None,
+                  resume: bool = True) -> PlanValidation:
     """Run ``pl`` and the baselines (uniform, SAMPLE, SCALE) in the engine.
 
     Parameters
@@ -236,29 +251,37 @@ def validate_plan(pl: Plan, *, quick: bool = False, seeds=None, out_dir=None,
         A drawing function ``figure(result, stem) -> paths``, e.g.
         :func:`fltheory.plots.planning.plot_plan_validation` (what ``fltheory plan --validate
         --out`` uses).
+    jobs, backend, scheduler, client, points_dir, resume : optional
+        Where the (recipe, seed) points run and where each is saved
+        (:func:`fltheory.sweep.run_points`): serial by default, ``jobs`` joblib processes, or a
+        Dask cluster; with ``points_dir`` and ``resume`` an interrupted validation resumes.
 
     Returns
     -------
     PlanValidation
     """
-    import torch
-
     from fltheory._checks import check_drawer, check_int, check_positive
+    from fltheory.sweep import check_executor, run_points
 
     t0 = time.perf_counter()
     n_seeds = check_int("seeds", seeds, minimum=1) if seeds is not None else (1 if quick else 3)
     lr = check_positive("lr", lr)
     figure = check_drawer("figure", figure, "fltheory.plots.planning.plot_plan_validation")
+    check_executor(backend, jobs, scheduler)
     T = pl.spec.rounds
     eval_every = max(1, T // (5 if quick else 10))
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        recipes = [pl] + [baseline(pl.spec, k) for k in BASELINES]
-        results = [_run_recipe(r, list(range(n_seeds)), eval_every, lr) for r in recipes
-                   if any(c.feasible for c in r.classes)]
-    finally:
-        torch.set_num_threads(threads)
+    recipes = [r for r in [pl] + [baseline(pl.spec, k) for k in BASELINES]
+               if any(c.feasible for c in r.classes)]
+    items = [(r, s, eval_every, lr) for r in recipes for s in range(n_seeds)]
+    ids = [{"spec": r.spec.to_dict(), "config": recipe_config(r, seed=s, eval_every=e,
+                                                              lr=lr_)[0]}
+           for r, s, e, lr_ in items]
+    points = run_points(_run_point, items, identities=ids,
+                        labels=[f"plan.{pl.spec.name}.{r.mode}.seed{s}" for r, s, _, _ in items],
+                        backend=backend, jobs=jobs, scheduler=scheduler, client=client,
+                        points_dir=points_dir, resume=resume, desc="recipes")[0]
+    results = [_recipe_result(r, points[i * n_seeds:(i + 1) * n_seeds])
+               for i, r in enumerate(recipes)]
     res = PlanValidation(name=pl.spec.name, dataset=pl.spec.model.dataset or "digits",
                          seeds=list(range(n_seeds)), quick=quick, rounds=T, recipes=results,
                          seconds=time.perf_counter() - t0)

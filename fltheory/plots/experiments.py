@@ -7,9 +7,7 @@ runner of :mod:`fltheory.experiments` (or of ``fltheory run``'s result files) an
 
 from __future__ import annotations
 
-import importlib
 import math
-import warnings
 from pathlib import Path
 from typing import Any
 
@@ -345,8 +343,6 @@ _MOVED["experiment_figure"] = "fltheory.figures"
 
 
 def __getattr__(name: str) -> Any:
-    if name in _MOVED:
-        warnings.warn(f"fltheory.plots.experiments.{name} moved to {_MOVED[name]}.{name}",
-                      DeprecationWarning, stacklevel=2)
-        return getattr(importlib.import_module(_MOVED[name]), name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    from fltheory._moved import moved
+
+    return moved(__name__, name, _MOVED)

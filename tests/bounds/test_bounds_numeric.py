@@ -1,8 +1,8 @@
 """The plain-Python twins in fltheory.bounds._numeric agree with the symbolic bounds.
 
 The symbolic Bound objects (sympy, lambdified; SciPy's ndtr/log_ndtr and brentq for the analytic
-Gaussian calibration) are the reference; the twins are what ``fltheory bound kappa`` and
-``bound min-batch-size`` evaluate without importing sympy.  Values must agree on a grid and bad
+Gaussian calibration) are the reference; the twins are what ``fltheory bound kappa``,
+``bound min-batch-size`` and ``fltheory.tradeoffs`` evaluate without importing sympy.  Values must agree on a grid and bad
 inputs must raise the same message.
 """
 
@@ -143,3 +143,59 @@ def test_numeric_twins_import_neither_sympy_nor_scipy():
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          timeout=120, check=True)
     assert out.stdout.strip() == "[]"
+
+
+@pytest.mark.parametrize("name", ("mean", "cwmed", "cwtm", "krum", "multikrum", "gm", "nnm",
+                                  "mda", "smea", "caf", "median"))
+@pytest.mark.parametrize("nnm", [False, True])
+def test_aggregation_cost_matches_symbolic(name, nnm):
+    from fltheory.bounds import aggregation_cost
+
+    for n, f, d in ((20, 4, 1000), (7, 3, 12345), (64, 0, 10 ** 6), (1, 0, 5), (9, 2, 1)):
+        c = aggregation_cost(name, n=n, f=f, d=d, nnm=nnm)
+        assert N.aggregation_cost_value(name, n, f, d, nnm=nnm) == (c["flops"],
+                                                                   c["memory_bytes"])
+
+
+@pytest.mark.parametrize("z, delta, steps", list(itertools.product(
+    (0.3, 1.0, 3.7306316, 40.0), (1e-12, 1e-5, 0.3), (1, 7, 100))))
+def test_gaussian_epsilon_matches_scipy(z, delta, steps):
+    from fltheory.bounds import gaussian_epsilon
+
+    assert N.gaussian_epsilon_value(z, delta, steps) == pytest.approx(
+        gaussian_epsilon(z, delta, steps=steps), rel=1e-11, abs=1e-13)
+
+
+@pytest.mark.parametrize("kw", [
+    dict(d=1_000_000), dict(d=25_000_000, k=[25_000, 250_000], aggregator="krum", nnm=True),
+    dict(d=1_000_000, aggregator="gm", n=7, f=3, noise_multiplier=2.0, rounds=10,
+         heterogeneity=0.5, batch_size=64, clip=0.5, grad_norm=0.2),
+    dict(d=10_000, k=[10, 10_000], aggregator="median", retained_energy=0.3, float_bits=16),
+])
+def test_compression_tradeoff_columns_match_the_symbolic_bounds(kw):
+    """The table (computed with the twins) against the symbolic bounds, column by column."""
+    from fltheory.bounds import (aggregation_cost, analytic_noise_multiplier, bits_per_round,
+                                 compressor_variance, gaussian_epsilon, min_batch_size_bound)
+    from fltheory.tradeoffs import compression_tradeoff
+
+    t = compression_tradeoff(**kw, modes=("dense", "shared"), amplification=False)
+    m = t.meta
+    n, f, d, T = m["n"], m["f"], m["d"], m["rounds"]
+    z = kw.get("noise_multiplier") or math.sqrt(T) * analytic_noise_multiplier(1.0, 1e-5)
+    assert m["noise_multiplier"] == pytest.approx(z, rel=1e-12)
+    assert m["kappa"] == pytest.approx(kappa(m["aggregator"], n=n, f=f, nnm=m["nnm"]), rel=1e-14)
+    assert m["kappa_F"] == pytest.approx(vn_threshold(m["aggregator"], n=n, f=f), rel=1e-14)
+    for r in t.rows():
+        k = int(r["k"])
+        dense = r["mode"] == "dense"
+        bits = (bits_per_round("none", d, float_bits=m["float_bits"]) if dense else
+                bits_per_round("randk", d, k, float_bits=m["float_bits"], index_coding="seed"))
+        assert r["bits"] == bits
+        assert r["omega"] == (0.0 if dense else compressor_variance("randk", d, k))
+        assert r["epsilon"] == pytest.approx(gaussian_epsilon(z, 1e-5, steps=T), rel=1e-11)
+        cost = aggregation_cost(m["aggregator"], n=n, f=f, d=k, nnm=m["nnm"])
+        assert (r["flops"], r["memory_bytes"]) == (cost["flops"], cost["memory_bytes"])
+        rho = 1.0 if dense else min(kw.get("retained_energy", k / d), 1.0)
+        ref = min_batch_size_bound().evaluate(d=k, C=m["clip"], z=z, g=m["grad_norm"],
+                                              sigma_s=0, rho=rho, kappa_F=m["kappa_F"])
+        assert r["min_batch_size"] == pytest.approx(ref, rel=1e-12)

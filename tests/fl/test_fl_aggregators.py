@@ -413,3 +413,45 @@ def test_huge_finite_values_do_not_overflow(name):
         assert info.rejected == 6
     else:
         assert info.rejected == 0 and float(value.min()) >= 2e38 * (1 - 1e-6)
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+@pytest.mark.parametrize("as_numpy", [False, True])
+def test_large_d_paths_match_sorting_and_reject_nonfinite_rows(dtype, as_numpy):
+    """Past the block size (several sort blocks, a partial last one) and the BLAS-norm
+    threshold: coordinate-wise rules equal np.sort's order statistics, rows with NaN/Inf are
+    rejected, ties are kept, and centered clipping equals the formula."""
+    n, d, f = 13, A._SORT_BLOCK * 2 + 77, 3
+    assert d > A._BLAS_NORM_MIN_D
+    g = torch.Generator().manual_seed(0)
+    x = torch.randn(n, d, generator=g, dtype=torch.float64)
+    x[:, :500] = torch.round(x[:, :500])          # many ties
+    x[2, 3000] = float("nan")
+    x[5, 17] = float("inf")
+    x[7] *= 1e6                                   # a far row, finite
+    good = [i for i in range(n) if i not in (2, 5)]
+    ref = np.sort(x[good].numpy(), axis=0)
+    m = len(good)
+    xin = x.to(dtype)
+    xin = xin.numpy() if as_numpy else xin
+    med, info = A.CoordinateWiseMedian(f)(xin)
+    assert info.rejected_indices == [2, 5]
+    want_med = 0.5 * ref[m // 2 - 1] + 0.5 * ref[m // 2] if m % 2 == 0 else ref[m // 2]
+    tm, _ = A.TrimmedMean(f)(xin)
+    want_tm = ref[f:m - f].mean(axis=0)
+    rtol = 1e-12 if dtype == torch.float64 else 1e-6
+    if dtype == torch.float32:   # the order statistics of the float32 values
+        ref32 = np.sort(x[good].to(torch.float32).numpy(), axis=0)
+        want_med = (0.5 * ref32[m // 2 - 1] + 0.5 * ref32[m // 2] if m % 2 == 0
+                    else ref32[m // 2])
+        want_tm = ref32[f:m - f].astype(np.float64).mean(axis=0)
+    np.testing.assert_array_equal(med.numpy(), want_med.astype(med.numpy().dtype))
+    np.testing.assert_allclose(tm.numpy(), want_tm, rtol=rtol, atol=1e-12)
+    cc, info = A.CenteredClipping(tau=3.0, iterations=1)(xin)
+    assert info.rejected_indices == [2, 5]
+    rows = x[good].to(dtype).to(torch.float64)
+    scale = torch.clamp(3.0 / torch.linalg.vector_norm(rows, dim=1), max=1.0)
+    np.testing.assert_allclose(cc.numpy(), ((rows * scale[:, None]).sum(0) / m).numpy(),
+                               rtol=rtol, atol=1e-12 if dtype == torch.float64 else 1e-6)
+    k, info = A.Krum(f)(xin)
+    assert info.rejected_indices == [2, 5] and info.selected[0] in good
