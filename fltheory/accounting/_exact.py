@@ -218,6 +218,39 @@ def exact_profile(steps, relation: str) -> ExactProfile | None:
     return None
 
 
+_REF_TV = ("ε = 0 from the total variation: TV(P^T, Q^T) <= T TV(P, Q) (hybrid argument), with "
+           "the exact TV of each subsampled-Gaussian dominating pair (Zhu, Dong, Wang, AISTATS "
+           "2022, Sec. 3)")
+
+
+def zero_epsilon(steps, relation: str, delta: float) -> bool:
+    """Whether ``δ(0) <= delta`` is certified, so that ε(δ) = 0 exactly.
+
+    :math:`\\delta(0)` is the total variation distance of the composed pair, at most the sum of
+    the per-step distances (for every direction of the neighbouring relation); each per-step
+    distance is the certified upper bound of :meth:`_HalfLinePair.delta_bounds` at ε = 0.
+    Only Poisson-subsampled Gaussian steps are handled (``False`` otherwise).
+    """
+    from fltheory.accounting._steps import GaussianStep
+
+    if not steps or any(type(s) is not GaussianStep for s, _ in steps):
+        return False
+    # quick rejection: the pairs differ by q (N(s, z^2) - N(0, z^2)) in both directions, so
+    # TV = q (2 Phi(s / (2 z)) - 1) with s = 1 (add/remove) or 2 (replace-one); only a filter,
+    # the decision below uses the certified bounds
+    s_ = 2.0 if relation == "replace_one" else 1.0
+    est = sum(c * min(s.q, 1.0) * math.erf(s_ / (2.0 * s.z * _SQRT2)) for s, c in steps)
+    if est > 1.001 * delta:
+        return False
+    totals: dict[str, float] = {}
+    for s, c in steps:
+        for name, p in s.pairs(relation).items():
+            hp = _HalfLinePair(p.pm, p.pw, p.qm, p.qw, p.sigma, p.increasing, loss=p.loss,
+                               inverse=p._inverse)  # noqa: SLF001
+            totals[name] = totals.get(name, 0.0) + c * hp.delta_bounds(0.0)[1]
+    return max(totals.values()) <= delta
+
+
 def epsilon_interval(prof: ExactProfile, delta: float) -> tuple[float, float]:
     """Certified (lower, upper) on ε(δ): root-finding on the certified δ(ε) bounds, then checked."""
     def up(e):

@@ -176,6 +176,9 @@ def epsilon(event, delta: float, *, method: str = "pld", neighboring="add_remove
       :math:`\\delta(\\varepsilon) = \\Phi(-\\varepsilon/\\mu + \\mu/2)
       - e^{\\varepsilon}\\Phi(-\\varepsilon/\\mu - \\mu/2)` is evaluated exactly [5]_;
     * a single subsampled-Gaussian step (``T = 1``) is exact through its optimal half-line test;
+    * where δ is at least the sum of the steps' total variation distances (each exact from the
+      same half-line test at ε = 0), ε is exactly 0 (total variation is subadditive under
+      composition);
     * otherwise PLD; where its interval is wider than ``rtol`` (memory cap) the RDP upper bound is
       also computed and the smaller upper bound is reported (``upper_method`` says which).
 
@@ -244,6 +247,12 @@ def _epsilon_steps(steps, rel, d, method, rtol, rdp_fractional: str = "series"
                                 lo if has_lower else None, notes=tuple(notes),
                                 upper_method=prof.label,
                                 lower_method=prof.label if has_lower else None)
+    if _exact.zero_epsilon(steps, rel, d):
+        has_lower = _has_lower(steps)
+        return PrivacyGuarantee(0.0, d, "pld", rel, _refs(steps, _exact._REF_TV),  # noqa: SLF001
+                                0.0 if has_lower else None, notes=tuple(notes),
+                                upper_method="exact (total variation)",
+                                lower_method="exact (total variation)" if has_lower else None)
     res = _pld.compose_pairs(_directions(steps, rel), delta=d, rtol=rtol)[0]
     notes.extend(res.notes)
     up, up_m, ref = res.upper, "pld", _refs(steps, _REF_PLD)
