@@ -36,6 +36,9 @@ def register(sub, formatter_class) -> None:
     p.add_argument("--jobs", type=int, default=1, metavar="N",
                    help="training runs at a time, in worker processes (-1: every core; "
                         "the results do not depend on N)")
+    p.add_argument("--overwrite", action="store_true",
+                   help="replace the results of an earlier sweep of the same name in --out "
+                        "(default: refuse)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=_cmd)
 
@@ -53,8 +56,8 @@ def _cmd(args) -> int:
 
     if args.jobs == 0 or args.jobs < -1:
         raise ValueError(f"--jobs must be >= 1 or -1 (every core), got {args.jobs}")
-    sweeps.load_sweep(args.config)          # every error before the output folder is touched
-    check_out_dir(args.out)
+    sw = sweeps.load_sweep(args.config)     # every error before the output folder is touched
+    check_out_dir(args.out, holds=f"{sw['name']}.json", overwrite=args.overwrite, resume=None)
     torch.set_num_threads(1)
     from fltheory.plots.leakage import draw_sweep
 

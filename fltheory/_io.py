@@ -145,12 +145,13 @@ def write_json_atomic(path, data: Any) -> str:
 
 
 def check_out_dir(path, *, option: str = "--out", holds: str | None = None,
-                  overwrite: bool = False, resume: bool = False) -> Path:
+                  overwrite: bool = False, resume: bool | None = False) -> Path:
     """Check (and create) an output directory *before* any work is done.
 
     Raises ``ValueError`` naming ``option`` when ``path`` is an existing file, cannot be created
     or is not writable, and -- when ``holds`` names the file a previous run leaves there --
-    when that file exists and neither ``overwrite`` nor ``resume`` is set.
+    when that file exists and neither ``overwrite`` nor ``resume`` is set (``resume=None``: the
+    command cannot resume, and the message offers ``--overwrite`` only).
 
     >>> import tempfile, os
     >>> d = check_out_dir(os.path.join(tempfile.mkdtemp(), "new"))
@@ -172,6 +173,7 @@ def check_out_dir(path, *, option: str = "--out", holds: str | None = None,
     if not os.access(p, os.W_OK | os.X_OK):
         raise ValueError(f"{option}: directory {str(p)!r} is not writable")
     if holds is not None and (p / holds).exists() and not (overwrite or resume):
+        also = "" if resume is None else " (or --resume to continue it)"
         raise ValueError(f"{option} {str(p)!r} already holds {holds} from an earlier run; pass "
-                         "--overwrite to replace it (or --resume to continue it)")
+                         f"--overwrite to replace it{also}")
     return p

@@ -82,6 +82,7 @@ def files(tmp_path_factory):
     prev = d / "prev_run"
     prev.mkdir()
     (prev / "result.json").write_text("{}")
+    (prev / "eavesdropper.json").write_text("{}")       # an earlier leakage sweep
     runs = d / "corrupt_runs" / "seed_0"
     runs.mkdir(parents=True)
     (runs / "result.json").write_text("{not json")
@@ -247,6 +248,7 @@ CLI = [
     ("leakage {d}/empty.toml --out {d}/leak", "empty.toml"),
     ("leakage {d}/binary.toml --out {d}/leak", "binary.toml"),
     ("leakage experiments/leakage/eavesdropper.toml --out {d}/a_file", "a_file"),
+    ("leakage experiments/leakage/eavesdropper.toml --out {d}/prev_run", "--overwrite"),
 ]
 
 
