@@ -59,7 +59,7 @@ from fltheory.errors import ConfigError
 __all__ = ["DataConfig", "ModelConfig", "TrainingConfig", "PrivacyConfig", "CompressionConfig",
            "ByzantineConfig", "MixupConfig", "RunConfig", "ClientsConfig", "ExperimentConfig",
            "load_config", "ConfigLike", "DATASETS", "MODELS", "PRIVACY_LEVELS", "recipe",
-           "recipe_names",
+           "recipe_names", "declare_component",
            "RECIPES_DIR"]
 
 DATASETS = ("digits", "synthetic_logistic", "synthetic_linear", "mnist", "npz")
@@ -77,6 +77,48 @@ COMPRESSORS = ("none", "topk", "magnitude_prune", "randk", "qsgd", "sign", "scal
                "one_bit", "prune")
 # deprecated names -> the one name used by the config, fl and bounds
 _COMPRESSOR_ALIASES = {"onebit": "one_bit"}
+# Names registered on the engine's data, model and compressor registries (each registration
+# calls declare_component): a component a user registers with fltheory.fl can be named in a
+# configuration, and an alias given at registration resolves to its canonical name.
+_DECLARED: dict[str, dict[str, str]] = {"dataset": {}, "model": {}, "compressor": {}}
+_BUILTIN = {"dataset": DATASETS, "model": MODELS, "compressor": COMPRESSORS}
+
+
+def declare_component(kind: str, name: str, aliases: tuple[str, ...] = ()) -> None:
+    """Let configurations name a component registered on the engine's registries.
+
+    Called by :class:`fltheory.registry.Registry` for ``fltheory.fl.data.REGISTRY``,
+    ``fltheory.fl.models.REGISTRY`` and ``fltheory.fl.compressors.REGISTRY``; a user does not
+    call it directly: registering a component there is enough.
+
+    Parameters
+    ----------
+    kind : {"dataset", "model", "compressor"}
+        The section the name is checked in (``data.name``, ``model.name``,
+        ``compression.name``).
+    name : str
+        The canonical name.
+    aliases : tuple of str
+        Other accepted spellings (resolved to ``name``).
+    """
+    table = _DECLARED.get(kind)
+    if table is None:
+        raise ValueError(f"kind must be one of {', '.join(map(repr, _DECLARED))}, got {kind!r}")
+    table[name] = name
+    for a in aliases:
+        table[a] = name
+
+
+def _component(kind: str, param: str, value: Any) -> str:
+    """``value`` as the canonical name of a built-in or registered component of ``kind``."""
+    declared = _DECLARED[kind]
+    if isinstance(value, str):
+        key = value.strip().lower().replace("-", "_")
+        if key in declared:
+            return declared[key]
+    builtin = _BUILTIN[kind]
+    extra = sorted(set(declared.values()) - set(builtin))
+    return check_choice(param, value, builtin + tuple(extra))
 MASKS = ("shared", "secret")
 COMPRESSION_STAGES = ("update", "mechanism")
 
@@ -97,7 +139,7 @@ class DataConfig:
     test_fraction: float = 0.2
 
     def validate(self, prefix: str = "data") -> None:
-        self.name = check_choice(f"{prefix}.name", self.name, DATASETS)
+        self.name = _component("dataset", f"{prefix}.name", self.name)
         self.num_clients = check_int(f"{prefix}.num_clients", self.num_clients, minimum=1)
         self.partition = check_choice(f"{prefix}.partition", self.partition, PARTITIONS)
         self.alpha = check_positive(f"{prefix}.alpha", self.alpha)
@@ -120,7 +162,7 @@ class ModelConfig:
     hidden: int = 64
 
     def validate(self, prefix: str = "model") -> None:
-        self.name = check_choice(f"{prefix}.name", self.name, MODELS)
+        self.name = _component("model", f"{prefix}.name", self.name)
         self.hidden = check_int(f"{prefix}.hidden", self.hidden, minimum=1)
 
 
@@ -260,7 +302,7 @@ class CompressionConfig:
             warnings.warn(f"{prefix}.name={self.name!r} is deprecated; use {new!r}",
                           DeprecationWarning, stacklevel=4)
             self.name = new
-        self.name = check_choice(f"{prefix}.name", self.name, COMPRESSORS)
+        self.name = _component("compressor", f"{prefix}.name", self.name)
         if self.k is not None:
             self.k = check_int(f"{prefix}.k", self.k, minimum=1)
         if self.ratio is not None:

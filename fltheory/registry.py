@@ -5,7 +5,10 @@ A :class:`Registry` maps canonical names to components (classes or factories), a
 component declares about the theory it is checked against (``kappa_name`` for aggregation rules,
 ``variance`` -- the :func:`fltheory.bounds.compressor_variance` kind -- for compressors), and
 refuses an unknown name with an error that lists the choices.  Users add their own components
-with :meth:`Registry.register`.
+with :meth:`Registry.register`.  A data set, model or compressor registered on the engine's
+registries (``fltheory.fl.data.REGISTRY``, ``fltheory.fl.models.REGISTRY``,
+``fltheory.fl.compressors.REGISTRY``) can then be named in a configuration file
+(``data.name``, ``model.name``, ``compression.name``), aliases included.
 
 Examples
 --------
@@ -51,10 +54,16 @@ class Registry(MutableMapping):
     kind : str
         What the components are (``"aggregator"``, ``"attack"``, ...); the name of the argument
         in error messages.
+    on_register : callable, optional
+        Called as ``on_register(name, aliases)`` after each registration (canonical name and
+        its non-deprecated aliases): how the engine's data, model and compressor registries tell
+        :mod:`fltheory.config` which names a configuration may use.
     """
 
-    def __init__(self, kind: str) -> None:
+    def __init__(self, kind: str, *,
+                 on_register: Callable[[str, tuple[str, ...]], None] | None = None) -> None:
         self.kind = kind
+        self._on_register = on_register
         self._items: dict[str, Any] = {}
         self._meta: dict[str, dict] = {}
         self._aliases: dict[str, str] = {}
@@ -101,6 +110,8 @@ class Registry(MutableMapping):
         for a in deprecated:
             self._aliases[_norm(a)] = key
             self._deprecated[_norm(a)] = key
+        if self._on_register is not None:
+            self._on_register(key, tuple(_norm(a) for a in aliases))
         return obj
 
     # -- lookup ------------------------------------------------------------------------------

@@ -152,3 +152,54 @@ def test_for_dataset_refuses_a_user_model_it_cannot_size():
                                                        dim=2), "my_model")
     finally:
         del models.REGISTRY["my_model"]
+
+
+@pytest.mark.parametrize("module, kind, section, builtin", [
+    ("data", "dataset", "data", "synthetic_logistic"),
+    ("models", "model", "model", "logreg"),
+    ("compressors", "compressor", "compression", "qsgd"),
+])
+def test_a_registered_component_can_be_named_in_a_config(module, kind, section, builtin):
+    # registering on the engine's registry is all a user does; the configuration (which cannot
+    # import fl) then accepts the name and its aliases, and refuses it before registration
+    pytest.importorskip("torch")
+    import importlib
+
+    from fltheory import config
+    from fltheory.config import ExperimentConfig
+    from fltheory.errors import ConfigError
+
+    reg = importlib.import_module(f"fltheory.fl.{module}").REGISTRY
+    extra = {"compression": {"levels": 4}}.get(section, {})
+    with pytest.raises((ConfigError, ValueError), match=rf"{section}\.name must be one of"):
+        ExperimentConfig.from_dict({section: {"name": "user_thing", **extra}})
+    reg.register("user_thing", reg[builtin], aliases=("user-alias",), **reg.meta(builtin))
+    try:
+        for spelling in ("user_thing", "User-Thing", "user_alias"):
+            cfg = ExperimentConfig.from_dict({section: {"name": spelling, **extra}})
+            assert getattr(cfg, section).name == "user_thing"
+        with pytest.raises((ConfigError, ValueError), match="user_thing"):
+            ExperimentConfig.from_dict({section: {"name": "user_thingg", **extra}})
+    finally:
+        del reg["user_thing"]
+        for k in [k for k, v in config._DECLARED[kind].items() if v == "user_thing"]:
+            del config._DECLARED[kind][k]
+
+
+def test_a_registered_dataset_trains_from_a_config():
+    pytest.importorskip("torch")
+    from fltheory import config
+    from fltheory.fl import data
+    from fltheory.fl.simulate import simulate
+
+    data.REGISTRY.register("user_tabular", data.REGISTRY["synthetic_logistic"],
+                           **data.REGISTRY.meta("synthetic_logistic"))
+    try:
+        run = simulate({"data": {"name": "user_tabular", "num_clients": 4, "dim": 5,
+                                 "samples_per_client": 20},
+                        "training": {"rounds": 2}}, progress=False)
+        assert run.config.data.name == "user_tabular" and len(run.metrics) >= 1
+        assert 0.0 <= run.metrics[-1]["accuracy"] <= 1.0
+    finally:
+        del data.REGISTRY["user_tabular"]
+        config._DECLARED["dataset"].pop("user_tabular", None)

@@ -48,12 +48,15 @@ Examples
 
 from __future__ import annotations
 
+from functools import partial
+
 import math
 from typing import Any, NamedTuple
 
 import torch
 
 from .._checks import check_choice, check_int, check_positive, check_probability
+from ..config import declare_component
 from ..registry import Registry
 from ._util import GeneratorLike, as_vector_or_matrix, rand, torch_generator
 
@@ -616,7 +619,7 @@ class ErrorFeedback:
 
 #: The compressors, by name.  ``variance`` is the :func:`fltheory.bounds.compressor_variance`
 #: kind whose bound the compressor is checked against (``None``: no bound of that family).
-REGISTRY = Registry("compressor")
+REGISTRY = Registry("compressor", on_register=partial(declare_component, "compressor"))
 REGISTRY.register("none", Identity, aliases=("identity",), variance="none")
 REGISTRY.register("topk", TopK, variance="topk")
 REGISTRY.register("magnitude_prune", MagnitudePrune, variance=None)

@@ -23,6 +23,8 @@ Examples
 
 from __future__ import annotations
 
+from functools import partial
+
 import gzip
 import os
 import struct
@@ -35,6 +37,7 @@ import numpy as np
 import torch
 
 from .._checks import check_choice, check_int, check_nonnegative, check_open_unit, check_positive
+from ..config import declare_component
 from ..registry import Registry
 from ._util import SeedLike, numpy_rng
 
@@ -1108,7 +1111,7 @@ def _synthetic_from_config(fn):
 #: known, for the ``distance_to_optimum`` metric and the convergence bounds of the synthetic
 #: tasks) and ``from_config``: how :func:`fltheory.fl.build_dataset` builds it from the
 #: ``[data]`` section (``from_config(data, seed, flatten)``).
-REGISTRY = Registry("dataset")
+REGISTRY = Registry("dataset", on_register=partial(declare_component, "dataset"))
 REGISTRY.register(
     "digits", digits, task="classification", optimum=False,
     from_config=lambda c, seed, flatten: digits(test_fraction=c.test_fraction, flatten=flatten,

@@ -34,6 +34,8 @@ torch.Size([4])
 
 from __future__ import annotations
 
+from functools import partial
+
 import math
 from typing import Any, Sequence
 
@@ -44,6 +46,7 @@ from torch import nn
 from torch.func import functional_call, grad, vmap
 
 from .._checks import check_choice, check_int
+from ..config import declare_component
 from ..registry import Registry
 from ._util import GeneratorLike, torch_generator
 
@@ -593,7 +596,7 @@ def cnn(input_shape: Sequence[int] = (1, 8, 8), num_classes: int = 10,
 #: stationary point is a global minimiser, so ``distance_to_optimum`` on the synthetic tasks and
 #: the gradient-norm bound :func:`fltheory.bounds.robust_dgd_bound` speak of the same optimum;
 #: for the networks that bound holds at stationary points only).
-REGISTRY = Registry("model")
+REGISTRY = Registry("model", on_register=partial(declare_component, "model"))
 REGISTRY.register("logreg", logistic_regression, aliases=("logistic_regression",), convex=True)
 REGISTRY.register("linreg", linear_regression, aliases=("linear_regression",), convex=True)
 REGISTRY.register("mlp", mlp, convex=False)
