@@ -342,12 +342,18 @@ def calibrated_z(epsilon: float, delta: float, calibration: str = "classical") -
     if calibration == "analytic":
         return za
     zc = classical_z(epsilon, delta)
+    warn_below_exact(zc, za, epsilon, delta)
+    return zc
+
+
+def warn_below_exact(zc: float, za: float, epsilon: float, delta: float) -> None:
+    """Warn (at the caller's caller) when the classical calibration ``zc`` is below the exact
+    requirement ``za``: then it is no (ε, δ) guarantee."""
     if zc < za:
         warnings.warn(f"the classical Gaussian calibration z={zc:.4g} is below the exact "
                       f"requirement z={za:.4g} at epsilon={epsilon}, delta={delta}: it is not "
                       f"a valid (epsilon, delta) guarantee here; use method='analytic'",
-                      RuntimeWarning, stacklevel=3)
-    return zc
+                      RuntimeWarning, stacklevel=4)
 
 
 def min_batch_size_value(d, epsilon, delta, aggregator: str = "cwmed", n: int = 20,

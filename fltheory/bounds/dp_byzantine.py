@@ -17,7 +17,6 @@ for a ResNet-50.
 from __future__ import annotations
 
 import math
-import warnings
 
 import numpy as np
 import sympy as sp
@@ -25,6 +24,7 @@ import sympy as sp
 from .._checks import (check_choice, check_int, check_nonnegative, check_open_unit,
                        check_positive, check_array)
 from ._core import Assumption, Bound, SYMBOLS
+from ._numeric import warn_below_exact
 from .robustness import canonical_aggregator, check_byzantine, kappa, vn_threshold
 
 __all__ = [
@@ -276,12 +276,7 @@ def noise_multiplier(epsilon: float, delta: float, *, method: str = "classical",
     method = check_choice("method", method, ("classical", "analytic", "accounting"))
     if method == "classical":
         zc = float(classical_noise_multiplier(epsilon, delta))
-        za = _analytic_z(float(epsilon), float(delta))
-        if zc < za:
-            warnings.warn(f"the classical Gaussian calibration z={zc:.4g} is below the exact "
-                          f"requirement z={za:.4g} at epsilon={epsilon}, delta={delta}: it is not "
-                          f"a valid (epsilon, delta) guarantee here; use method='analytic'",
-                          RuntimeWarning, stacklevel=3)
+        warn_below_exact(zc, _analytic_z(float(epsilon), float(delta)), epsilon, delta)
         return zc
     if method == "analytic":
         return float(analytic_noise_multiplier(epsilon, delta))
