@@ -110,3 +110,16 @@ def test_monotone_in_steps_and_noise():
     assert vals == sorted(vals) and len(set(vals)) == 3
     assert eps(2.0, 20) < eps(1.0, 20)
     assert np.isfinite(vals).all()
+
+
+def test_docs_example_numbers():
+    # docs/integrations.rst states the guarantee of the history [(1.0, 0.05, 60), (1.5, 0.05, 40)]
+    # through fltheory's accountant and Opacus's own RDP accountant (the external reference)
+    acc = FlTheoryAccountant()
+    acc.history = [(1.0, 0.05, 60), (1.5, 0.05, 40)]
+    g = acc.get_guarantee(DELTA)
+    assert f"{acc.get_epsilon(DELTA):.4f}" == "3.0151" and f"{g.epsilon_lower:.4f}" == "3.0129"
+    rdp = RDPAccountant()
+    rdp.history = list(acc.history)
+    assert f"{rdp.get_epsilon(DELTA):.4f}" == "3.5226"
+    assert g.epsilon_lower <= acc.get_epsilon(DELTA) < rdp.get_epsilon(DELTA)
