@@ -14,9 +14,9 @@ from __future__ import annotations
 import io
 import os
 import sys
-from typing import Any, Callable, Iterable, Iterator, Sequence, TypeVar
+from typing import Any, Iterable, Iterator, TypeVar
 
-__all__ = ["enabled", "set_quiet", "track", "bar", "parallel_map"]
+__all__ = ["enabled", "set_quiet", "track", "bar"]
 
 T = TypeVar("T")
 _QUIET = False
@@ -101,27 +101,3 @@ def track(iterable: Iterable[T], desc: str, *, total: int | None = None, unit: s
         for item in iterable:
             yield item
             b.update(1)
-
-
-def parallel_map(fn: Callable[..., T], items: Sequence[tuple], jobs: int, desc: str, *,
-                 unit: str = "run", enabled: bool | None = None, **parallel_kw) -> list[T]:
-    """``[fn(*it) for it in items]``, in ``jobs`` joblib workers when ``jobs != 1``, with a bar
-    that advances as runs *finish* (results come back in the order of ``items``)."""
-    with bar(len(items), desc, unit=unit, enabled=enabled) as b:
-        if jobs == 1 or len(items) <= 1:
-            out = []
-            for it in items:
-                out.append(fn(*it))
-                b.update(1)
-            return out
-        try:
-            from joblib import Parallel, delayed
-        except ImportError:
-            raise ImportError("parallel runs need joblib: pip install 'fltheory[fl]'") from None
-        gen = Parallel(n_jobs=jobs, return_as="generator", **parallel_kw)(
-            delayed(fn)(*it) for it in items)
-        out = []
-        for r in gen:
-            out.append(r)
-            b.update(1)
-        return out

@@ -189,8 +189,9 @@ def run_config(config: str | Path | Mapping[str, Any], out_dir: str | Path | Non
     ``figure`` (:func:`fltheory.plots.leakage.draw_sweep`, what ``fltheory leakage`` uses), the
     figures the grid lists.
 
-    ``jobs`` training runs at a time (joblib processes, ``-1``: every core); the points do not
-    depend on ``jobs`` (:func:`~fltheory.audit.sweeps.defense_sweep`).  The JSON holds the file's
+    ``jobs`` training runs at a time (worker processes of :func:`fltheory.sweep.run_points`,
+    ``-1``: every core); the points do not depend on ``jobs``
+    (:func:`~fltheory.audit.sweeps.defense_sweep`).  The JSON holds the file's
     table (each recipe in full), every point with its seed, and the ε-equivalents (per attack and
     seed), each labelled ``"empirical equivalence, not a DP guarantee"``.
 
@@ -204,11 +205,18 @@ def run_config(config: str | Path | Mapping[str, Any], out_dir: str | Path | Non
     """
     from fltheory._checks import check_drawer
 
+    from fltheory.sweep import check_executor, run_points
+
     figure = check_drawer("figure", figure, "fltheory.plots.leakage.draw_sweep")
+    check_executor(None, jobs)
     sw = load_sweep(config)
+
+    def map_points(fn, items):     # the one executor of multi-point runs (no point files)
+        return run_points(fn, items, jobs=jobs, desc="leakage runs", progress=progress)[0]
+
     t0 = time.perf_counter()
     points = defense_sweep(sw["attacks"], sw["defenses"], seed=sw["seeds"],
-                           recipes=sw["recipes"], jobs=jobs, progress=progress)
+                           recipes=sw["recipes"], map_points=map_points)
     eq = epsilon_equivalent(points)
     stored = {"name": sw["name"], "description": sw["description"],
               "recipes": {a: r.to_dict() for a, r in sw["recipes"].items()},

@@ -312,13 +312,13 @@ def run_points(fn: Any, items: list[tuple], *, identities: list | None = None,
                labels: list[str] | None = None, names: list[str] | None = None,
                backend: str | None = None, jobs: int = 1, scheduler: str | None = None,
                client: Any = None, points_dir: Any = None, resume: bool = True,
-               mismatch: str = "rerun", desc: str = "points",
+               mismatch: str = "rerun", desc: str = "points", progress: bool | None = None,
                verbose: int = 0) -> tuple[list, list[int]]:
     """``[fn(*args) for args in items]`` on the chosen backend, each point saved as it finishes.
 
     The one executor of fltheory's multi-point runs: seed sweeps (:func:`run_sweep`), the
-    experiment grids (:mod:`fltheory.experiments`) and the compression grid
-    (:mod:`fltheory.compression_runs`).
+    experiment grids (:mod:`fltheory.experiments`), the compression grid
+    (:mod:`fltheory.compression_runs`) and the leakage sweeps (:mod:`fltheory.leakage`).
 
     Parameters
     ----------
@@ -357,6 +357,8 @@ def run_points(fn: Any, items: list[tuple], *, identities: list | None = None,
         What to do with a fixed-name file (``names``) holding another point.
     desc : str
         Progress-bar label.
+    progress : bool, optional
+        Draw the bar (default: when stderr is a terminal and output is not quiet).
     verbose : int
         joblib's verbosity.
 
@@ -429,7 +431,7 @@ def run_points(fn: Any, items: list[tuple], *, identities: list | None = None,
 
     from fltheory._progress import bar
 
-    with bar(len(todo), desc, unit="point") as pbar:
+    with bar(len(todo), desc, unit="point", enabled=progress) as pbar:
         if not todo:
             pass
         elif name == "serial":

@@ -68,10 +68,8 @@ def test_explicit_request_wins(monkeypatch):
     assert "work:" in buf.getvalue()
 
 
-def test_parallel_map_keeps_order_and_counts(tty):
+def test_track_keeps_order(tty):
     tty = tty()
-    assert _progress.parallel_map(lambda a, b: a * b, [(1, 2), (3, 4), (5, 6)], 1, "mul",
-                                  enabled=False) == [2, 12, 30]
     assert list(_progress.track(range(3), "t")) == [0, 1, 2]
 
 

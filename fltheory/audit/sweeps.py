@@ -76,7 +76,7 @@ from __future__ import annotations
 import functools
 import math
 import time
-from typing import Any, Mapping, Sequence
+from typing import Any, Callable, Mapping, Sequence
 
 import numpy as np
 import torch
@@ -448,13 +448,11 @@ def _family(family: str, seed: int, setting: tuple) -> _Family:
 
 
 def _run_point(family: str, setting: tuple, attacks: tuple, seed: int, name: str,
-               value: Any, threads: int | None) -> list[dict]:
+               value: Any) -> list[dict]:
     """One training run (one task, seed and defense setting) and every attack on it: the points.
 
-    Self-contained and seeded, so a joblib worker returns the same points as the calling process.
+    Self-contained and seeded, so a worker process returns the same points as the calling one.
     """
-    if threads is not None:
-        torch.set_num_threads(threads)
     fam = _family(family, seed, setting)
     kw = _defense_kwargs(name, value, fam.d, dict(setting)["clip"])
     t0 = time.perf_counter()
@@ -480,7 +478,8 @@ def _run_point(family: str, setting: tuple, attacks: tuple, seed: int, name: str
 def defense_sweep(attacks: str | Sequence[str] = "source",
                   defenses: Mapping[str, Sequence[Any]] | None = None, *,
                   seed: int | Sequence[int] = 0,
-                  recipes: Mapping[str, ConfigLike] | None = None, jobs: int = 1,
+                  recipes: Mapping[str, ConfigLike] | None = None,
+                  map_points: Callable[[Callable, list], list] | None = None,
                   progress: bool | None = None) -> list[dict]:
     """Run every attack under every defense setting; one JSON-ready dict per point.
 
@@ -497,12 +496,15 @@ def defense_sweep(attacks: str | Sequence[str] = "source",
         Attack name -> its FL setting: an :class:`~fltheory.config.ExperimentConfig`, a dict or
         a TOML path (checked by :func:`recipe_setting`); an attack not given runs its built-in
         recipe (:func:`default_recipe`).  The DP points clip to the recipe's ``privacy.clip``.
-    jobs : int
-        Training runs at a time (joblib worker processes; ``-1``: every core).  One run and its
-        attacks form one task, seeded on its own: the points do not depend on ``jobs`` (only
-        their ``seconds`` do).
+    map_points : callable, optional
+        ``map_points(fn, items)`` returns ``[fn(*it) for it in items]`` in order; how the
+        training runs are executed (default: one after the other, in this process).  One run and
+        its attacks form one item, seeded on its own, so the points do not depend on where or in
+        what order the items run (only their ``seconds`` do); :func:`fltheory.leakage.run_config`
+        passes :func:`fltheory.sweep.run_points` (``--jobs``).
     progress : bool, optional
-        Progress bar (default: when stderr is a terminal and not quiet).
+        Progress bar of the default ``map_points`` (default: when stderr is a terminal and not
+        quiet).
 
     Returns
     -------
@@ -528,9 +530,6 @@ def defense_sweep(attacks: str | Sequence[str] = "source",
     if not seeds:
         raise ValueError("seed must be an integer >= 0 or a non-empty list of them, got []")
     seeds = [check_int("seed", sd, minimum=0) for sd in seeds]
-    jobs = check_int("jobs", jobs)
-    if jobs == 0 or jobs < -1:
-        raise ValueError(f"jobs must be >= 1 or -1 (every core), got {jobs}")
     recipes = dict(recipes or {})
     for a in recipes:
         check_choice("recipes key (attack)", a, tuple(ATTACKS))
@@ -544,8 +543,7 @@ def defense_sweep(attacks: str | Sequence[str] = "source",
     settings = [(name, v) for name, values in grid.items() for v in values]
     for _, setting in groups:       # validate every setting before the first run
         check_defenses(grid, dict(setting)["clip"])
-    threads = None if jobs == 1 else 1
-    items = [(fam, setting, tuple(group), sd, name, v, threads)
+    items = [(fam, setting, tuple(group), sd, name, v)
              for sd in seeds for (fam, setting), group in groups.items() for name, v in settings]
 
     def cost(it) -> float:   # rough work of one item: the heaviest start first (load balance)
@@ -555,10 +553,13 @@ def defense_sweep(attacks: str | Sequence[str] = "source",
         return work * (1 + _LIRA_SHADOWS * ("lira" in it[2]))
 
     order = sorted(range(len(items)), key=lambda i: -cost(items[i]))
-    from fltheory._progress import parallel_map
+    if map_points is None:
+        from fltheory._progress import track
 
-    done = parallel_map(_run_point, [items[i] for i in order], jobs, "leakage runs", unit="run",
-                        enabled=progress, batch_size=1)
+        def map_points(fn, todo):
+            return [fn(*it) for it in track(todo, "leakage runs", unit="run", enabled=progress)]
+
+    done = map_points(_run_point, [items[i] for i in order])
     results: list = [None] * len(items)
     for i, pts in zip(order, done):
         results[i] = pts

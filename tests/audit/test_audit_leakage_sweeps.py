@@ -188,7 +188,7 @@ def test_recipe_sets_the_fl_setting():
     with pytest.raises(ValueError, match="recipes key"):
         sweeps.defense_sweep("source", {"dp": [0.0]}, recipes={"nope": small})
     with pytest.raises(ValueError, match="jobs must be >= 1 or -1"):
-        sweeps.defense_sweep("source", {"dp": [0.0]}, jobs=0)
+        leakage.run_config(_sweep(["source"], [0], {"dp": [0.0]}), jobs=0)
 
 
 @pytest.mark.parametrize("change, match", [
