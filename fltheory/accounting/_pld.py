@@ -181,6 +181,17 @@ class GaussianMixturePair(DominatingPair):
         self._inverse = inverse
         self.name = name
         self._moments: tuple[float, float] | None = None
+        self._mirror: GaussianMixturePair | None = None
+        self._last_cells: tuple[tuple, Cells] | None = None
+
+    def mirror(self, name: str, inverse=None) -> "GaussianMixturePair":
+        """The pair ``(Q, P)``: its cells are this pair's cells with the masses swapped and the
+        loss negated (``log dQ/dP = -log dP/dQ`` on every cell), so the two share one
+        evaluation of the cells at each lattice step."""
+        m = GaussianMixturePair(self.qm, self.qw, self.pm, self.pw, self.sigma,
+                                increasing=not self.increasing, inverse=inverse, name=name)
+        m._mirror = self
+        return m
 
     def key(self) -> tuple:
         return ("gmix", tuple(self.pm), tuple(self.pw), tuple(self.qm), tuple(self.qw),
@@ -250,6 +261,17 @@ class GaussianMixturePair(DominatingPair):
         return np.interp(levels, ls, xs)
 
     def cells(self, h: float, tail: float) -> Cells:
+        if self._mirror is not None:
+            c = self._mirror.cells(h, tail)
+            return Cells(p=c.q, q=c.p, lo=-c.hi, hi=-c.lo, p_inf=c.q_only, q_only=c.p_inf)
+        key = (h, tail, _CELL_BUDGET.get())
+        if self._last_cells is not None and self._last_cells[0] == key:
+            return self._last_cells[1]
+        c = self._cells(h, tail)
+        self._last_cells = (key, c)
+        return c
+
+    def _cells(self, h: float, tail: float) -> Cells:
         xl, xr = self._x_range(tail)
         l_l, l_r = float(self.loss(np.array([xl]))[0]), float(self.loss(np.array([xr]))[0])
         lmin, lmax = min(l_l, l_r), max(l_l, l_r)
@@ -365,8 +387,8 @@ def subsampled_gaussian_pairs(q: float, z: float, relation: str) -> dict[str, Do
 
         rem = GaussianMixturePair([0.0, 1.0], [1 - q, q], [0.0], [1.0], z, increasing=True,
                                   inverse=inv_remove, name="subsampled Gaussian (remove)")
-        add = GaussianMixturePair([0.0], [1.0], [0.0, 1.0], [1 - q, q], z, increasing=False,
-                                  inverse=inv_add, name="subsampled Gaussian (add)")
+        # the add pair is (Q, P) of the remove pair: the same cells, masses swapped
+        add = rem.mirror("subsampled Gaussian (add)", inverse=inv_add)
         return {"remove": rem, "add": add}
     if relation == "replace_one":
         if q >= 1.0:
@@ -567,54 +589,74 @@ def _log_mgf(idx: np.ndarray, val: np.ndarray, lam: np.ndarray, w: int = 1) -> n
 
     Every term is taken relative to the largest exponent (``idx.max()`` for ``lam >= 0``,
     ``idx.min()`` for ``lam < 0``), so each ``exp`` is at most one; all ``lam`` of one sign
-    share a single matrix-vector product.  Terms that underflow are worth less than ``1e-300``
+    share a single matrix product.  Terms that underflow are worth less than ``1e-300``
     each after the shift; ``(n + 1) 1e-300`` is added for them, so the result never falls below
     the true value (up to rounding, relative ~1e-13, far below what any window or tilt needs).
+
+    ``val`` may be two-dimensional, ``(n, k)``: ``k`` laws on the common support ``idx`` share
+    the exponentials, and the result has shape ``(k, len(lam))``.  A law with no positive mass
+    gets ``-inf``.
 
     ``w > 1`` groups the indices into blocks ``[k w, (k + 1) w)`` and moves each block's mass to
     its largest index for ``lam >= 0`` (its smallest for ``lam < 0``): still an upper bound, at
     most ``exp(|lam| (w - 1))`` above the exact value, and far fewer exponentials for wide
     sparse laws.
     """
+    v2 = np.asarray(val, float)
+    single = v2.ndim == 1
+    if single:
+        v2 = v2[:, None]
+    out = _log_mgf_cols(np.asarray(idx), v2, np.asarray(lam, float), w)
+    return out[0] if single else out
+
+
+def _log_mgf_cols(idx: np.ndarray, v2: np.ndarray, lam: np.ndarray, w: int) -> np.ndarray:
+    """:func:`_log_mgf` for an ``(n, k)`` array of laws; returns ``(k, len(lam))``."""
+    k = v2.shape[1]
+    has = v2.max(axis=0, initial=0.0) > 0
+    if not has.any():
+        return np.full((k, lam.size), -np.inf)
     if w > 1 and idx.size > 64:
-        nz = val > 0
-        if not np.any(nz):
-            return np.full(lam.shape, -np.inf)
-        j, v = idx[nz].astype(np.int64), val[nz]
-        order = None if np.all(j[1:] >= j[:-1]) else np.argsort(j, kind="stable")
-        if order is not None:
-            j, v = j[order], v[order]
+        nz = v2.max(axis=1) > 0
+        if not nz.all():
+            idx, v2 = idx[nz], v2[nz]
+        j = idx.astype(np.int64)
+        if not np.all(j[1:] >= j[:-1]):
+            order = np.argsort(j, kind="stable")
+            j, v2 = j[order], v2[order]
         blk = (j - j[0]) // w
         starts = np.flatnonzero(np.concatenate([[True], blk[1:] != blk[:-1]]))
         if starts.size < 0.7 * j.size:
-            mass = np.add.reduceat(v, starts)
+            mass = np.add.reduceat(v2, starts, axis=0)
             j_lo = j[starts]
             j_hi = j[np.concatenate([starts[1:] - 1, [j.size - 1]])]
-            out = np.empty(lam.shape)
+            out = np.empty((k, lam.size))
             pos = lam >= 0
             if np.any(pos):
-                out[pos] = _log_mgf(j_hi, mass, lam[pos])
+                out[:, pos] = _log_mgf_cols(j_hi, mass, lam[pos], 1)
             if np.any(~pos):
-                out[~pos] = _log_mgf(j_lo, mass, lam[~pos])
+                out[:, ~pos] = _log_mgf_cols(j_lo, mass, lam[~pos], 1)
             return out
-    nz = val > 0
-    if not np.any(nz):
-        return np.full(lam.shape, -np.inf)
-    j = idx[nz].astype(float)
-    v = val[nz]
-    out = np.empty(lam.shape)
-    allow = (v.size + 1) * 1e-300
+    # rows without mass contribute nothing (the allowance and the reference index only grow)
+    j = idx.astype(float)
+    out = np.empty((k, lam.size))
+    allow = (j.size + 1) * 1e-300
     for sel, ref in ((lam >= 0, float(j.max())), (lam < 0, float(j.min()))):
         if not np.any(sel):
             continue
         ls = lam[sel]
-        res = np.empty(ls.size)
+        res = np.empty((ls.size, k))
         step = max(1, 4_000_000 // j.size)          # at most ~32 MB of temporaries
         for s in range(0, ls.size, step):
-            with np.errstate(under="ignore"):
-                e = np.exp(np.multiply.outer(ls[s:s + step], j - ref))
-            res[s:s + step] = e @ v
-        out[sel] = ls * ref + np.log(res + allow)
+            # exponents below -700 are raised to -700: each such term grows to ~1e-304, well
+            # inside the allowance, and the exponential never underflows (which is slow)
+            e = np.multiply.outer(ls[s:s + step], j - ref)
+            np.maximum(e, -700.0, out=e)
+            np.exp(e, out=e)
+            res[s:s + step] = e @ v2
+        out[:, sel] = (ls * ref)[None, :] + np.log(res + allow).T
+    if not has.all():
+        out[~has] = -np.inf
     return out
 
 
@@ -743,6 +785,46 @@ def _coarse_block(steps: Sequence[StepPmfs], blocks: int) -> int:
     return max(1, span // blocks)
 
 
+def _common_support(t) -> tuple[np.ndarray, np.ndarray]:
+    """The three stored laws of one step (upper, P-label, Q-label) on one support:
+    ``(indices, values of shape (n, 3))``, zeros where a law has no entry (a dense range when
+    the supports are dense, as they are for every built-in pair; their union otherwise)."""
+    (iu, vu, _), (il, vp, _), (_, vq, _) = t
+    if iu.size == il.size and np.array_equal(iu, il):
+        return iu, np.column_stack([vu, vp, vq])
+    lo = min(int(iu.min(initial=0)), int(il.min(initial=0)))
+    hi = max(int(iu.max(initial=0)), int(il.max(initial=0)))
+    if hi - lo + 1 <= 2 * (iu.size + il.size) + 64:
+        u = np.arange(lo, hi + 1)
+        pu, pl = iu - lo, il - lo
+    else:
+        u = np.union1d(iu, il)
+        pu, pl = np.searchsorted(u, iu), np.searchsorted(u, il)
+    v = np.zeros((u.size, 3))
+    v[pu, 0] = vu
+    v[pl, 1] = vp
+    v[pl, 2] = vq
+    return u, v
+
+
+def _windows(lms: Sequence[np.ndarray], counts: np.ndarray, lam: np.ndarray,
+             log_tau: float) -> tuple[np.ndarray, np.ndarray]:
+    """Chernoff windows of several laws at once: ``lms[i]`` is step ``i``'s ``(k, len(lam))``
+    array of log-MGF upper bounds (as :func:`_window`, for each of the ``k`` laws); returns the
+    per-law window ends ``(J_lo, J_hi)``, each of length ``k``, covering every curve point."""
+    pos = lam > 0
+    neg = lam < 0
+    L = np.stack(lms, axis=0)                                          # (m, k, nlam)
+    L = np.where(np.isfinite(L), L, 0.0)
+    tot = np.einsum("mp,mkl->pkl", counts, L)                          # (npts, k, nlam)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        j_hi = (tot[..., pos] - log_tau) / lam[pos]
+        j_lo = (tot[..., neg] - log_tau) / lam[neg]
+    j_hi = np.where(np.isfinite(j_hi), j_hi, np.inf).min(axis=2).max(axis=0)
+    j_lo = np.where(np.isfinite(j_lo), j_lo, -np.inf).max(axis=2).min(axis=0)
+    return np.floor(j_lo), np.ceil(j_hi)
+
+
 def _plan(steps: Sequence[StepPmfs], counts: np.ndarray, tau: float,
           lam_u: float = 0.0, lam_p: float = 0.0):
     """Window of the composition (lattice indices) of the stored (tilted) laws.
@@ -767,6 +849,15 @@ def _plan(steps: Sequence[StepPmfs], counts: np.ndarray, tau: float,
     # blocks only pay off for laws with many entries (one exact pass is cheaper otherwise)
     n_max = max(max(s.upper_idx.size, s.lab_idx.size) for s in steps)
     w0 = _coarse_block(steps, 256) if n_max * lam.size > 100_000 else 1
+    laws = [_common_support(t) for t in tilted]       # the three stored laws on one support
+    if w0 == 1:                    # one exact pass: every law's bound from one matrix product
+        a, b = _windows([_log_mgf(u, v, lam) for u, v in laws], counts, lam, log_tau)
+        wins = []
+        for ks in ((0,), (1, 2)):
+            lo = max(c_lo, int(min(a[k] for k in ks)))
+            hi = min(c_hi, int(max(b[k] for k in ks)))
+            wins.append((lo, max(hi, lo)))
+        return wins, (tilted, lam_u, lam_p)
     wins = []
     for ks in ((0,), (1, 2)):          # the upper law; the two label laws (one shared window)
         lo, hi = c_lo, c_hi
@@ -775,9 +866,9 @@ def _plan(steps: Sequence[StepPmfs], counts: np.ndarray, tau: float,
         for _ in range(6):
             a, b = math.inf, -math.inf
             best: set = set()
-            for k in ks:
-                lms = [_log_mgf(t[k][0], t[k][1], lam[sel], w) for t in tilted]
-                wa, wb = _window(lms, counts, lam[sel], log_tau, best)
+            lms = [_log_mgf(u, v[:, ks], lam[sel], w) for u, v in laws]
+            for i in range(len(ks)):
+                wa, wb = _window([lm[i] for lm in lms], counts, lam[sel], log_tau, best)
                 a, b = min(a, wa), max(b, wb)
             lo, hi = max(lo, a), min(hi, b)
             if w == 1:
@@ -903,33 +994,38 @@ def _eps_upper(c: ComposedLattice, delta: float) -> float:
     if extra >= delta:
         return math.inf
     h, lam = c.h, c.lam_u
-    L = (c.j_lo + np.arange(p.size)) * h
     A = _suffix_decay(p, lam * h)               # stored mass above L_k, weighted e^{-lam (L_j - L_k)}
     E = _suffix_decay(p, (lam + 1.0) * h)
-    logs = c.log_zu - lam * L                   # log of the tilt factor at L_k
-    with np.errstate(over="ignore", invalid="ignore"):
-        D = np.exp(np.minimum(logs + _log_pos(A - E + c.slack_u), 700.0)) + extra
-    ok = np.nonzero(D <= delta)[0]
+    if lam == 0.0 and c.log_zu == 0.0:          # untilted: the stored law is the law itself
+        D = (A - E + c.slack_u) + extra
+    else:
+        L = (c.j_lo + np.arange(p.size)) * h
+        logs = c.log_zu - lam * L               # log of the tilt factor at L_k
+        with np.errstate(over="ignore", invalid="ignore"):
+            D = np.exp(np.minimum(logs + _log_pos(A - E + c.slack_u), 700.0)) + extra
+    ok = np.flatnonzero(D <= delta)
     if ok.size == 0:
         return math.inf
     k = int(ok[0])
+    L0 = c.j_lo * h
     if k == 0:
         if lam != 0.0:
-            return max(0.0, float(L[0]))       # the law below the window is not stored
+            return max(0.0, float(L0))         # the law below the window is not stored
         tot = p.sum()
-        B = float(np.sum(p * np.exp(-(L - L[0])))) if tot > 0 else 0.0
+        B = float(np.sum(p * np.exp(-np.arange(p.size) * h))) if tot > 0 else 0.0
         num = tot + c.slack_u + extra - delta
         if num <= 0 or B <= 0:
-            return max(0.0, float(L[0]))
-        return max(0.0, float(L[0] + math.log(num / B)))
+            return max(0.0, float(L0))
+        return max(0.0, float(L0 + math.log(num / B)))
     # on [L_{k-1}, L_k]: delta_up(e) = s (A - e^{e - L_{k-1}} E + slack) + extra, s = e^{logs}
-    s_log = float(logs[k - 1])
+    L_prev, L_k = (c.j_lo + k - 1) * h, (c.j_lo + k) * h
+    s_log = c.log_zu - lam * L_prev
     num = A[k - 1] + c.slack_u + (extra - delta) * math.exp(min(-s_log, 700.0))
     den = E[k - 1]
     if num <= 0 or den <= 0:
-        return max(0.0, float(L[k - 1]))
-    eps = float(L[k - 1] + math.log(num / den))
-    return max(0.0, min(eps, float(L[k])))
+        return max(0.0, float(L_prev))
+    eps = float(L_prev + math.log(num / den))
+    return max(0.0, min(eps, float(L_k)))
 
 
 def _label_tests(c: ComposedLattice):
@@ -944,6 +1040,19 @@ def _label_tests(c: ComposedLattice):
 
 
 def _eps_lower(c: ComposedLattice, delta: float) -> float:
+    if c.lam_p == 0.0 and c.log_zp == 0.0:
+        # untilted P-label law: only the tests with P(S_t) > delta are evaluated
+        h = c.h
+        P = _suffix(c.lab_p) - c.slack_p                                 # lower bound on P(S_t)
+        good = np.flatnonzero(P > delta)
+        if good.size == 0:
+            return 0.0
+        R = _suffix_decay(c.lab_qt, h)[good] + c.slack_qt
+        L = (c.j_lo_lab + good) * h
+        with np.errstate(divide="ignore"):
+            # log(P - delta) - log Q(S_t), with log Q(S_t) <= log_z - L + log R
+            val = np.log(P[good] - delta) - np.log(R) + (L - c.log_z)
+        return max(0.0, float(np.max(val)))
     _, log_p, log_q = _label_tests(c)
     with np.errstate(over="ignore", invalid="ignore"):
         # P(S) - delta > 0 in log space: log(P - delta) = log P + log1p(-delta / P)
