@@ -549,7 +549,7 @@ def discretize(pair: DominatingPair, h: float, tail: float) -> StepPmfs:
             rho = np.exp(np.log(qs) - np.log(ps) + ah)       # (q/p) e^{a}  in [e^{-(b-a)}, 1]
             g = np.exp(-(bh - ah))
             t = (rho - g) / (1.0 - g)
-        t = np.clip(np.nan_to_num(t, nan=0.0), 0.0, 1.0)
+        t = np.where(t > 0, np.minimum(t, 1.0), 0.0)        # NaN -> 0, clipped to [0, 1]
         wa[spread] = ps * t
         wb[spread] = ps - wa[spread]
     up_idx, up_val = _merge(np.concatenate([b_i, a_i[spread]]),
@@ -567,7 +567,7 @@ def discretize(pair: DominatingPair, h: float, tail: float) -> StepPmfs:
     fl = lab[np.isfinite(lab)]
     ref = np.concatenate([up_idx.astype(float), fl]) if fl.size or up_idx.size else np.zeros(1)
     kmin, kmax = float(ref.min()), float(ref.max())
-    lab_i = np.clip(np.nan_to_num(lab, nan=kmin, posinf=kmax, neginf=kmin), kmin, kmax)
+    lab_i = np.where(lab >= kmax, kmax, np.where(lab > kmin, lab, kmin))   # NaN -> kmin
     lab_i = lab_i.astype(np.int64)
     extra_i, extra_p, extra_q = [], [], []
     if c.p_inf > 0:
@@ -931,10 +931,10 @@ def _compose_many(steps: Sequence[StepPmfs], counts: np.ndarray, tau: float,
         sp = []
         for t in tilted:
             idx, val, _ = t[k]
-            sp.append(sfft.rfft(_fold(idx, val, n)).astype(complex))
+            sp.append(sfft.rfft(_fold(idx, val, n)))
         logspec.append(sp)
     lognorm = [[t[k][2] for t in tilted] for k in range(3)]
-    pnorm = max(float(np.sqrt(np.sum(t[k][1] ** 2))) for t in tilted for k in range(3))
+    pnorm = math.sqrt(max(float(np.dot(t[k][1], t[k][1])) for t in tilted for k in range(3)))
     out = []
     for col in range(counts.shape[1]):
         c = counts[:, col]
@@ -946,7 +946,9 @@ def _compose_many(steps: Sequence[StepPmfs], counts: np.ndarray, tau: float,
             shift = (-lo) % n
             logn = math.log2(max(n, 2))
             phi = _spectrum_power(sp, c, n)
-            arr = np.roll(sfft.irfft(phi, n), shift)
+            arr = sfft.irfft(phi, n)
+            if shift:                                   # np.roll(arr, shift)
+                arr = np.concatenate((arr[n - shift:], arr[:n - shift]))
             # floating-point allowance for the sum of entries over any set S: by Parseval,
             # |sum_S err| <= ||coefficient errors||_2, and the relative error of phi^T is at
             # most T times the per-step FFT error (eps * ||p||_2 * log n), plus the inverse FFT.
@@ -1118,9 +1120,29 @@ def _composed_log_mgf(steps, counts, which: str, sel: np.ndarray | None = None) 
     return tot
 
 
-def _refined_argmin(steps, counts, which: str, objective):
+def _full_grid_log_mgf(steps, counts) -> dict[str, np.ndarray] | None:
+    """Both composed log-MGFs ("upper", "lab_p") on the whole ``_LAM_GRID`` from one
+    exponential matrix per step, where the supports are small enough for that to be cheaper
+    than the located search of :func:`_refined_argmin` (``None`` otherwise)."""
+    if max(s.upper_idx.size + s.lab_idx.size for s in steps) * _LAM_GRID.size > 400_000:
+        return None
+    tot = np.zeros((2, _LAM_GRID.size))
+    for s, c in zip(steps, counts[:, 0]):
+        u, v = _common_support([(s.upper_idx, s.upper, 0.0), (s.lab_idx, s.lab_p, 0.0),
+                                (s.lab_idx, s.lab_p, 0.0)])
+        tot += c * _log_mgf(u, v[:, :2], _LAM_GRID * s.h)
+    return {"upper": tot[0], "lab_p": tot[1]}
+
+
+def _refined_argmin(steps, counts, which: str, objective, full=None):
     """Grid index minimising ``objective(lam, log_mgf)`` over ``_LAM_GRID``: located on every
-    fourth multiplier, then decided among its neighbours.  Returns (index, value there)."""
+    fourth multiplier, then decided among its neighbours (or directly, from ``full``, the
+    log-MGFs on the whole grid).  Returns (index, value there)."""
+    if full is not None:
+        with np.errstate(invalid="ignore", divide="ignore"):
+            val = objective(_LAM_GRID, full[which])
+        j = int(np.nanargmin(val))
+        return j, float(val[j])
     sel0 = np.unique(np.concatenate([np.arange(0, _LAM_GRID.size, 4), [_LAM_GRID.size - 1]]))
     lm = _composed_log_mgf(steps, counts, which, sel=sel0)
     with np.errstate(invalid="ignore", divide="ignore"):
@@ -1142,6 +1164,7 @@ def _choose_tilt(steps, counts, delta, epsilon) -> tuple[float, float]:
     """
     if counts.shape[1] != 1 or (delta is not None and delta >= _TILT_BELOW):
         return 0.0, 0.0
+    full = _full_grid_log_mgf(steps, counts)
     if delta is not None:
         log_d = math.log(delta)
 
@@ -1150,12 +1173,13 @@ def _choose_tilt(steps, counts, delta, epsilon) -> tuple[float, float]:
 
         # the multiplier attaining e_g also minimises lm - lam e_g (both are stationary where
         # lm'(lam) = e_g), so it is the tilt
-        i_u, e_g = _refined_argmin(steps, counts, "upper", obj_e)
+        i_u, e_g = _refined_argmin(steps, counts, "upper", obj_e, full)
         if not math.isfinite(e_g):
             return 0.0, 0.0
     else:
         e_g = float(epsilon)
-        i_u, v_u = _refined_argmin(steps, counts, "upper", lambda lam, lm: lm - lam * e_g)
+        i_u, v_u = _refined_argmin(steps, counts, "upper", lambda lam, lm: lm - lam * e_g,
+                                   full)
         if v_u >= math.log(_TILT_BELOW):
             return 0.0, 0.0
     lam_u = float(_LAM_GRID[i_u])
@@ -1165,7 +1189,7 @@ def _choose_tilt(steps, counts, delta, epsilon) -> tuple[float, float]:
                                  - _sparse_mean(s.lab_idx, s.lab_p))
                for s, c in zip(steps, counts[:, 0]))
     e_p = e_g - bias
-    i_p, _ = _refined_argmin(steps, counts, "lab_p", lambda lam, lm: lm - lam * e_p)
+    i_p, _ = _refined_argmin(steps, counts, "lab_p", lambda lam, lm: lm - lam * e_p, full)
     return lam_u, float(_LAM_GRID[i_p])
 
 
