@@ -139,17 +139,32 @@ def _interval_prob(means: np.ndarray, weights: np.ndarray, s: float,
     ``edges`` includes ``-inf`` and ``+inf`` at its ends; returns ``len(edges) - 1`` masses,
     accurate in both tails (survival-function differences on the right).
     """
-    out = np.zeros(len(edges) - 1)
-    for m, w in zip(means, weights):
-        if w == 0:
-            continue
-        u = (edges - m) / s
-        t = ndtr(-np.abs(u))                 # the smaller tail, accurate on both sides
-        cdf = np.where(u < 0, t, 1.0 - t)
-        sf = np.where(u >= 0, t, 1.0 - t)
-        right = u[:-1] >= 0
-        d = np.where(right, sf[:-1] - sf[1:], cdf[1:] - cdf[:-1])
-        out += w * np.maximum(d, 0.0)
+    return _interval_probs([(means, weights)], s, edges)[0]
+
+
+def _interval_probs(mixtures, s: float, edges: np.ndarray) -> list[np.ndarray]:
+    """:func:`_interval_prob` of several mixtures ``[(means, weights), ...]`` with the same
+    standard deviation: each distinct component mean is evaluated once."""
+    cache: dict[float, np.ndarray] = {}
+    out = []
+    for means, weights in mixtures:
+        acc = np.zeros(len(edges) - 1)
+        for m, w in zip(means, weights):
+            if w == 0:
+                continue
+            m = float(m)
+            d = cache.get(m)
+            if d is None:
+                u = (edges - m) / s
+                t = ndtr(-np.abs(u))                 # the smaller tail, accurate on both sides
+                neg = u < 0
+                cdf = np.where(neg, t, 1.0 - t)
+                sf = np.where(neg, 1.0 - t, t)
+                d = np.where(~neg[:-1], sf[:-1] - sf[1:], cdf[1:] - cdf[:-1])
+                np.maximum(d, 0.0, out=d)
+                cache[m] = d
+            acc += w * d
+        out.append(acc)
     return out
 
 
@@ -199,17 +214,21 @@ class GaussianMixturePair(DominatingPair):
 
     # log densities up to the common Gaussian constant
     def _logmix(self, x: np.ndarray, means, weights) -> np.ndarray:
-        terms = [math.log(w) - (x - m) ** 2 / (2 * self.sigma ** 2)
-                 for m, w in zip(means, weights) if w > 0]
+        c = -0.5 / (self.sigma * self.sigma)
+        terms = [math.log(w) + c * (x - m) ** 2 for m, w in zip(means, weights) if w > 0]
         if len(terms) == 1:
             return terms[0]
         if len(terms) == 2:
             return np.logaddexp(terms[0], terms[1])
         return np.logaddexp.reduce(np.stack(terms), axis=0)
 
+    def _log_p_q(self, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Log densities of P and Q at ``x`` (up to the common Gaussian constant)."""
+        return self._logmix(x, self.pm, self.pw), self._logmix(x, self.qm, self.qw)
+
     def loss(self, x: np.ndarray) -> np.ndarray:
-        x = np.asarray(x, float)
-        return self._logmix(x, self.pm, self.pw) - self._logmix(x, self.qm, self.qw)
+        lp, lq = self._log_p_q(np.asarray(x, float))
+        return lp - lq
 
     def _limits(self) -> tuple[float, float]:
         """Loss as x -> -inf and x -> +inf."""
@@ -240,9 +259,10 @@ class GaussianMixturePair(DominatingPair):
         if self._moments is None:
             xl, xr = self._x_range(1e-14)
             x = np.linspace(xl, xr, 201)    # smooth integrand: the trapezoid rule is spectrally accurate
-            dens = np.exp(self._logmix(x, self.pm, self.pw)) / (self.sigma * math.sqrt(2 * math.pi))
+            lp, lq = self._log_p_q(x)
+            dens = np.exp(lp - lp.max())
             w = dens / dens.sum()
-            lx = self.loss(x)
+            lx = lp - lq
             m = float(np.sum(w * lx))
             v = float(np.sum(w * (lx - m) ** 2))
             self._moments = (m, max(v, 1e-300))
@@ -273,7 +293,7 @@ class GaussianMixturePair(DominatingPair):
 
     def _cells(self, h: float, tail: float) -> Cells:
         xl, xr = self._x_range(tail)
-        l_l, l_r = float(self.loss(np.array([xl]))[0]), float(self.loss(np.array([xr]))[0])
+        l_l, l_r = self.loss(np.array([xl, xr])).tolist()
         lmin, lmax = min(l_l, l_r), max(l_l, l_r)
         budget = _CELL_BUDGET.get()
         if math.floor(lmax / h) - math.ceil(lmin / h) <= budget:
@@ -287,8 +307,7 @@ class GaussianMixturePair(DominatingPair):
         xin = xin[np.isfinite(xin) & (xin > xl) & (xin < xr)]
         edges = np.unique(np.concatenate([[xl], xin, [xr]]))
         full = np.concatenate([[-np.inf], edges, [np.inf]])
-        p = _interval_prob(self.pm, self.pw, self.sigma, full)
-        q = _interval_prob(self.qm, self.qw, self.sigma, full)
+        p, q = _interval_probs([(self.pm, self.pw), (self.qm, self.qw)], self.sigma, full)
         le = self.loss(edges)
         lim_left, lim_right = self._limits()
         left = np.concatenate([[lim_left], le])
