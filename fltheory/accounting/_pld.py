@@ -39,6 +39,13 @@ and, separately, under :math:`Q` (both are exact pmfs), and take
 make the test near-optimal.  Rounding therefore never shifts the bound by :math:`T h`, which is
 what ruins optimistic PLD estimates after many compositions.
 
+*Two directions, one composition.*  Under add/remove the add pair is the remove pair with
+:math:`P` and :math:`Q` exchanged, and :math:`H_\\gamma(Q\\|P) = 1 - \\gamma + \\gamma
+H_{1/\\gamma}(P\\|Q)` for any two probability laws (and their products), so the remove
+direction's certified upper bound at :math:`-\\varepsilon` bounds the add direction at
+:math:`\\varepsilon`.  The add direction is composed only where that bound does not already
+certify it (:func:`_mirror_covered`).
+
 *Composition* is by FFT on a window of the lattice chosen with Chernoff bounds computed from the
 discrete pmfs themselves; the mass that can fall outside the window (at most ``tail``) and a
 floating-point allowance for the FFT are charged conservatively: added to the upper bound,
@@ -1326,10 +1333,26 @@ def compose_pairs(directions: dict[str, list[tuple[DominatingPair, float]]], *,
         # step; a pass at 4 h with a quarter of the cells usually suffices, and otherwise
         # predicts the step
         h = 4.0 * h
+    mirror = _mirror_names(directions) if mult.size == 1 else None
     for _ in range(60):
         tok = _CELL_BUDGET.set(_MAX_CELLS // 4 if trial else _MAX_CELLS)
         try:
-            prepared, nmax = _prepare_dirs(curve_dirs, tau, h, delta, epsilon)
+            # with a mirrored pair of directions, the mirrored one is composed only where the
+            # first one's composition cannot certify it (_mirror_covered)
+            first = curve_dirs if mirror is None else {mirror[0]: curve_dirs[mirror[0]]}
+            prepared, nmax = _prepare_dirs(first, tau, h, delta, epsilon)
+            lat = ({name: _compose_many(*v[:2], tau, *v[2:]) for name, v in prepared.items()}
+                   if nmax <= cap else {})
+            if mirror is not None and lat:
+                c0 = lat[mirror[0]][0]
+                up0 = _eps_upper(c0, delta) if delta is not None else _delta_upper(c0, epsilon)
+                if not _mirror_covered(c0, up0, delta, epsilon):
+                    more, n2 = _prepare_dirs({mirror[1]: curve_dirs[mirror[1]]}, tau, h, delta,
+                                             epsilon)
+                    nmax = max(nmax, n2)
+                    if nmax <= cap:
+                        lat.update((name, _compose_many(*v[:2], tau, *v[2:]))
+                                   for name, v in more.items())
         finally:
             _CELL_BUDGET.reset(tok)
         if nmax > cap:
@@ -1339,11 +1362,10 @@ def compose_pairs(directions: dict[str, list[tuple[DominatingPair, float]]], *,
             h *= max(2.0, 1.05 * nmax / cap)
             trial = False
             continue
-        lat = {name: _compose_many(*v[:2], tau, *v[2:]) for name, v in prepared.items()}
         res = []
         for i in range(mult.size):
             ups, los = [], []
-            for name in directions:
+            for name in lat:
                 c = lat[name][i]
                 if delta is not None:
                     ups.append(_eps_upper(c, delta))
@@ -1381,6 +1403,50 @@ def compose_pairs(directions: dict[str, list[tuple[DominatingPair, float]]], *,
     for r in best:
         r.notes = list(notes)
     return best
+
+
+def _mirror_names(directions) -> tuple[str, str] | None:
+    """``(first, second)`` where the second direction is the mirror ``(Q, P)`` of the first
+    direction's single pair ``(P, Q)`` with the same count (add/remove of the subsampled
+    Gaussian), else ``None``."""
+    if len(directions) != 2:
+        return None
+    (n1, c1), (n2, c2) = directions.items()
+    if len(c1) != 1 or len(c2) != 1:
+        return None
+    (p1, k1), (p2, k2) = c1[0], c2[0]
+    if getattr(p2, "_mirror", None) is not p1 or not np.array_equal(np.asarray(k1),
+                                                                     np.asarray(k2)):
+        return None
+    return n1, n2
+
+
+def _mirror_covered(c: ComposedLattice, up0: float, delta, epsilon) -> bool:
+    """Whether the mirrored direction is certified not to exceed the first one.
+
+    For any two probability laws, :math:`H_\\gamma(Q\\|P) = 1 - \\gamma + \\gamma
+    H_{1/\\gamma}(P\\|Q)` (split :math:`\\int (q - \\gamma p)_+` on the sign of
+    :math:`q - \\gamma p`), and so for their ``T``-fold products.  Hence the mirrored
+    direction's :math:`\\delta(\\varepsilon)` is at most :math:`1 - e^{\\varepsilon} +
+    e^{\\varepsilon}\\,\\bar\\delta(-\\varepsilon)`, with :math:`\\bar\\delta` the first
+    direction's certified upper bound (the connect-the-dots bound holds at every
+    :math:`\\varepsilon`, negative included).  Given δ, the mirrored ε is then at most ``up0``
+    where this is at most δ at ``up0``; given ε, its δ is at most ``up0`` where this is.  The
+    sum over the window is charged a rounding allowance of ``2 eps n``.  Only untilted laws
+    (the left tail matters here) and moderate ε are tried; ``False`` means "compose it".
+    """
+    if c.lam_u != 0.0 or c.log_zu != 0.0:
+        return False
+    e = up0 if delta is not None else float(epsilon)
+    if not math.isfinite(e) or e > 30.0:
+        return False
+    if delta is not None and up0 <= 0.0:
+        e = 0.0
+    x = _delta_upper(c, -e)
+    allow = 2.0 * _EPS_MACH * (c.upper.size + 8)
+    bound = math.exp(e) * (x + allow + math.expm1(-e)) * (1.0 + 1e-12)
+    target = delta if delta is not None else up0
+    return bound <= target
 
 
 def _wide(comps, h: float, tau: float) -> bool:
