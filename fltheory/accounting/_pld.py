@@ -946,13 +946,16 @@ def _spectrum_power(sp: Sequence[np.ndarray], c: np.ndarray, n: int) -> np.ndarr
 
 
 def _compose_many(steps: Sequence[StepPmfs], counts: np.ndarray, tau: float,
-                  wins, tilted) -> list[ComposedLattice]:
-    """Compose lattice steps by FFT; ``counts`` has shape (n_pairs, n_points)."""
+                  wins, tilted, upper_only: bool = False) -> list[ComposedLattice]:
+    """Compose lattice steps by FFT; ``counts`` has shape (n_pairs, n_points).
+
+    ``upper_only`` composes the upper law alone (the label laws are left empty: such a lattice
+    gives an upper bound and no lower bound)."""
     tilted, lam_u, lam_p = tilted
     h = steps[0].h
     ns = [sfft.next_fast_len(hi - lo + 1, real=True) for lo, hi in wins]
     logspec = []
-    for k in range(3):
+    for k in range(1 if upper_only else 3):
         n = ns[0 if k == 0 else 1]
         sp = []
         for t in tilted:
@@ -985,6 +988,8 @@ def _compose_many(steps: Sequence[StepPmfs], counts: np.ndarray, tau: float,
                 2.0 * float(np.einsum("i,i->", pv, pv))) + 4.0 * _EPS_MACH * logn
             lz = float(sum(ci * lz for ci, lz in zip(c, lognorm[k]) if ci > 0))
             res.append((arr, fp, lz))
+        if upper_only:
+            res += [(np.zeros(0), math.inf, 0.0)] * 2
         (up, fp_u, lz_u), (lp, fp_p, lz_p), (lq, fp_q, lz_q) = res
         pinf_tot = -math.expm1(sum(ci * math.log1p(-min(s.p_inf, 1.0 - 1e-300))
                                    for s, ci in zip(steps, c)))
@@ -1347,12 +1352,20 @@ def compose_pairs(directions: dict[str, list[tuple[DominatingPair, float]]], *,
                 c0 = lat[mirror[0]][0]
                 up0 = _eps_upper(c0, delta) if delta is not None else _delta_upper(c0, epsilon)
                 if not _mirror_covered(c0, up0, delta, epsilon):
+                    # the mirrored direction's upper law first: its lower bound is not needed
+                    # unless it is the worse direction (the first one's lower bound is a lower
+                    # bound of the worse one)
                     more, n2 = _prepare_dirs({mirror[1]: curve_dirs[mirror[1]]}, tau, h, delta,
                                              epsilon)
                     nmax = max(nmax, n2)
                     if nmax <= cap:
-                        lat.update((name, _compose_many(*v[:2], tau, *v[2:]))
-                                   for name, v in more.items())
+                        v = more[mirror[1]]
+                        c1 = _compose_many(*v[:2], tau, *v[2:], upper_only=True)
+                        up1 = (_eps_upper(c1[0], delta) if delta is not None
+                               else _delta_upper(c1[0], epsilon))
+                        if up1 > up0:
+                            c1 = _compose_many(*v[:2], tau, *v[2:])
+                        lat[mirror[1]] = c1
         finally:
             _CELL_BUDGET.reset(tok)
         if nmax > cap:
@@ -1367,12 +1380,13 @@ def compose_pairs(directions: dict[str, list[tuple[DominatingPair, float]]], *,
             ups, los = [], []
             for name in lat:
                 c = lat[name][i]
+                with_lower = c.lab_p.size > 0       # an upper-only lattice (mirrored direction)
                 if delta is not None:
                     ups.append(_eps_upper(c, delta))
-                    los.append(_eps_lower(c, delta))
+                    los.append(_eps_lower(c, delta) if with_lower else 0.0)
                 else:
                     ups.append(_delta_upper(c, epsilon))
-                    los.append(_delta_lower(c, epsilon))
+                    los.append(_delta_lower(c, epsilon) if with_lower else 0.0)
             up, lo = max(ups), max(los)
             res.append(TwoSided(upper=up, lower=min(lo, up), h=h))
         best = res
