@@ -93,7 +93,7 @@ def _full(q, z, t, delta):
 
 
 @pytest.mark.parametrize("q,z,t,delta", list(itertools.product(
-    (1e-3, 0.02, 0.3), (0.7, 1.5, 6.0), (3, 300), (1e-5, 1e-3))))
+    (1e-3, 0.02, 0.3), (0.7, 1.5, 6.0), (3, 300), (1e-9, 1e-5, 1e-3))))
 def test_shortcut_upper_bound_dominates_every_certified_lower_bound(q, z, t, delta):
     short = _pld.compose_pairs(_dirs(q, z, t), delta=delta)[0]
     full_dirs = _full(q, z, t, delta)
@@ -121,3 +121,5 @@ def test_a_binding_mirrored_direction_is_composed(monkeypatch, q, z, t, delta):
     add_alone = _pld.compose_pairs({"add": [(add, float(t))]}, delta=delta)[0]
     assert add_alone.upper < rem_alone.lower            # the mirror is the binding direction
     assert res.upper >= rem_alone.lower
+    # the binding mirror was composed with its label laws: its lower bound is reported
+    assert res.lower > add_alone.upper
