@@ -41,7 +41,8 @@ In every case :math:`P(S_c) - Q(S_c) = q\\,M(c, h)`, so the test's value is
     \\delta_S(c; \\varepsilon) = q\\, M(c, h) - (e^{\\varepsilon} - 1)\\, Q(S_c),
 
 a difference of two positive terms each computed to full relative precision (the cancellation
-of :math:`P(S)` against :math:`e^\\varepsilon Q(S)`, severe at small ε, is done exactly).  The
+of :math:`P(S)` against :math:`e^\\varepsilon Q(S)`, severe at small ε, is done in closed form:
+:math:`P(S) - Q(S) = q M` is one mass, not a difference of two).  The
 crossing :math:`c_\\varepsilon` (loss = ε) has a closed form (for *replace*, a quadratic in
 :math:`e^{ac}`), and :math:`\\delta(\\varepsilon) = \\delta_S(c_\\varepsilon; \\varepsilon)`.
 
@@ -330,16 +331,16 @@ class _HalfLinePair:
         rb = rq + _ARG * (abs(lb) + eps + 4.0) if lb > _NEG_INF else 0.0
         return la, ra, lb, rb, lqs
 
-    def log_delta(self, c: float) -> tuple[float, float, float]:
-        """Plain float ``(log δ, ε, d log δ / dc)`` at the optimal test with threshold ``c``."""
+    def log_delta(self, c: float) -> tuple[float, float, float, float]:
+        """Plain float ``(log δ, ε, d log δ / dc, dε / dc)`` at the optimal test at ``c``."""
         eps, _, dl = self.loss(c)
         if eps <= 0.0:
             eps = 0.0
         la, _, lb, _, lqs = self._terms(c, eps)
         if lb >= la:
-            return _NEG_INF, eps, 0.0
+            return _NEG_INF, eps, 0.0, dl
         ld = la + math.log(-math.expm1(lb - la))
-        return ld, eps, -math.exp(eps + lqs - ld) * dl
+        return ld, eps, -math.exp(eps + lqs - ld) * dl, dl
 
     def bounds_log(self, eps: float) -> tuple[float, float, float]:
         """Certified ``(log lower, log upper, log slope)`` of δ(ε); slope = e^ε Q(S)."""
@@ -395,25 +396,29 @@ class _HalfLinePair:
             return 0.0, 0.0
         c = max(self.h + _isf_log(log_delta - self.lq), 0.0)   # delta ~ q sf(c - h)
         cl, cr = 0.0, math.inf
+        tol = 2.0 ** -50
         for _ in range(60):
-            ld, eps, dld = self.log_delta(c)
+            ld, eps, dld, dl = self.log_delta(c)
             f = ld - log_delta
-            if f == 0.0:
+            if abs(f) <= 1e-13:         # delta to 1e-13: well inside the certified bounds' width
                 break
             if f > 0.0:
                 cl = c
             else:
                 cr = c
-            nc = c - f / dld if (dld < 0.0 and math.isfinite(f)) else math.nan
-            if not cl < nc < cr:                  # also nan: bisect or expand
-                nc = 0.5 * (cl + cr) if math.isfinite(cr) else 2.0 * cl + self.h + 1.0
-            # converged when the step moves epsilon (not c) by a few ulp: near the add
-            # direction's supremum epsilon hardly depends on c, and delta is all rounding there
-            dc = min(abs(nc - c), cr - cl)
-            done = dc <= 2.0 ** -50 * abs(c) or self.loss(c)[2] * dc <= 2.0 ** -50 * eps
-            c = nc
-            if done:
+            step = -f / dld if (dld < 0.0 and math.isfinite(f)) else math.nan
+            # converged when the step moves c, or epsilon, by a few ulp (near the add
+            # direction's supremum epsilon hardly depends on c, and delta is all rounding there)
+            if abs(step) <= tol * abs(c) or dl * abs(step) <= tol * eps:
+                c += step if cl <= c + step <= cr else 0.0
                 break
+            nc = c + step
+            if not cl < nc < cr:                  # also nan: bisect, or expand to the right
+                nc = 0.5 * (cl + cr) if math.isfinite(cr) else 2.0 * cl + self.h + 1.0
+            if cr - cl <= tol * abs(nc) or dl * (cr - cl) <= tol * eps:
+                c = nc
+                break
+            c = nc
         return max(self.loss(c)[0], 0.0), c
 
 
