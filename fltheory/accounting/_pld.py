@@ -1340,6 +1340,7 @@ def compose_pairs(directions: dict[str, list[tuple[DominatingPair, float]]], *,
         h = 4.0 * h
     mirror = _mirror_names(directions) if mult.size == 1 else None
     for _ in range(60):
+        known: dict[str, float] = {}        # upper bounds already evaluated in this pass
         tok = _CELL_BUDGET.set(_MAX_CELLS // 4 if trial else _MAX_CELLS)
         try:
             # with a mirrored pair of directions, the mirrored one is composed only where the
@@ -1351,6 +1352,7 @@ def compose_pairs(directions: dict[str, list[tuple[DominatingPair, float]]], *,
             if mirror is not None and lat:
                 c0 = lat[mirror[0]][0]
                 up0 = _eps_upper(c0, delta) if delta is not None else _delta_upper(c0, epsilon)
+                known[mirror[0]] = up0
                 if not _mirror_covered(c0, up0, delta, epsilon):
                     # the mirrored direction's upper law first: its lower bound is not needed
                     # unless it is the worse direction (the first one's lower bound is a lower
@@ -1365,6 +1367,7 @@ def compose_pairs(directions: dict[str, list[tuple[DominatingPair, float]]], *,
                                else _delta_upper(c1[0], epsilon))
                         if up1 > up0:
                             c1 = _compose_many(*v[:2], tau, *v[2:])
+                        known[mirror[1]] = up1
                         lat[mirror[1]] = c1
         finally:
             _CELL_BUDGET.reset(tok)
@@ -1382,10 +1385,10 @@ def compose_pairs(directions: dict[str, list[tuple[DominatingPair, float]]], *,
                 c = lat[name][i]
                 with_lower = c.lab_p.size > 0       # an upper-only lattice (mirrored direction)
                 if delta is not None:
-                    ups.append(_eps_upper(c, delta))
+                    ups.append(known[name] if name in known else _eps_upper(c, delta))
                     los.append(_eps_lower(c, delta) if with_lower else 0.0)
                 else:
-                    ups.append(_delta_upper(c, epsilon))
+                    ups.append(known[name] if name in known else _delta_upper(c, epsilon))
                     los.append(_delta_lower(c, epsilon) if with_lower else 0.0)
             up, lo = max(ups), max(los)
             res.append(TwoSided(upper=up, lower=min(lo, up), h=h))
