@@ -534,12 +534,14 @@ def _merge(idx: np.ndarray, *vals: np.ndarray):
     return (u,) + tuple(np.bincount(inv, weights=v, minlength=u.size) for v in vals)
 
 
-def discretize(pair: DominatingPair, h: float, tail: float) -> StepPmfs:
+def discretize(pair: DominatingPair, h: float, tail: float, labels: bool = True) -> StepPmfs:
     """Lattice representation of one step of ``pair`` (see the module docstring).
 
     A pair may build its lattice laws itself by defining ``step_pmfs(h, tail) -> StepPmfs``
     (used by composite pairs: revealed mixtures, truncated atom sets, envelopes); the upper and
     label laws it returns must each satisfy the guarantees stated in the module docstring.
+    ``labels=False`` skips the label laws of a Gaussian-mixture pair (they are then copies of
+    the upper law, fit for planning an upper-only composition and for nothing else).
     """
     own = getattr(pair, "step_pmfs", None)
     if own is not None:
@@ -582,6 +584,10 @@ def discretize(pair: DominatingPair, h: float, tail: float) -> StepPmfs:
                             np.concatenate([wb, wa[spread]]))
     nzu = up_val > 0
     up_idx, up_val = up_idx[nzu], up_val[nzu]
+
+    if not labels:
+        return StepPmfs(h=h, upper_idx=up_idx, upper=up_val, p_inf=p_inf,
+                        lab_idx=up_idx, lab_p=up_val, lab_q=up_val)
 
     # ---- labels: the loss rounded down to the lattice; any choice is a valid test (the label
     #      laws get their own FFT window, so the -h/2 bias per step costs nothing)
@@ -1189,7 +1195,8 @@ def _refined_argmin(steps, counts, which: str, objective, full=None):
     return int(sel[j]), float(val[j])
 
 
-def _choose_tilt(steps, counts, delta, epsilon) -> tuple[float, float]:
+def _choose_tilt(steps, counts, delta, epsilon, upper_only: bool = False
+                 ) -> tuple[float, float]:
     """Tilts (lam_u, lam_p) that centre the composed laws on the loss deciding the answer.
 
     Only a choice of representation: every bound stays certified whatever the tilt (the FFT
@@ -1229,6 +1236,8 @@ def _choose_tilt(steps, counts, delta, epsilon) -> tuple[float, float]:
     fp = 4.0 * _EPS_MACH * (t_tot + 64.0) * math.sqrt(2.0 * (1 << 22))
     level = log_target + math.log(1e-5) - math.log(fp)
     lam_u = float(_LAM_GRID[_smallest_tilt(steps, counts, "upper", e_g, level, i_u, full)])
+    if upper_only:
+        return lam_u, lam_u
     # labels are the loss rounded down: their sum sits below the loss by about T h / 2, so the
     # label test that decides the answer is centred that much lower
     bias = sum(float(c) * s.h * (_sparse_mean(s.upper_idx, s.upper)
@@ -1268,13 +1277,17 @@ def _smallest_tilt(steps, counts, which: str, e: float, level: float, i_best: in
     return int(coarse[j])
 
 
-def _prepare_dirs(directions, tau: float, h: float, delta=None, epsilon=None):
+def _prepare_dirs(directions, tau: float, h: float, delta=None, epsilon=None,
+                  upper_only: bool = False):
+    """Discretise, tilt and plan each direction; ``upper_only`` prepares the upper law alone
+    (for :func:`_compose_many` with ``upper_only=True``)."""
     prepared, nmax = {}, 0
     for name, comps in directions.items():
         counts = np.stack([np.atleast_1d(np.asarray(c, float)) for _, c in comps], axis=0)
         tot = float(counts.sum(axis=0).max())
-        steps = [discretize(p, h, tau / (10.0 * max(tot, 1.0))) for p, _ in comps]
-        lam_u, lam_p = _choose_tilt(steps, counts, delta, epsilon)
+        steps = [discretize(p, h, tau / (10.0 * max(tot, 1.0)), labels=not upper_only)
+                 for p, _ in comps]
+        lam_u, lam_p = _choose_tilt(steps, counts, delta, epsilon, upper_only)
         wins, tilted = _plan(steps, counts, tau, lam_u, lam_p)
         prepared[name] = (steps, counts, wins, tilted)
         nmax = max(nmax, *(hi - lo + 1 for lo, hi in wins))
@@ -1357,16 +1370,20 @@ def compose_pairs(directions: dict[str, list[tuple[DominatingPair, float]]], *,
                     # the mirrored direction's upper law first: its lower bound is not needed
                     # unless it is the worse direction (the first one's lower bound is a lower
                     # bound of the worse one)
-                    more, n2 = _prepare_dirs({mirror[1]: curve_dirs[mirror[1]]}, tau, h, delta,
-                                             epsilon)
+                    m1 = {mirror[1]: curve_dirs[mirror[1]]}
+                    more, n2 = _prepare_dirs(m1, tau, h, delta, epsilon, upper_only=True)
                     nmax = max(nmax, n2)
                     if nmax <= cap:
                         v = more[mirror[1]]
                         c1 = _compose_many(*v[:2], tau, *v[2:], upper_only=True)
                         up1 = (_eps_upper(c1[0], delta) if delta is not None
                                else _delta_upper(c1[0], epsilon))
-                        if up1 > up0:
-                            c1 = _compose_many(*v[:2], tau, *v[2:])
+                        if up1 > up0:      # the worse direction: composed with its labels
+                            more, n2 = _prepare_dirs(m1, tau, h, delta, epsilon)
+                            nmax = max(nmax, n2)
+                            v = more[mirror[1]]
+                            c1 = (_compose_many(*v[:2], tau, *v[2:]) if nmax <= cap
+                                  else c1)
                         known[mirror[1]] = up1
                         lat[mirror[1]] = c1
         finally:
