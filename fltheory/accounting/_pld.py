@@ -306,7 +306,7 @@ class GaussianMixturePair(DominatingPair):
         if math.floor(lmax / h) - math.ceil(lmin / h) <= budget:
             levels = np.arange(math.ceil(lmin / h), math.floor(lmax / h) + 1, dtype=float) * h
         else:
-            xs = np.linspace(xl, xr, 20001)
+            xs = np.linspace(xl, xr, 5001)      # only guides the adaptive widths
             levels = _lattice_levels(self.loss(xs),
                                      _interval_prob(self.pm, self.pw, self.sigma, xs), h,
                                      budget)
@@ -530,8 +530,12 @@ def _merge(idx: np.ndarray, *vals: np.ndarray):
         keep = np.flatnonzero(cnt)
         return (keep.astype(np.int64) + lo,) + tuple(
             np.bincount(off, weights=v, minlength=hi - lo + 1)[keep] for v in vals)
-    u, inv = np.unique(idx, return_inverse=True)
-    return (u,) + tuple(np.bincount(inv, weights=v, minlength=u.size) for v in vals)
+    # sparse: a stable sort (linear on the few sorted runs the callers pass), then sums per run
+    order = np.argsort(idx, kind="stable")
+    si = idx[order]
+    starts = np.flatnonzero(np.concatenate([[True], si[1:] != si[:-1]]))
+    return (si[starts].astype(np.int64),) + tuple(
+        np.add.reduceat(np.asarray(v, float)[order], starts) for v in vals)
 
 
 def discretize(pair: DominatingPair, h: float, tail: float, labels: bool = True) -> StepPmfs:
@@ -857,39 +861,88 @@ def _windows(lms: Sequence[np.ndarray], counts: np.ndarray, lam: np.ndarray,
     return np.floor(j_lo), np.ceil(j_hi)
 
 
+def _tail_cuts(u: np.ndarray, v: np.ndarray, budget: float) -> tuple[int, int]:
+    """Indices ``(J0, J1)`` of the sorted support ``u`` such that, for every column of ``v``,
+    the mass strictly below ``J0`` and the mass strictly above ``J1`` are each at most
+    ``budget`` (tail sums accumulated from the tail inwards, with a rounding allowance)."""
+    n = u.size
+    slack = 1.0 + 4.0 * _EPS_MACH * (n + 2)
+    above = np.cumsum(v[::-1], axis=0)[::-1] - v            # mass strictly above row i
+    below = np.cumsum(v, axis=0) - v                        # mass strictly below row i
+    ok_hi = (above * slack <= budget).all(axis=1)
+    ok_lo = (below * slack <= budget).all(axis=1)
+    i1 = int(np.argmax(ok_hi)) if ok_hi.any() else n - 1
+    i0 = n - 1 - int(np.argmax(ok_lo[::-1])) if ok_lo.any() else 0
+    return int(u[min(i0, i1)]), int(u[max(i0, i1)])
+
+
 def _plan(steps: Sequence[StepPmfs], counts: np.ndarray, tau: float,
           lam_u: float = 0.0, lam_p: float = 0.0):
     """Window of the composition (lattice indices) of the stored (tilted) laws.
 
-    Chernoff bounds from upper bounds on the moment generating functions.  Wide sparse laws
-    (tiny sampling rates, few steps) are first bounded in blocks (:func:`_log_mgf` with
-    ``w > 1``): each step's mass moves up (or down) by less than ``w`` points, so the window can
-    only widen, by at most ``T w`` points per side.  The block width is then shrunk until
-    ``T w`` is at most 0.5 % of the window, and every window found (each a valid one) is
-    intersected.
+    The mass outside the window is at most ``tau`` on each side, split in two halves.
+
+    * *Tails, by a union bound.*  Each step's laws are cut at ``J0 <= J1`` with at most
+      ``tau / (2 m c)`` of their mass beyond each cut (``m`` steps, ``c`` the step's count).  The
+      composed sum can exceed ``J`` only if some step exceeds its ``J1`` (probability at most
+      ``tau / 2`` in all) or the sum of the steps clipped to ``min(L, J1)`` exceeds ``J``.
+    * *Bulk, by Chernoff bounds* on the clipped laws, from upper bounds on their moment
+      generating functions, at level ``tau / 2`` (the same on the left with ``max(L, J0)``).
+
+    Clipping keeps the Chernoff bounds tight where a law has a thin, far tail (tiny sampling
+    rates with small noise), whose moment generating function would otherwise push the window
+    out to the tail's end.  Wide sparse laws (tiny sampling rates, few steps) are first bounded
+    in blocks (:func:`_log_mgf` with ``w > 1``): each step's mass moves up (or down) by less
+    than ``w`` points, so the window can only widen, by at most ``T w`` points per side.  The
+    block width is then shrunk until ``T w`` is at most 0.5 % of the window, and every window
+    found (each a valid one) is intersected.
     """
     tilted = _tilted_laws(steps, lam_u, lam_p)
-    sd = math.sqrt(max(sum(float(c.max()) * _sparse_var(s.lab_idx, s.lab_p)
-                           for s, c in zip(steps, counts)), 1.0))
+    laws = [_common_support(t) for t in tilted]       # the three stored laws on one support
+    c_max = counts.max(axis=1)
+    m = int(np.count_nonzero(c_max > 0)) or 1
+    cuts = [_tail_cuts(u, v, 0.5 * tau / (m * c)) if c > 0 else (int(u.min()), int(u.max()))
+            for (u, v), c in zip(laws, c_max)]
+    clipped = [(np.maximum(u, j0), np.minimum(u, j1), v) for (u, v), (j0, j1) in zip(laws, cuts)]
+    var = 0.0
+    for (lo_u, hi_u, v), c in zip(clipped, c_max):
+        j = np.minimum(lo_u, hi_u[-1]).astype(float)        # the P-label law, clipped both ways
+        var += float(c) * _sparse_var(j, v[:, 1])
+    sd = math.sqrt(max(var, 1.0))
     lam = _WIN_LAM / sd
-    log_tau = math.log(tau)
+    pos, neg = lam >= 0, lam < 0
+    log_tau = math.log(0.5 * tau)
     tot = max(float(counts.sum(axis=0).max()), 1.0)
     kmins = np.array([s.k_min for s in steps], float)
     kmaxs = np.array([s.k_max for s in steps], float)
     c_lo = int(np.min(counts.T @ kmins))
     c_hi = int(np.max(counts.T @ kmaxs))
+
+    def bounds(cols, lam_sel, w):
+        """Log-MGF upper bounds of the clipped laws ``cols`` (each ``(k, len(lam_sel))``)."""
+        out = []
+        ps, ns = lam_sel >= 0, lam_sel < 0
+        for lo_u, hi_u, v in clipped:
+            r = np.empty((len(cols), lam_sel.size))
+            if ps.any():
+                r[:, ps] = _log_mgf(hi_u, v[:, cols], lam_sel[ps], w)
+            if ns.any():
+                r[:, ns] = _log_mgf(lo_u, v[:, cols], lam_sel[ns], w)
+            out.append(r)
+        return out
+
     # blocks only pay off for laws with many entries (one exact pass is cheaper otherwise)
     n_max = max(max(s.upper_idx.size, s.lab_idx.size) for s in steps)
     w0 = _coarse_block(steps, 256) if n_max * lam.size > 100_000 else 1
-    laws = [_common_support(t) for t in tilted]       # the three stored laws on one support
-    if w0 == 1:                    # one exact pass: every law's bound from one matrix product
-        a, b = _windows([_log_mgf(u, v, lam) for u, v in laws], counts, lam, log_tau)
+    if w0 == 1:                    # one exact pass: every law's bound from two matrix products
+        a, b = _windows(bounds([0, 1, 2], lam, 1), counts, lam, log_tau)
         wins = []
         for ks in ((0,), (1, 2)):
             lo = max(c_lo, int(min(a[k] for k in ks)))
             hi = min(c_hi, int(max(b[k] for k in ks)))
             wins.append((lo, max(hi, lo)))
         return wins, (tilted, lam_u, lam_p)
+    del pos, neg
     wins = []
     for ks in ((0,), (1, 2)):          # the upper law; the two label laws (one shared window)
         lo, hi = c_lo, c_hi
@@ -898,7 +951,7 @@ def _plan(steps: Sequence[StepPmfs], counts: np.ndarray, tau: float,
         for _ in range(6):
             a, b = math.inf, -math.inf
             best: set = set()
-            lms = [_log_mgf(u, v[:, ks], lam[sel], w) for u, v in laws]
+            lms = bounds(list(ks), lam[sel], w)
             for i in range(len(ks)):
                 wa, wb = _window([lm[i] for lm in lms], counts, lam[sel], log_tau, best)
                 a, b = min(a, wa), max(b, wb)

@@ -123,3 +123,38 @@ def test_a_binding_mirrored_direction_is_composed(monkeypatch, q, z, t, delta):
     assert res.upper >= rem_alone.lower
     # the binding mirror was composed with its label laws: its lower bound is reported
     assert res.lower > add_alone.upper
+
+
+def _heavy_tailed_step(rng, n_bulk=40, span=4000):
+    """A lattice step with a narrow bulk and a thin far tail on both sides."""
+    idx = np.concatenate([np.arange(-n_bulk, n_bulk + 1),
+                          rng.choice(np.arange(n_bulk + 1, span), 30, replace=False),
+                          -rng.choice(np.arange(n_bulk + 1, span), 30, replace=False)])
+    idx = np.unique(idx)
+    w = np.where(np.abs(idx) <= n_bulk, 1.0, 10.0 ** rng.uniform(-14, -6, idx.size))
+    p = w / w.sum()
+    q = rng.dirichlet(np.ones(idx.size)) * 0.5 + 0.5 * p
+    return _pld.StepPmfs(h=0.01, upper_idx=idx, upper=p, p_inf=0.0,
+                         lab_idx=idx, lab_p=p, lab_q=q / q.sum())
+
+
+@settings(max_examples=25, deadline=None)
+@given(st.integers(0, 10_000), st.integers(2, 4), st.sampled_from([1e-6, 1e-9, 1e-12]))
+def test_planned_windows_hold_all_but_tau_of_every_composed_law(seed, t, tau):
+    # the window of _plan (union bound on the tails + Chernoff on the clipped laws) against the
+    # exact t-fold convolution of each stored law
+    rng = np.random.default_rng(seed)
+    s = _heavy_tailed_step(rng)
+    counts = np.array([[float(t)]])
+    (lo_u, hi_u), (lo_l, hi_l) = _pld._plan([s], counts, tau)[0]
+    tilted = _pld._tilted_laws([s], 0.0, 0.0)[0]
+    for k, (lo, hi) in ((0, (lo_u, hi_u)), (1, (lo_l, hi_l)), (2, (lo_l, hi_l))):
+        idx, val, _ = tilted[k]
+        dense = np.zeros(idx.max() - idx.min() + 1)
+        dense[idx - idx.min()] = val
+        comp = dense
+        for _ in range(t - 1):
+            comp = np.convolve(comp, dense)
+        j = np.arange(comp.size) + t * idx.min()
+        assert comp[j < lo].sum() <= tau * (1 + 1e-9) + 1e-300
+        assert comp[j > hi].sum() <= tau * (1 + 1e-9) + 1e-300
