@@ -39,8 +39,9 @@ def _add_clients(p: argparse.ArgumentParser) -> None:
 # bound kappa
 
 def _cmd_kappa(args: argparse.Namespace) -> int:
-    from fltheory.bounds._numeric import (AGGREGATORS, kappa_info, kappa_lower_value,
-                                          kappa_value)
+    # plain-Python twins of the symbolic bounds, their LaTeX from the generated table (no sympy)
+    from fltheory.bounds._numeric import (AGGREGATORS, bound_entry, kappa_info,
+                                          kappa_lower_value, kappa_value)
     from fltheory._checks import check_int
 
     emit, print_table = _out()
@@ -48,22 +49,15 @@ def _cmd_kappa(args: argparse.Namespace) -> int:
     f = check_int("f", args.f, minimum=0)
     names = AGGREGATORS if args.aggregator == "all" else (args.aggregator,)
     rows, data = [], []
-    if args.json or args.latex:     # the LaTeX needs the symbolic bounds (sympy)
-        from fltheory.bounds import kappa_bound, kappa_lower_bound
-
-        values = [(name, kappa_bound(name, nnm=args.nnm)) for name in names]
-        values = [(name, b.to_dict(), b.evaluate(n=n, f=f)) for name, b in values]
-        lb = kappa_lower_bound(n=n, f=f)
-    else:                           # the same closed forms in plain Python (no sympy import)
-        values = [(name, kappa_info(name, nnm=args.nnm)) for name in names]
-        values = [(name, b, kappa_value(name, n, f, nnm=args.nnm)) for name, b in values]
-        lb = kappa_lower_value(n, f)
+    values = [(name, bound_entry(kappa_info(name, nnm=args.nnm)["name"])) for name in names]
+    values = [(name, b, kappa_value(name, n, f, nnm=args.nnm)) for name, b in values]
+    lb = kappa_lower_value(n, f)
     for name, b, v in values:
         rows.append([b["name"], n, f, v, lb, v / lb if lb > 0 else float("inf"),
                      f"{b['kind']}/{b['status']}"])
         data.append({"aggregator": name, "nnm": args.nnm, "n": n, "f": f, "kappa": v,
-                     "lower_bound": lb, "latex": b.get("latex"),
-                     "assumptions": b.get("assumptions"), "status": b["status"],
+                     "lower_bound": lb, "latex": b["latex"],
+                     "assumptions": b["assumptions"], "status": b["status"],
                      "kind": b["kind"], "reference": b["reference"],
                      "description": b["description"]})
 
@@ -73,9 +67,7 @@ def _cmd_kappa(args: argparse.Namespace) -> int:
             print()
             for name, d in zip(names, data):
                 print(f"{d['latex']}    % valid when {', '.join(d['assumptions'])}")
-            from fltheory.bounds import kappa_lower_bound_bound
-
-            print(f"{kappa_lower_bound_bound().latex()}    % any aggregation rule")
+            print(f"{bound_entry('kappa_lower')['latex']}    % any aggregation rule")
         print()
         print("References: " + data[0]["reference"])
         if any(d.get("kind") == "estimate" for d in data):
@@ -134,33 +126,34 @@ def _cmd_min_batch(args: argparse.Namespace) -> int:
 # bound vn-threshold, error-floor, compressor, cost, list
 
 def _cmd_vn(args: argparse.Namespace) -> int:
-    from fltheory.bounds import vn_threshold_bound
+    from fltheory.bounds._numeric import bound_entry, evaluate, vn_bound_name
     from fltheory._checks import check_int
 
     emit, print_table = _out()
     n = check_int("n", args.n, minimum=1)
     f = check_int("f", args.f, minimum=0)
-    b = vn_threshold_bound(args.aggregator, args.route)
-    v = b.evaluate(n=n, f=f)
-    emit({"name": b.name, "n": n, "f": f, "kappa_F": v, "latex": b.latex(), "status": b.status,
-          "reference": b.reference}, args.json,
-         lambda: (print_table([[b.name, n, f, v, b.status]],
+    b = bound_entry(vn_bound_name(args.aggregator, args.route))
+    v = evaluate(b["name"], n=n, f=f)
+    emit({"name": b["name"], "n": n, "f": f, "kappa_F": v, "latex": b["latex"],
+          "status": b["status"], "reference": b["reference"]}, args.json,
+         lambda: (print_table([[b["name"], n, f, v, b["status"]]],
                               ["bound", "n", "f", "kappa_F", "status"]),
-                  print(), print(b.latex()), print("Reference: " + b.reference)))
+                  print(), print(b["latex"]), print("Reference: " + b["reference"])))
     return 0
 
 
 def _cmd_floor(args: argparse.Namespace) -> int:
-    from fltheory.bounds import (breakdown_point, kappa, robust_error_floor, robust_lower_bound)
+    from fltheory.bounds._numeric import (breakdown_point_value, kappa_value,
+                                          robust_error_floor_value, robust_lower_value)
     from fltheory._checks import check_int
 
     emit, print_table = _out()
     n = check_int("n", args.n, minimum=1)
     f = check_int("f", args.f, minimum=0)
-    kv = kappa(args.aggregator, n=n, f=f, nnm=args.nnm)
-    floor = robust_error_floor(args.aggregator, n=n, f=f, G=args.G, B=args.B, nnm=args.nnm)
-    lower = robust_lower_bound().evaluate(n=n, f=f, G=args.G, B=args.B)
-    bp = breakdown_point(args.B)
+    kv = kappa_value(args.aggregator, n, f, nnm=args.nnm)
+    floor = robust_error_floor_value(args.aggregator, n, f, G=args.G, B=args.B, nnm=args.nnm)
+    lower = robust_lower_value(n, f, args.G, args.B)
+    bp = breakdown_point_value(args.B)
     data = {"aggregator": args.aggregator, "nnm": args.nnm, "n": n, "f": f, "G": args.G,
             "B": args.B, "kappa": kv, "error_floor": floor, "lower_bound_order": lower,
             "breakdown_point": bp}
@@ -172,32 +165,33 @@ def _cmd_floor(args: argparse.Namespace) -> int:
 
 
 def _cmd_compressor(args: argparse.Namespace) -> int:
-    from fltheory.bounds import (bits_per_round, compressor_variance, compressor_variance_bound,
-                                 is_unbiased)
+    from fltheory.bounds._numeric import (bits_per_round_value, bound_entry,
+                                          compressor_variance_value, is_unbiased,
+                                          variance_bound_name)
     from fltheory._checks import check_int
 
     emit, print_table = _out()
     d = check_int("d", args.d, minimum=1)
     k = None if args.k is None else check_int("k", args.k, minimum=1, maximum=d)
     levels = None if args.levels is None else check_int("levels", args.levels, minimum=1)
-    v = compressor_variance(args.kind, d, k=k, levels=levels)
-    bits = bits_per_round(args.kind, d, k=k, levels=levels)
-    dense = bits_per_round("none", d)
-    b = compressor_variance_bound(args.kind)
+    v = compressor_variance_value(args.kind, d, k=k, levels=levels)
+    bits = bits_per_round_value(args.kind, d, k=k, levels=levels)
+    dense = bits_per_round_value("none", d)
+    b = bound_entry(variance_bound_name(args.kind))
     what = "omega" if is_unbiased(args.kind) else "contraction 1-delta"
     data = {"kind": args.kind, "d": d, "k": k, "levels": levels, what.split()[0]: v,
-            "bits_per_round": bits, "compression_ratio": dense / bits, "latex": b.latex(),
-            "reference": b.reference}
+            "bits_per_round": bits, "compression_ratio": dense / bits, "latex": b["latex"],
+            "reference": b["reference"]}
     emit(data, args.json, lambda: (print_table(
         [[args.kind, d, k if k is not None else "-", levels if levels is not None else "-", v,
           bits, dense / bits]],
         ["kind", "d", "k", "levels", what, "bits/round", "x smaller than dense"]),
-        print(), print(b.latex()), print("Reference: " + b.reference)))
+        print(), print(b["latex"]), print("Reference: " + b["reference"])))
     return 0
 
 
 def _cmd_cost(args: argparse.Namespace) -> int:
-    from fltheory.bounds import COST_AGGREGATORS, aggregation_cost
+    from fltheory.bounds._numeric import COST_AGGREGATORS, aggregation_cost_info
     from fltheory._checks import check_int
 
     emit, print_table = _out()
@@ -207,7 +201,7 @@ def _cmd_cost(args: argparse.Namespace) -> int:
     for name in names:
         methods = ("gram", "dense") if name == "smea" else ("gram",)
         for m in methods:
-            c = aggregation_cost(name, n=args.n, f=args.f, d=d, smea_method=m)
+            c = aggregation_cost_info(name, n=args.n, f=args.f, d=d, smea_method=m)
             label = c["aggregator"] + (f" ({m})" if name == "smea" else "")
             rows.append([label, c["flops"], c["memory_bytes"]])
             data.append({**c, "smea_method": m if name == "smea" else None})
@@ -217,18 +211,18 @@ def _cmd_cost(args: argparse.Namespace) -> int:
 
 
 def _cmd_list(args: argparse.Namespace) -> int:
-    from fltheory.bounds import all_bounds
+    # every Bound of fltheory.bounds.all_bounds(), from the generated table (no sympy)
+    from fltheory.bounds._numeric import bound_dict, listed_bounds
 
     emit, print_table = _out()
-    bounds = all_bounds()
+    bounds = [bound_dict(name) for name in listed_bounds()]
     if args.latex:
-        rows = [[b.name, b.status, b.latex()] for b in bounds.values()]
+        rows = [[b["name"], b["status"], b["latex"]] for b in bounds]
         header = ["name", "status", "latex"]
     else:
-        rows = [[b.name, b.kind, b.status, ", ".join(b.parameters)] for b in bounds.values()]
+        rows = [[b["name"], b["kind"], b["status"], ", ".join(b["parameters"])] for b in bounds]
         header = ["name", "kind", "status", "parameters"]
-    emit({"bounds": [b.to_dict() for b in bounds.values()]}, args.json,
-         lambda: print_table(rows, header))
+    emit({"bounds": bounds}, args.json, lambda: print_table(rows, header))
     return 0
 
 

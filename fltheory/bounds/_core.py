@@ -22,6 +22,9 @@ import numpy as np
 import sympy as sp
 from sympy.solvers.inequalities import solve_univariate_inequality
 
+from ._domain import (check_assumption, check_values, fmt_value as _fmt_value, undefined,
+                      unknown_parameters)
+
 __all__ = [
     "SYMBOLS",
     "Assumption",
@@ -70,6 +73,11 @@ SYMBOLS: dict[str, sp.Symbol] = {
     "zeta": _sym("zeta", nonnegative=True),
     "gamma": _sym("gamma", positive=True),
 }
+
+#: Domain of each symbol, (integer, positive, nonnegative): what the values must satisfy.
+_DOMAINS: dict[str, tuple[bool, bool, bool]] = {
+    name: (bool(s.is_integer), bool(s.is_positive), bool(s.is_nonnegative))
+    for name, s in SYMBOLS.items()}
 
 #: LaTeX rendering of the symbols whose sympy default is not the usual notation.
 _LATEX_NAMES: dict[sp.Symbol, str] = {
@@ -179,10 +187,6 @@ def _as_assumption(a: Any) -> Assumption:
 
 def _is_scalar(v: Any) -> bool:
     return np.ndim(v) == 0
-
-
-def _fmt_value(v: float) -> str:
-    return f"{v:g}"
 
 
 class Bound:
@@ -298,34 +302,8 @@ class Bound:
     # ------------------------------------------------------------------ evaluation
     def _check_values(self, values: Mapping[str, Any], needed: Sequence[sp.Symbol]
                       ) -> dict[sp.Symbol, np.ndarray]:
-        names = {s.name for s in needed}
-        missing = sorted(names - set(values))
-        if missing:
-            raise ValueError(f"{self.name}: missing value(s) for {', '.join(missing)} "
-                             f"(needs {', '.join(sorted(names))})")
-        out: dict[sp.Symbol, np.ndarray] = {}
-        for s in needed:
-            v = values[s.name]
-            try:
-                arr = np.asarray(v, dtype=float)
-            except (TypeError, ValueError):
-                raise ValueError(f"{s.name} must be numeric, got {v!r}") from None
-            if arr.size == 0:
-                raise ValueError(f"{s.name} must not be empty")
-            if not np.all(np.isfinite(arr)):
-                bad = arr[~np.isfinite(arr)].ravel()[0]
-                raise ValueError(f"{s.name} must be finite, got {bad}")
-            if s.is_integer and np.any(arr != np.floor(arr)):
-                raise ValueError(f"{s.name} must be an integer, got "
-                                 f"{_fmt_value(arr[arr != np.floor(arr)].ravel()[0])}")
-            if s.is_positive and np.any(arr <= 0):
-                bad = arr[arr <= 0].ravel()[0]
-                raise ValueError(f"{s.name} must be > 0, got {_fmt_value(bad)}")
-            if s.is_nonnegative and np.any(arr < 0):
-                bad = arr[arr < 0].ravel()[0]
-                raise ValueError(f"{s.name} must be >= 0, got {_fmt_value(bad)}")
-            out[s] = arr
-        return out
+        arrays = check_values(self.name, values, [s.name for s in needed], _DOMAINS)
+        return {s: arrays[s.name] for s in needed}
 
     def check(self, **values: Any) -> None:
         """Raise :class:`ValueError` if an assumption is violated by ``values``.
@@ -337,14 +315,8 @@ class Bound:
         for a in self.assumptions:
             if not all(s in arrays for s in a._symbols):
                 continue
-            args = [arrays[s] for s in a._symbols]
-            ok = np.asarray(a._func(*args), dtype=bool)
-            if not np.all(ok):
-                b = np.broadcast_arrays(*args, ok) if args else [ok]
-                idx = np.argwhere(~b[-1])[0] if b[-1].ndim else ()
-                where = ", ".join(f"{s.name}={_fmt_value(float(b[i][tuple(idx)]))}"
-                                  for i, s in enumerate(a._symbols))
-                raise ValueError(f"{self.name}: assumption {a.text} violated at {where}")
+            check_assumption(self.name, a.text, [s.name for s in a._symbols],
+                             [arrays[s] for s in a._symbols], a._func)
 
     def evaluate(self, **values: Any):
         """Evaluate the bound; NumPy broadcasting over array-valued arguments.
@@ -360,8 +332,7 @@ class Bound:
         """
         unknown = sorted(set(values) - set(SYMBOLS))
         if unknown:
-            raise ValueError(f"{self.name}: unknown parameter(s) {', '.join(unknown)} "
-                             f"(needs {', '.join(self.parameters)})")
+            raise unknown_parameters(self.name, unknown, self.parameters)
         needed = list(self.symbols)
         for a in self.assumptions:
             needed += [s for s in a._symbols if s not in needed and s.name in values]
@@ -372,8 +343,7 @@ class Bound:
         shape = np.broadcast_shapes(*[arrays[s].shape for s in self.symbols], ())
         res = np.broadcast_to(res, shape)
         if np.any(np.isnan(res)):
-            raise ValueError(f"{self.name}: undefined (NaN) at the values given; "
-                             f"check {', '.join(a.text for a in self.assumptions) or 'the inputs'}")
+            raise undefined(self.name, [a.text for a in self.assumptions])
         if all(_is_scalar(values[s.name]) for s in self.symbols):
             return float(res)
         return np.array(res)

@@ -9,14 +9,14 @@ compressor :math:`\\mathcal C` satisfies :math:`\\|\\mathcal C(x)-x\\|^2 \\le (1
 
 from __future__ import annotations
 
-import warnings
-
 import numpy as np
 import sympy as sp
 
 from .._checks import check_array, check_choice, check_int
-from ..registry import Registry
 from ._core import Assumption, Bound, SYMBOLS, log2
+# the compressor names, aliases and messages, shared with the numeric twins (no sympy there)
+from ._numeric import (COMPRESSORS, VARIANCE_KINDS, bits_kind as _bits_kind,
+                       compressor_kind as _kind, is_unbiased, variance_kind as _variance_kind)
 
 __all__ = [
     "COMPRESSORS",
@@ -34,12 +34,6 @@ __all__ = [
 d, k, s, w, sig, kap, zeta, om = (SYMBOLS[x] for x in ("d", "k", "levels", "float_bits", "sigma",
                                                       "kappa", "zeta", "omega"))
 
-#: Compressors known to this module (``sign`` is the plain sign, which has a bit count but no
-#: variance or contraction bound; see :func:`compressor_variance_bound`).
-COMPRESSORS = ("none", "randk", "topk", "qsgd", "l2", "scaled_sign", "sign")
-#: Compressors with a variance (ω) or contraction (1 − δ) bound.
-VARIANCE_KINDS = ("none", "randk", "topk", "qsgd", "l2", "scaled_sign")
-_UNBIASED = {"none", "randk", "qsgd", "l2"}
 _K_LE_D = Assumption(k <= d, "k <= d")
 
 REF_QSGD = ("D. Alistarh, D. Grubic, J. Li, R. Tomioka, M. Vojnovic (2017). QSGD: "
@@ -52,52 +46,6 @@ REF_EF = ("S. P. Karimireddy, Q. Rebjock, S. U. Stich, M. Jaggi (2019). Error Fe
 REF_MARINA = ("E. Gorbunov, S. Horvath, P. Richtarik, G. Gidel (2023). Variance Reduction is an "
               "Antidote to Byzantines: Better Rates, Weaker Assumptions and Communication "
               "Compression as a Cherry on the Top. ICLR 2023 (Byz-VR-MARINA)")
-
-# one name per compressor, as in fltheory.fl.compressors: "sign" is the plain sign everywhere
-_KINDS = Registry("kind")
-for _name, _aliases in (("none", ("dense", "identity")), ("randk", ("rand_k", "random_k")),
-                        ("topk", ("top_k",)), ("qsgd", ("quantization",)),
-                        ("l2", ("l2_quantization", "ternary")), ("sign", ())):
-    _KINDS.register(_name, _name, aliases=_aliases)
-# "signsgd" meant the scaled sign here before "sign" became the plain sign: it keeps that meaning
-_KINDS.register("scaled_sign", "scaled_sign", deprecated=("signsgd",))
-
-_PLAIN_SIGN = ("kind='sign' is the plain sign sign(x), which is biased and has no variance or "
-               "contraction bound: ||sign(x) - x||^2 is not at most a multiple < 1 of ||x||^2 "
-               "(it tends to d as x -> 0). Use kind='scaled_sign' for (||x||_1/d) sign(x), "
-               "whose contraction factor is 1 - 1/d (before this release, kind='sign' meant the "
-               "scaled sign)")
-
-
-def _kind(kind: str) -> str:
-    return _KINDS.canonical(kind, param="kind")
-
-
-def _variance_kind(kind: str) -> str:
-    key = _kind(kind)
-    if key == "sign":
-        raise ValueError(_PLAIN_SIGN)
-    return key
-
-
-def _bits_kind(kind: str) -> str:
-    key = _kind(kind)
-    if key == "sign":
-        warnings.warn("kind='sign' is the plain sign: d bits per round (before this release it "
-                      "meant the scaled sign, d + w bits: kind='scaled_sign')", FutureWarning,
-                      stacklevel=3)
-    return key
-
-
-def is_unbiased(kind: str) -> bool:
-    """Whether :func:`compressor_variance` returns an unbiased ω (else a contraction factor).
-
-    Examples
-    --------
-    >>> is_unbiased("randk"), is_unbiased("topk")
-    (True, False)
-    """
-    return _kind(kind) in _UNBIASED
 
 
 def compressor_variance_bound(kind: str) -> Bound:

@@ -16,10 +16,10 @@ from __future__ import annotations
 import numpy as np
 import sympy as sp
 
-from .._checks import check_choice, check_int, check_nonnegative
+from .._checks import check_int, check_nonnegative
 from ._core import Assumption, Bound, SYMBOLS
 from ._numeric import (AGGREGATORS, REF_FBM,
-                       canonical_aggregator, check_byzantine, kappa_info)
+                       canonical_aggregator, check_byzantine, kappa_info, vn_route)
 
 __all__ = [
     "AGGREGATORS",
@@ -214,6 +214,7 @@ def kappa_lower_bound(n: int, f: int):
 # ---------------------------------------------------------------------------------------------
 # VN-ratio thresholds
 
+# keyed by _numeric.VN_RULES
 _VN_KRUM = 1 / sp.sqrt(2 * (n - f + f * (n + f * (n - f - 2) - 2) / (n - 2 * f - 2)))
 _VN = {
     "krum": (_VN_KRUM, [Assumption(n > 2 * f + 2, "n > 2f + 2"), Assumption(f >= 1, "f >= 1")]),
@@ -255,12 +256,8 @@ def vn_threshold_bound(name: str, route: str = "auto") -> Bound:
     >>> vn_threshold_bound("median").evaluate(n=20, f=4)
     0.25
     """
-    route = check_choice("route", route, ("auto", "vn", "kappa"))
-    key = canonical_aggregator(name, tuple(_VN) + AGGREGATORS)
-    if route == "vn" or (route == "auto" and key in _VN):
-        if key not in _VN:
-            raise ValueError(f"aggregator must be one of {', '.join(map(repr, _VN))} for "
-                             f"route='vn', got {name!r}")
+    key, published = vn_route(name, route)      # the choice is shared with the numeric twins
+    if published:
         expr, assumptions = _VN[key]
         desc = ("VN-ratio resilience threshold (the rule is resilient when the "
                 "noise-to-gradient-norm ratio is below it).")
