@@ -876,6 +876,28 @@ def _tail_cuts(u: np.ndarray, v: np.ndarray, budget: float) -> tuple[int, int]:
     return int(u[min(i0, i1)]), int(u[max(i0, i1)])
 
 
+def _single_step_windows(lo_u: np.ndarray, hi_u: np.ndarray, v: np.ndarray, c: float,
+                         lam: np.ndarray, log_tau: float) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`_windows` of one step composed ``c`` times, for each column of ``v``: the same
+    Chernoff bounds from :func:`_log_mgf`'s upper bounds (exponents raised to -700 at least;
+    a law without mass counts as ``log M = 0``, as in :func:`_windows`), on the laws clipped
+    from above (``hi_u``, for ``lam > 0``) and from below (``lo_u``, for ``lam < 0``)."""
+    ends = []
+    for idx, ls in ((hi_u, lam[lam > 0]), (lo_u, lam[lam < 0])):
+        j = idx.astype(float)
+        ref = float(j.max()) if ls[0] > 0 else float(j.min())
+        e = np.multiply.outer(ls, j - ref)
+        np.maximum(e, -700.0, out=e)
+        np.exp(e, out=e)
+        with np.errstate(divide="ignore"):
+            lm = np.log(e @ v + (j.size + 1) * 1e-300) + (ls * ref)[:, None]   # (n_lam, k)
+        lm[:, v.max(axis=0) <= 0] = 0.0
+        ends.append((c * lm - log_tau) / ls[:, None])
+    j_hi = np.where(np.isfinite(ends[0]), ends[0], np.inf).min(axis=0)
+    j_lo = np.where(np.isfinite(ends[1]), ends[1], -np.inf).max(axis=0)
+    return np.floor(j_lo), np.ceil(j_hi)
+
+
 def _plan(steps: Sequence[StepPmfs], counts: np.ndarray, tau: float,
           lam_u: float = 0.0, lam_p: float = 0.0):
     """Window of the composition (lattice indices) of the stored (tilted) laws.
@@ -901,8 +923,9 @@ def _plan(steps: Sequence[StepPmfs], counts: np.ndarray, tau: float,
     laws = [_common_support(t) for t in tilted]       # the three stored laws on one support
     c_max = counts.max(axis=1)
     m = int(np.count_nonzero(c_max > 0)) or 1
-    cuts = [_tail_cuts(u, v, 0.5 * tau / (m * c)) if c > 0 else (int(u.min()), int(u.max()))
-            for (u, v), c in zip(laws, c_max)]
+    # (a support of a few thousand points has no far tail worth cutting: left whole)
+    cuts = [_tail_cuts(u, v, 0.5 * tau / (m * c)) if c > 0 and u[-1] - u[0] > 4096
+            else (int(u[0]), int(u[-1])) for (u, v), c in zip(laws, c_max)]
     clipped = [(np.maximum(u, j0), np.minimum(u, j1), v) for (u, v), (j0, j1) in zip(laws, cuts)]
     var = 0.0
     for (lo_u, hi_u, v), c in zip(clipped, c_max):
@@ -913,10 +936,14 @@ def _plan(steps: Sequence[StepPmfs], counts: np.ndarray, tau: float,
     pos, neg = lam >= 0, lam < 0
     log_tau = math.log(0.5 * tau)
     tot = max(float(counts.sum(axis=0).max()), 1.0)
-    kmins = np.array([s.k_min for s in steps], float)
-    kmaxs = np.array([s.k_max for s in steps], float)
-    c_lo = int(np.min(counts.T @ kmins))
-    c_hi = int(np.max(counts.T @ kmaxs))
+    if len(steps) == 1:
+        c_lo = int(min(counts[0].min() * steps[0].k_min, counts[0].max() * steps[0].k_min))
+        c_hi = int(max(counts[0].min() * steps[0].k_max, counts[0].max() * steps[0].k_max))
+    else:
+        kmins = np.array([s.k_min for s in steps], float)
+        kmaxs = np.array([s.k_max for s in steps], float)
+        c_lo = int(np.min(counts.T @ kmins))
+        c_hi = int(np.max(counts.T @ kmaxs))
 
     def bounds(cols, lam_sel, w):
         """Log-MGF upper bounds of the clipped laws ``cols`` (each ``(k, len(lam_sel))``)."""
@@ -934,8 +961,11 @@ def _plan(steps: Sequence[StepPmfs], counts: np.ndarray, tau: float,
     # blocks only pay off for laws with many entries (one exact pass is cheaper otherwise)
     n_max = max(max(s.upper_idx.size, s.lab_idx.size) for s in steps)
     w0 = _coarse_block(steps, 256) if n_max * lam.size > 100_000 else 1
-    if w0 == 1:                    # one exact pass: every law's bound from two matrix products
+    if w0 == 1 and len(clipped) == 1 and counts.shape[1] == 1:
+        a, b = _single_step_windows(*clipped[0], float(counts[0, 0]), lam, log_tau)
+    elif w0 == 1:                  # one exact pass: every law's bound from two matrix products
         a, b = _windows(bounds([0, 1, 2], lam, 1), counts, lam, log_tau)
+    if w0 == 1:
         wins = []
         for ks in ((0,), (1, 2)):
             lo = max(c_lo, int(min(a[k] for k in ks)))

@@ -158,3 +158,28 @@ def test_planned_windows_hold_all_but_tau_of_every_composed_law(seed, t, tau):
         j = np.arange(comp.size) + t * idx.min()
         assert comp[j < lo].sum() <= tau * (1 + 1e-9) + 1e-300
         assert comp[j > hi].sum() <= tau * (1 + 1e-9) + 1e-300
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.integers(0, 10_000))
+def test_single_step_windows_equal_the_general_windows(seed):
+    # the one-step fast path of _plan against _log_mgf + _windows (any difference in the
+    # window ends would mean one of them is not the documented Chernoff bound)
+    rng = np.random.default_rng(seed)
+    u = np.unique(rng.integers(-3000, 3000, rng.integers(5, 400)))
+    v = rng.random((u.size, 3)) ** rng.uniform(1, 20)
+    v /= v.sum(axis=0)
+    if seed % 5 == 0:
+        v[:, 2] = 0.0                                  # a law without mass
+    j0, j1 = int(np.quantile(u, 0.1)), int(np.quantile(u, 0.9))
+    lo_u, hi_u = np.maximum(u, j0), np.minimum(u, j1)
+    c = float(rng.integers(1, 1000))
+    lam = _pld._WIN_LAM / rng.uniform(1, 300)
+    log_tau = math.log(rng.uniform(1e-15, 1e-5))
+    fast = _pld._single_step_windows(lo_u, hi_u, v, c, lam, log_tau)
+    r = np.empty((3, lam.size))
+    pos = lam >= 0
+    r[:, pos] = _pld._log_mgf(hi_u, v, lam[pos])
+    r[:, ~pos] = _pld._log_mgf(lo_u, v, lam[~pos])
+    ref = _pld._windows([r], np.array([[c]]), lam, log_tau)
+    assert np.array_equal(fast[0], ref[0]) and np.array_equal(fast[1], ref[1])
