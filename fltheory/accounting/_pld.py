@@ -204,6 +204,7 @@ class GaussianMixturePair(DominatingPair):
         self.name = name
         self._moments: tuple[float, float] | None = None
         self._mirror: GaussianMixturePair | None = None
+        self._lims: tuple[float, float] | None = None
         self._last_cells: tuple[tuple, Cells] | None = None
 
     def mirror(self, name: str, inverse=None) -> "GaussianMixturePair":
@@ -239,6 +240,11 @@ class GaussianMixturePair(DominatingPair):
 
     def _limits(self) -> tuple[float, float]:
         """Loss as x -> -inf and x -> +inf."""
+        if self._lims is None:
+            self._lims = self._compute_limits()
+        return self._lims
+
+    def _compute_limits(self) -> tuple[float, float]:
         def lim(sign):
             # dominant component: the one with the extreme mean in direction `sign`
             ip = np.argmax(sign * self.pm)
@@ -312,7 +318,9 @@ class GaussianMixturePair(DominatingPair):
                                      budget)
         xin = self._inverse_table(levels, xl, xr)
         xin = xin[np.isfinite(xin) & (xin > xl) & (xin < xr)]
-        edges = np.unique(np.concatenate([[xl], xin, [xr]]))
+        edges = np.concatenate([[xl], xin, [xr]])
+        if not np.all(edges[1:] > edges[:-1]):       # the inverse is monotone: rarely needed
+            edges = np.unique(edges)
         full = np.concatenate([[-np.inf], edges, [np.inf]])
         p, q = _interval_probs([(self.pm, self.pw), (self.qm, self.qw)], self.sigma, full)
         le = self.loss(edges)
