@@ -127,10 +127,8 @@ def check_choice(name: str, value: Any, choices: Iterable[str]) -> str:
     raise ValueError(f"{name} must be one of {allowed}, got {_fmt(value)}{hint}")
 
 
-def check_array(name: str, value: Any, *, low: float | None = None, high: float | None = None,
-                low_open: bool = False, high_open: bool = False,
-                integer: bool = False) -> np.ndarray:
-    """A finite float array whose entries lie in ``[low, high]`` (ends open if asked)."""
+def finite_array(name: str, value: Any) -> np.ndarray:
+    """A non-empty float array of finite entries (the message names ``name``)."""
     try:
         arr = np.asarray(value, dtype=float)
     except (TypeError, ValueError):
@@ -140,6 +138,14 @@ def check_array(name: str, value: Any, *, low: float | None = None, high: float 
     if not np.all(np.isfinite(arr)):
         bad = arr[~np.isfinite(arr)].ravel()[0]
         raise ValueError(f"{name} must be finite, got {bad}")
+    return arr
+
+
+def check_array(name: str, value: Any, *, low: float | None = None, high: float | None = None,
+                low_open: bool = False, high_open: bool = False,
+                integer: bool = False) -> np.ndarray:
+    """A finite float array whose entries lie in ``[low, high]`` (ends open if asked)."""
+    arr = finite_array(name, value)
     if integer and np.any(arr != np.floor(arr)):
         bad = arr[arr != np.floor(arr)].ravel()[0]
         raise ValueError(f"{name} must contain integers, got {bad}")

@@ -75,7 +75,7 @@ from typing import Sequence
 import numpy as np
 import scipy.fft as sfft
 from scipy.signal import lfilter
-from scipy.special import log_ndtr, ndtr, ndtri
+from scipy.special import ndtr, ndtri
 
 __all__ = [
     "Cells",

@@ -4,7 +4,7 @@ A value given for a symbol must be numeric, finite and in the symbol's domain (a
 positive or non-negative, as the symbol is declared in :data:`fltheory.bounds.SYMBOLS`); an
 assumption of a bound (``n > 2f``) must hold.  :class:`~fltheory.bounds.Bound` (sympy) and
 :mod:`fltheory.bounds._numeric` (no sympy) both raise through these functions, so both refuse the
-same inputs with the same message.  This module imports NumPy only.
+same inputs with the same message.  This module imports NumPy and ``fltheory._checks`` only.
 """
 
 from __future__ import annotations
@@ -12,6 +12,8 @@ from __future__ import annotations
 from typing import Any, Callable, Mapping, Sequence
 
 import numpy as np
+
+from .._checks import finite_array
 
 __all__ = ["fmt_value", "check_values", "check_assumption", "unknown_parameters",
            "undefined"]
@@ -58,16 +60,7 @@ def check_values(bound: str, values: Mapping[str, Any], needed: Sequence[str],
     out: dict[str, np.ndarray] = {}
     for name in needed:
         integer, positive, nonnegative = domains[name]
-        v = values[name]
-        try:
-            arr = np.asarray(v, dtype=float)
-        except (TypeError, ValueError):
-            raise ValueError(f"{name} must be numeric, got {v!r}") from None
-        if arr.size == 0:
-            raise ValueError(f"{name} must not be empty")
-        if not np.all(np.isfinite(arr)):
-            bad = arr[~np.isfinite(arr)].ravel()[0]
-            raise ValueError(f"{name} must be finite, got {bad}")
+        arr = finite_array(name, values[name])
         if integer and np.any(arr != np.floor(arr)):
             raise ValueError(f"{name} must be an integer, got "
                              f"{fmt_value(arr[arr != np.floor(arr)].ravel()[0])}")

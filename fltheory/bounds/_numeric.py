@@ -724,6 +724,18 @@ def bits_per_round_value(kind: str, d, k=None, levels=None, *, float_bits: int =
     >>> bits_per_round_value("randk", 1000, k=10), bits_per_round_value("none", 1000)
     (420.0, 32000.0)
     """
+    key, vals, index_coding = bits_args(kind, d, k, levels, float_bits, index_coding)
+    if key in ("randk", "topk"):
+        if index_coding == "auto":
+            return float(np.minimum(evaluate(bits_bound_name(key, "indices"), **vals),
+                                    evaluate(bits_bound_name(key, "bitmap"), **vals)))
+        return evaluate(bits_bound_name(key, index_coding), **vals)
+    return evaluate(bits_bound_name(key), **vals)
+
+
+def bits_args(kind: str, d, k, levels, float_bits, index_coding) -> tuple[str, dict, str]:
+    """The checked arguments of ``bits_per_round`` (symbolic and numeric alike): the canonical
+    kind, the values its bound needs and the index coding."""
     key = bits_kind(kind)
     float_bits = check_int("float_bits", float_bits, minimum=1)
     index_coding = check_choice("index_coding", index_coding, ("auto", "indices", "bitmap", "seed"))
@@ -732,15 +744,11 @@ def bits_per_round_value(kind: str, d, k=None, levels=None, *, float_bits: int =
         if k is None:
             raise ValueError(f"k is required for kind={key!r}")
         vals["k"] = k
-        if index_coding == "auto":
-            return float(np.minimum(evaluate(bits_bound_name(key, "indices"), **vals),
-                                    evaluate(bits_bound_name(key, "bitmap"), **vals)))
-        return evaluate(bits_bound_name(key, index_coding), **vals)
     if key == "qsgd":
         if levels is None:
             raise ValueError("levels is required for kind='qsgd'")
         vals["levels"] = levels
-    return evaluate(bits_bound_name(key), **vals)
+    return key, vals, index_coding
 
 
 # ------------------------------------------------------------------ cost model
@@ -758,6 +766,22 @@ def cost_bound_name(name: str, what: str = "flops", smea_method: str = "gram") -
     return f"cost_{what}_{key if key != 'smea' else f'smea_{smea_method}'}"
 
 
+def cost_args(name: str, n, f, d, iterations, power_iterations, bytes_per_float
+              ) -> tuple[str, int, dict]:
+    """The checked arguments of ``aggregation_cost`` (symbolic and numeric alike): the
+    canonical rule, the bytes per float and the values of the cost model's parameters."""
+    key = canonical_aggregator(name, COST_AGGREGATORS)
+    n = check_int("n", n, minimum=1)
+    f = check_int("f", f, minimum=0)
+    power_iterations = check_int("power_iterations", power_iterations, minimum=1)
+    bpf = check_int("bytes_per_float", bytes_per_float, minimum=1)
+    if iterations is None:
+        iterations = 100 if key == "gm" else max(2 * f, 1)
+    iterations = check_int("iterations", iterations, minimum=1)
+    return key, bpf, {"n": n, "f": f, "d": d, "iters": iterations,
+                      "power_iters": power_iterations}
+
+
 def aggregation_cost_info(name: str, n: int, f: int, d, *, smea_method: str = "gram",
                           iterations: int | None = None, power_iterations: int = 20,
                           bytes_per_float: int = 4, nnm: bool = False) -> dict:
@@ -770,15 +794,8 @@ def aggregation_cost_info(name: str, n: int, f: int, d, *, smea_method: str = "g
     >>> c["flops"], c["memory_bytes"]
     (112000.0, 84000.0)
     """
-    key = canonical_aggregator(name, COST_AGGREGATORS)
-    n = check_int("n", n, minimum=1)
-    f = check_int("f", f, minimum=0)
-    power_iterations = check_int("power_iterations", power_iterations, minimum=1)
-    bpf = check_int("bytes_per_float", bytes_per_float, minimum=1)
-    if iterations is None:
-        iterations = 100 if key == "gm" else max(2 * f, 1)
-    iterations = check_int("iterations", iterations, minimum=1)
-    vals = {"n": n, "f": f, "d": d, "iters": iterations, "power_iters": power_iterations}
+    key, bpf, vals = cost_args(name, n, f, d, iterations, power_iterations, bytes_per_float)
+    n, f = vals["n"], vals["f"]
     funcs = _table().FUNCS
 
     def ev(bound: str) -> float:

@@ -12,11 +12,12 @@ from __future__ import annotations
 import numpy as np
 import sympy as sp
 
-from .._checks import check_array, check_choice, check_int
+from .._checks import check_array, check_choice
 from ._core import Assumption, Bound, SYMBOLS, log2
 # the compressor names, aliases and messages, shared with the numeric twins (no sympy there)
-from ._numeric import (COMPRESSORS, VARIANCE_KINDS, bits_kind as _bits_kind,
-                       compressor_kind as _kind, is_unbiased, variance_kind as _variance_kind)
+from ._numeric import (COMPRESSORS, VARIANCE_KINDS, bits_args as _bits_args,
+                       bits_kind as _bits_kind,
+                       is_unbiased, variance_kind as _variance_kind)
 
 __all__ = [
     "COMPRESSORS",
@@ -228,23 +229,13 @@ def bits_per_round(kind: str, d, k=None, levels=None, *, float_bits: int = 32,
     >>> bits_per_round("scaled_sign", d=1000)
     1032.0
     """
-    key = _bits_kind(kind)
-    float_bits = check_int("float_bits", float_bits, minimum=1)
-    index_coding = check_choice("index_coding", index_coding, ("auto", "indices", "bitmap", "seed"))
-    vals: dict = {"d": d, "float_bits": float_bits}
+    key, vals, index_coding = _bits_args(kind, d, k, levels, float_bits, index_coding)
     if key in ("randk", "topk"):
-        if k is None:
-            raise ValueError(f"k is required for kind={key!r}")
-        vals["k"] = k
         if index_coding == "auto":
             out = np.minimum(_bits_bound(key, "indices").evaluate(**vals),
                              _bits_bound(key, "bitmap").evaluate(**vals))
             return float(out) if np.ndim(out) == 0 else out
         return _bits_bound(key, index_coding).evaluate(**vals)
-    if key == "qsgd":
-        if levels is None:
-            raise ValueError("levels is required for kind='qsgd'")
-        vals["levels"] = levels
     return _bits_bound(key).evaluate(**vals)
 
 

@@ -17,9 +17,9 @@ from __future__ import annotations
 import numpy as np
 import sympy as sp
 
-from .._checks import check_choice, check_int
+from .._checks import check_choice
 from ._core import Assumption, Bound, SYMBOLS, log2
-from ._numeric import COST_AGGREGATORS  # noqa: F401  (the aggregators of the cost model)
+from ._numeric import COST_AGGREGATORS, cost_args  # noqa: F401  (COST_AGGREGATORS: re-exported)
 from .robustness import canonical_aggregator
 
 __all__ = ["COST_AGGREGATORS", "aggregation_cost_bound", "aggregation_cost"]
@@ -139,15 +139,8 @@ def aggregation_cost(name: str, n: int, f: int, d, *, smea_method: str = "gram",
     >>> aggregation_cost("cwtm", n=20, f=4, d=1000)["flops"]
     112000.0
     """
-    key = canonical_aggregator(name, COST_AGGREGATORS)
-    n = check_int("n", n, minimum=1)
-    f = check_int("f", f, minimum=0)
-    power_iterations = check_int("power_iterations", power_iterations, minimum=1)
-    bpf = check_int("bytes_per_float", bytes_per_float, minimum=1)
-    if iterations is None:
-        iterations = 100 if key == "gm" else max(2 * f, 1)
-    iterations = check_int("iterations", iterations, minimum=1)
-    vals = {"n": n, "f": f, "d": d, "iters": iterations, "power_iters": power_iterations}
+    key, bpf, vals = cost_args(name, n, f, d, iterations, power_iterations, bytes_per_float)
+    n, f = vals["n"], vals["f"]
 
     def ev(bound: Bound):
         return bound.evaluate(**{**{p: vals[p] for p in bound.parameters}, "n": n, "f": f})
