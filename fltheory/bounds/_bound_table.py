@@ -9,28 +9,13 @@ line and :mod:`fltheory.bounds._numeric` read it instead of importing sympy.
 # flake8: noqa
 
 import functools as _functools
-import math as _math
 
-import numpy as _np
 from numpy import (ceil as ceiling, floor, greater, greater_equal, less, less_equal, log, log2,
                    minimum, sqrt)
 
+from fltheory.bounds._domain import binom_values as binom
+
 reduce = _functools.reduce
-
-
-def gamma(x):
-    """The gamma function where lambdify calls SciPy's (binomial coefficients of the cost model).
-
-    At a positive integer k it is (k - 1)! rounded once to a float, infinite from k = 172 on as
-    SciPy's; elsewhere :func:`math.gamma`.
-    """
-    v = float(x)
-    if _math.isfinite(v) and v >= 1 and v == _math.floor(v):
-        return _np.float64(_math.inf if v > 171 else float(_math.factorial(int(v) - 1)))
-    try:
-        return _np.float64(_math.gamma(v))
-    except (OverflowError, ValueError):
-        return _np.float64(_math.nan)
 
 
 #: Domain of each symbol: (integer, positive, nonnegative).
@@ -882,7 +867,7 @@ BOUNDS = {
     'cost_flops_mda': {
         'name': 'cost_flops_mda',
         'latex': '\\mathrm{flops}_{\\mathrm{mda}} = d \\left(n - f\\right) + d n \\left(1 + n\\right) + \\frac{\\left(n - f\\right) \\left(-1 + n - f\\right) {\\binom{n}{f}}}{2}',
-        'expression': 'd*n*(n + 1) + d*(-f + n) + (-f + n)*(-f + n - 1)*binomial(n, f)/2',
+        'expression': 'd*n*(n + 1) + d*(-f + n) + (-f + n)*(-f + n - 1)*binom(n, f)/2',
         'kind': 'exact',
         'parameters': ['d', 'f', 'n'],
         'assumptions': ['n > 2f'],
@@ -908,7 +893,7 @@ BOUNDS = {
     'cost_flops_smea_gram': {
         'name': 'cost_flops_smea_gram',
         'latex': '\\mathrm{flops}_{\\mathrm{smea-gram}} = d \\left(n - f\\right) + \\left(\\left(n - f\\right)^{2} + \\left(n - f\\right)^{3}\\right) {\\binom{n}{f}} + d n \\left(1 + n\\right)',
-        'expression': 'd*n*(n + 1) + d*(-f + n) + ((-f + n)**3 + (-f + n)**2)*binomial(n, f)',
+        'expression': 'd*n*(n + 1) + d*(-f + n) + ((-f + n)**3 + (-f + n)**2)*binom(n, f)',
         'kind': 'exact',
         'parameters': ['d', 'f', 'n'],
         'assumptions': ['n > 2f'],
@@ -960,7 +945,7 @@ BOUNDS = {
     'cost_flops_smea_dense': {
         'name': 'cost_flops_smea_dense',
         'latex': '\\mathrm{flops}_{\\mathrm{smea-dense}} = d \\left(n - f\\right) + \\left(d^{2} \\left(n - f\\right) + d^{3}\\right) {\\binom{n}{f}}',
-        'expression': 'd*(-f + n) + (d**3 + d**2*(-f + n))*binomial(n, f)',
+        'expression': 'd*(-f + n) + (d**3 + d**2*(-f + n))*binom(n, f)',
         'kind': 'exact',
         'parameters': ['d', 'f', 'n'],
         'assumptions': ['n > 2f'],
@@ -1096,13 +1081,13 @@ FUNCS = {
     'cost_memory_gm': (('d', 'n'), lambda d, n: d*n + d + n**2),
     'cost_flops_nnm': (('d', 'f', 'n'), lambda d, f, n: d*n*(-f + n) + d*n*(n + 1) + n**2*ceiling(log2(n))),
     'cost_memory_nnm': (('d', 'n'), lambda d, n: 2*d*n + d + n**2),
-    'cost_flops_mda': (('d', 'f', 'n'), lambda d, f, n: d*n*(n + 1) + d*(-f + n) + (1/2)*(-f + n)*(-f + n - 1)*(gamma(n + 1)/(gamma(f + 1)*gamma(-f + n + 1)))),
+    'cost_flops_mda': (('d', 'f', 'n'), lambda d, f, n: d*n*(n + 1) + d*(-f + n) + (1/2)*(-f + n)*(-f + n - 1)*binom(n, f)),
     'cost_memory_mda': (('d', 'n'), lambda d, n: d*n + d + n**2),
-    'cost_flops_smea_gram': (('d', 'f', 'n'), lambda d, f, n: d*n*(n + 1) + d*(-f + n) + ((-f + n)**3 + (-f + n)**2)*(gamma(n + 1)/(gamma(f + 1)*gamma(-f + n + 1)))),
+    'cost_flops_smea_gram': (('d', 'f', 'n'), lambda d, f, n: d*n*(n + 1) + d*(-f + n) + ((-f + n)**3 + (-f + n)**2)*binom(n, f)),
     'cost_memory_smea_gram': (('d', 'n'), lambda d, n: d*n + d + n**2),
     'cost_flops_caf': (('d', 'iters', 'n', 'power_iters'), lambda d, iters, n, power_iters: d*iters*n*(4*power_iters + 5)),
     'cost_memory_caf': (('d', 'n'), lambda d, n: d*n + d + n),
-    'cost_flops_smea_dense': (('d', 'f', 'n'), lambda d, f, n: d*(-f + n) + (d**3 + d**2*(-f + n))*(gamma(n + 1)/(gamma(f + 1)*gamma(-f + n + 1)))),
+    'cost_flops_smea_dense': (('d', 'f', 'n'), lambda d, f, n: d*(-f + n) + (d**3 + d**2*(-f + n))*binom(n, f)),
     'cost_memory_smea_dense': (('d', 'n'), lambda d, n: d**2 + d*n + d),
     'vn_krum_from_kappa': (('f', 'n'), lambda f, n: (sqrt((1 - 1/(-f + n))*(6*f/(-2*f + n) + 6)) + 1/sqrt(-f + n))**(-1.0)),
     'vn_cwmed_from_kappa': (('f', 'n'), lambda f, n: (sqrt((1 - 1/(-f + n))/(-f + floor((1/2)*n) + 1))*sqrt(ceiling((1/2)*n) - 1) + 1/sqrt(-f + n))**(-1.0)),

@@ -19,9 +19,9 @@ import sys
 from pathlib import Path
 
 import numpy as np
-import scipy.special
 
 from ._core import SYMBOLS, Bound
+from ._domain import binom_values
 
 __all__ = ["bounds", "entries", "render", "PATH"]
 
@@ -29,11 +29,11 @@ __all__ = ["bounds", "entries", "render", "PATH"]
 PATH = Path(__file__).with_name("_bound_table.py")
 
 # names the lambdified code calls -> the object lambdify bound them to (checked on generation);
-# the table binds the same NumPy functions, and its own gamma (see the template) for SciPy's
+# the table binds the same NumPy functions and the same exact binomial coefficient
 _CALLS = {"ceiling": np.ceil, "floor": np.floor, "greater": np.greater,
           "greater_equal": np.greater_equal, "less": np.less, "less_equal": np.less_equal,
           "log": np.log, "log2": np.log2, "minimum": np.minimum, "sqrt": np.sqrt,
-          "gamma": scipy.special.gamma}
+          "binom": binom_values}
 
 
 def bounds() -> tuple[list[str], dict[str, Bound]]:
@@ -123,28 +123,13 @@ line and :mod:`fltheory.bounds._numeric` read it instead of importing sympy.
 # flake8: noqa
 
 import functools as _functools
-import math as _math
 
-import numpy as _np
 from numpy import (ceil as ceiling, floor, greater, greater_equal, less, less_equal, log, log2,
                    minimum, sqrt)
 
+from fltheory.bounds._domain import binom_values as binom
+
 reduce = _functools.reduce
-
-
-def gamma(x):
-    """The gamma function where lambdify calls SciPy's (binomial coefficients of the cost model).
-
-    At a positive integer k it is (k - 1)! rounded once to a float, infinite from k = 172 on as
-    SciPy's; elsewhere :func:`math.gamma`.
-    """
-    v = float(x)
-    if _math.isfinite(v) and v >= 1 and v == _math.floor(v):
-        return _np.float64(_math.inf if v > 171 else float(_math.factorial(int(v) - 1)))
-    try:
-        return _np.float64(_math.gamma(v))
-    except (OverflowError, ValueError):
-        return _np.float64(_math.nan)
 '''
 
 

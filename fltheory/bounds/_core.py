@@ -22,7 +22,8 @@ import numpy as np
 import sympy as sp
 from sympy.solvers.inequalities import solve_univariate_inequality
 
-from ._domain import (check_assumption, check_values, fmt_value as _fmt_value, undefined,
+from ._domain import (binom_values, check_assumption, check_values, fmt_value as _fmt_value,
+                      undefined,
                       unknown_parameters)
 
 __all__ = [
@@ -149,8 +150,27 @@ class log2(sp.Function):
         return tex if exp is None else rf"\left({tex}\right)^{{{exp}}}"
 
 
-#: Modules for lambdify: custom functions first, then SciPy (binomial), then NumPy.
-_MODULES = [{"log2": np.log2, "ceiling": np.ceil}, "scipy", "numpy"]
+class binom(sp.Function):
+    """Binomial coefficient that prints as sympy's ``\\binom`` and lambdifies to
+    :func:`binom_values` (exact integer arithmetic rounded once; sympy's own ``binomial``
+    lambdifies to a ratio of gamma functions, which overflows from n = 171 on)."""
+
+    nargs = 2
+
+    def _eval_is_integer(self):
+        return True if all(a.is_integer for a in self.args) else None
+
+    def _eval_is_positive(self):
+        n_, k_ = self.args
+        return True if (n_ - k_).is_nonnegative and k_.is_nonnegative else None
+
+    def _latex(self, printer, exp=None):
+        tex = rf"{{\binom{{{printer._print(self.args[0])}}}{{{printer._print(self.args[1])}}}}}"
+        return tex if exp is None else rf"{tex}^{{{exp}}}"
+
+
+#: Modules for lambdify: custom functions first, then SciPy, then NumPy.
+_MODULES = [{"log2": np.log2, "ceiling": np.ceil, "binom": binom_values}, "scipy", "numpy"]
 
 
 def _latex(expr: Any) -> str:

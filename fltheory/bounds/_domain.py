@@ -9,6 +9,7 @@ same inputs with the same message.  This module imports NumPy and ``fltheory._ch
 
 from __future__ import annotations
 
+import math
 from typing import Any, Callable, Mapping, Sequence
 
 import numpy as np
@@ -16,7 +17,7 @@ import numpy as np
 from .._checks import finite_array
 
 __all__ = ["fmt_value", "check_values", "check_assumption", "unknown_parameters",
-           "undefined"]
+           "undefined", "binom_values"]
 
 #: Domain of a symbol: (integer, positive, nonnegative), as its sympy assumptions say.
 Domain = tuple[bool, bool, bool]
@@ -107,3 +108,27 @@ def undefined(bound: str, assumptions: Sequence[str]) -> ValueError:
     """The error for a NaN value (raised instead of returning it)."""
     return ValueError(f"{bound}: undefined (NaN) at the values given; "
                       f"check {', '.join(assumptions) or 'the inputs'}")
+
+
+def _binom_one(n_, k_) -> float:
+    """``C(n, k)`` for integer-valued ``n, k`` (0 outside ``0 <= k <= n``, NaN for non-integers),
+    computed exactly and rounded once to a float (infinite beyond the float range)."""
+    a, b = float(n_), float(k_)
+    if not (math.isfinite(a) and math.isfinite(b)) or a < 0 \
+            or a != math.floor(a) or b != math.floor(b):
+        return math.nan
+    if b < 0 or b > a:
+        return 0.0
+    # beyond the float range (log C > 710) without computing a huge integer first
+    if math.lgamma(a + 1) - math.lgamma(b + 1) - math.lgamma(a - b + 1) > 710.0:
+        return math.inf
+    try:
+        return float(math.comb(int(a), int(b)))
+    except OverflowError:
+        return math.inf
+
+
+def binom_values(n_, k_):
+    """Vectorised :func:`_binom_one` (a float for scalar arguments)."""
+    out = np.frompyfunc(_binom_one, 2, 1)(n_, k_)
+    return np.float64(out) if np.ndim(out) == 0 else np.asarray(out, dtype=float)

@@ -18,7 +18,7 @@ import numpy as np
 import sympy as sp
 
 from .._checks import check_choice
-from ._core import Assumption, Bound, SYMBOLS, log2
+from ._core import Assumption, Bound, SYMBOLS, binom, log2
 from ._numeric import COST_AGGREGATORS, cost_args  # noqa: F401  (COST_AGGREGATORS: re-exported)
 from .robustness import canonical_aggregator
 
@@ -30,7 +30,7 @@ n, f, d, I, P = (SYMBOLS[x] for x in ("n", "f", "d", "iters", "power_iters"))
 _lg = sp.ceiling(log2(n))
 _gram = n * (n + 1) * d
 _h = n - f
-_subsets = sp.binomial(n, f)
+_subsets = binom(n, f)    # exact (sympy's binomial lambdifies to overflowing gammas)
 
 REF_SMEA = ("Y. Allouah, R. Guerraoui, N. Gupta, R. Pinot, J. Stephan (2023). On the "
             "Privacy-Robustness-Utility Trilemma in Distributed Learning. ICML 2023 (SMEA)")

@@ -64,3 +64,28 @@ def test_nnm_composition_and_iterations():
 def test_bad_input(kw, msg):
     with pytest.raises(ValueError, match=msg):
         aggregation_cost(**kw)
+
+
+@pytest.mark.parametrize("n,f", [(20, 4), (171, 5), (200, 10), (1000, 3)])
+def test_subset_rules_are_finite_for_many_clients(n, f):
+    # MDA and SMEA count the C(n, f) subsets exactly (a ratio of gamma functions overflowed
+    # from n = 171 on and was refused as "undefined"); expected values from math.comb here
+    from fltheory.bounds._numeric import aggregation_cost_info
+    d = 1000
+    h = n - f
+    mda = d * n * (n + 1) + d * h + h * (h - 1) * math.comb(n, f) / 2
+    smea = d * n * (n + 1) + d * h + (h ** 3 + h ** 2) * math.comb(n, f)
+    for got in (aggregation_cost("mda", n=n, f=f, d=d)["flops"],
+                aggregation_cost_info("mda", n, f, d)["flops"]):
+        assert got == pytest.approx(mda, rel=1e-12)
+    assert aggregation_cost("smea", n=n, f=f, d=d)["flops"] == pytest.approx(smea, rel=1e-12)
+
+
+def test_binomial_values_exact_and_vectorised():
+    from fltheory.bounds._domain import binom_values
+    assert binom_values(200, 10) == float(math.comb(200, 10))
+    assert binom_values(5, 7) == 0.0
+    assert math.isinf(binom_values(5000, 2500))            # beyond the float range
+    assert math.isnan(binom_values(4.5, 2))
+    got = binom_values(np.array([10, 20, 30]), 3)
+    assert got.tolist() == [120.0, 1140.0, 4060.0]
