@@ -805,11 +805,6 @@ def _tilt_vals(idx: np.ndarray, val: np.ndarray, lam: float, h: float) -> tuple[
     return w / zsum, float(mx + math.log(zsum))
 
 
-def _tilt(s: StepPmfs) -> tuple[np.ndarray, float]:
-    """Q-label masses times exp(loss), normalised; returns (values, log normaliser)."""
-    return _tilt_vals(s.lab_idx, s.lab_q, 1.0, s.h)
-
-
 def _tilted_laws(steps: Sequence[StepPmfs], lam_u: float, lam_p: float):
     """Per step: the three stored laws ((idx, values, log normaliser) for upper, P- and Q-label)."""
     out = []
@@ -943,7 +938,6 @@ def _plan(steps: Sequence[StepPmfs], counts: np.ndarray, tau: float,
         var += float(c) * _sparse_var(j, v[:, 1])
     sd = math.sqrt(max(var, 1.0))
     lam = _WIN_LAM / sd
-    pos, neg = lam >= 0, lam < 0
     log_tau = math.log(0.5 * tau)
     tot = max(float(counts.sum(axis=0).max()), 1.0)
     if len(steps) == 1:
@@ -984,7 +978,6 @@ def _plan(steps: Sequence[StepPmfs], counts: np.ndarray, tau: float,
             hi = min(c_hi, int(max(b[k] for k in ks)))
             wins.append((lo, max(hi, lo)))
         return wins, (tilted, lam_u, lam_p)
-    del pos, neg
     wins = []
     for ks in ((0,), (1, 2)):          # the upper law; the two label laws (one shared window)
         lo, hi = c_lo, c_hi
@@ -1575,7 +1568,7 @@ def _mirror_covered(c: ComposedLattice, up0: float, delta, epsilon) -> bool:
     allow = 2.0 * _EPS_MACH * (c.upper.size + 8)
     bound = math.exp(e) * (x + allow + math.expm1(-e)) * (1.0 + 1e-12)
     target = delta if delta is not None else up0
-    return bound <= target
+    return bool(bound <= target)
 
 
 def _wide(comps, h: float, tau: float) -> bool:
