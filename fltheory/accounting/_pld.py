@@ -768,11 +768,6 @@ class TwoSided:
     notes: list[str] = field(default_factory=list)
 
 
-def _fold(idx: np.ndarray, val: np.ndarray, n: int) -> np.ndarray:
-    """Sparse pmf folded modulo n onto a dense array."""
-    return np.bincount(np.mod(idx, n), weights=val, minlength=n)
-
-
 def _sparse_mean(idx: np.ndarray, val: np.ndarray) -> float:
     tot = val.sum()
     return float(np.dot(val, idx) / tot) if tot > 0 else 0.0
@@ -1018,8 +1013,9 @@ def _int_power(x: np.ndarray, k: int) -> np.ndarray:
     return np.ones_like(x) if out is None else out
 
 
-def _spectrum_power(sp: Sequence[np.ndarray], c: np.ndarray, n: int) -> np.ndarray:
-    """prod_i sp_i ** c_i: repeated squaring for integer counts, else exp(sum c log sp)."""
+def _spectrum_power(sp: Sequence[np.ndarray], c: np.ndarray) -> np.ndarray:
+    """prod_i sp_i ** c_i (elementwise, arrays of one shape): repeated squaring for integer
+    counts, else exp(sum c log sp)."""
     with np.errstate(divide="ignore", invalid="ignore", under="ignore", over="ignore"):
         if all(float(ci).is_integer() for ci in c):
             phi = None
@@ -1028,9 +1024,9 @@ def _spectrum_power(sp: Sequence[np.ndarray], c: np.ndarray, n: int) -> np.ndarr
                     term = _int_power(spi, int(ci))
                     phi = term if phi is None else phi * term
             if phi is None:
-                phi = np.ones(n // 2 + 1, dtype=complex)
+                phi = np.ones_like(sp[0])
         else:
-            acc = np.zeros(n // 2 + 1, dtype=complex)
+            acc = np.zeros_like(sp[0])
             for spi, ci in zip(sp, c):
                 if ci > 0:
                     acc += ci * np.log(spi)
@@ -1039,52 +1035,70 @@ def _spectrum_power(sp: Sequence[np.ndarray], c: np.ndarray, n: int) -> np.ndarr
     return phi
 
 
+_BATCH_FFT = 1 << 17    # laws up to this length are transformed together (one call for all)
+
+
+def _folded(tilted, k: int, n: int) -> np.ndarray:
+    """The stored laws ``k`` (a list of law numbers) of every step, each folded modulo ``n``:
+    shape ``(len(tilted), len(k), n)``."""
+    out = np.zeros((len(tilted), len(k), n))
+    for i, t in enumerate(tilted):
+        for r, kk in enumerate(k):
+            idx, val, _ = t[kk]
+            out[i, r] = np.bincount(np.mod(idx, n), weights=val, minlength=n)
+    return out
+
+
 def _compose_many(steps: Sequence[StepPmfs], counts: np.ndarray, tau: float,
                   wins, tilted, upper_only: bool = False) -> list[ComposedLattice]:
     """Compose lattice steps by FFT; ``counts`` has shape (n_pairs, n_points).
 
-    ``upper_only`` composes the upper law alone (the label laws are left empty: such a lattice
-    gives an upper bound and no lower bound)."""
+    The three laws (upper, P-label, Q-label) share one FFT length, long enough for both
+    windows, and are transformed and raised to their powers together.  ``upper_only`` composes
+    the upper law alone (the label laws are left empty: such a lattice gives an upper bound and
+    no lower bound)."""
     tilted, lam_u, lam_p = tilted
     h = steps[0].h
-    ns = [sfft.next_fast_len(hi - lo + 1, real=True) for lo, hi in wins]
-    logspec = []
-    for k in range(1 if upper_only else 3):
-        n = ns[0 if k == 0 else 1]
-        sp = []
-        for t in tilted:
-            idx, val, _ = t[k]
-            sp.append(sfft.rfft(_fold(idx, val, n)))
-        logspec.append(sp)
+    laws = [0] if upper_only else [0, 1, 2]
+    los = [wins[0 if k == 0 else 1][0] for k in laws]
+    n = sfft.next_fast_len(max(hi - lo + 1 for lo, hi in (wins[:1] if upper_only else wins)),
+                           real=True)
+    groups = [laws] if n <= _BATCH_FFT else [[k] for k in laws]
+    spec = {}                                   # law group -> per-step spectra (len(g), n/2+1)
+    for g in groups:
+        sp = sfft.rfft(_folded(tilted, g, n), axis=-1)
+        spec[tuple(g)] = list(sp)
     lognorm = [[t[k][2] for t in tilted] for k in range(3)]
     # (einsum rather than BLAS: a multithreaded BLAS call costs milliseconds on a busy machine)
     pnorm = math.sqrt(max(float(np.einsum("i,i->", t[k][1], t[k][1]))
                           for t in tilted for k in range(3)))
+    logn = math.log2(max(n, 2))
     out = []
     for col in range(counts.shape[1]):
         c = counts[:, col]
         ttot = float(c.sum())
-        res = []
-        for k, sp in enumerate(logspec):
-            lo, _ = wins[0 if k == 0 else 1]
-            n = ns[0 if k == 0 else 1]
-            shift = (-lo) % n
-            logn = math.log2(max(n, 2))
-            phi = _spectrum_power(sp, c, n)
-            arr = sfft.irfft(phi, n)
-            if shift:                                   # np.roll(arr, shift)
-                arr = np.concatenate((arr[n - shift:], arr[:n - shift]))
+        res = {}
+        for g, sp in spec.items():
+            phi = _spectrum_power(sp, c)                           # (len(g), n/2+1)
+            arr = sfft.irfft(phi, n, axis=-1)
             # floating-point allowance for the sum of entries over any set S: by Parseval,
             # |sum_S err| <= ||coefficient errors||_2, and the relative error of phi^T is at
             # most T times the per-step FFT error (eps * ||p||_2 * log n), plus the inverse FFT.
             pv = phi.view(float)
-            fp = 4.0 * _EPS_MACH * (ttot * pnorm + logn) * math.sqrt(
-                2.0 * float(np.einsum("i,i->", pv, pv))) + 4.0 * _EPS_MACH * logn
-            lz = float(sum(ci * lz for ci, lz in zip(c, lognorm[k]) if ci > 0))
-            res.append((arr, fp, lz))
+            sq = np.einsum("ij,ij->i", pv, pv)
+            for r, k in enumerate(g):
+                lo = los[laws.index(k)]
+                shift = (-lo) % n
+                a = arr[r]
+                if shift:                                   # np.roll(a, shift)
+                    a = np.concatenate((a[n - shift:], a[:n - shift]))
+                fp = 4.0 * _EPS_MACH * (ttot * pnorm + logn) * math.sqrt(
+                    2.0 * float(sq[r])) + 4.0 * _EPS_MACH * logn
+                lz = float(sum(ci * lz for ci, lz in zip(c, lognorm[k]) if ci > 0))
+                res[k] = (a, fp, lz)
         if upper_only:
-            res += [(np.zeros(0), math.inf, 0.0)] * 2
-        (up, fp_u, lz_u), (lp, fp_p, lz_p), (lq, fp_q, lz_q) = res
+            res[1] = res[2] = (np.zeros(0), math.inf, 0.0)
+        (up, fp_u, lz_u), (lp, fp_p, lz_p), (lq, fp_q, lz_q) = res[0], res[1], res[2]
         pinf_tot = -math.expm1(sum(ci * math.log1p(-min(s.p_inf, 1.0 - 1e-300))
                                    for s, ci in zip(steps, c)))
         out.append(ComposedLattice(
@@ -1322,7 +1336,7 @@ def _choose_tilt(steps, counts, delta, epsilon, upper_only: bool = False
     # spreads a heavy-tailed law (tiny q, small z) over a far longer window
     t_tot = float(counts[:, 0].sum())
     fp = 4.0 * _EPS_MACH * (t_tot + 64.0) * math.sqrt(2.0 * (1 << 22))
-    level = log_target + math.log(1e-5) - math.log(fp)
+    level = log_target + math.log(_TILT_LEVEL) - math.log(fp)
     lam_u = float(_LAM_GRID[_smallest_tilt(steps, counts, "upper", e_g, level, i_u, full)])
     if upper_only:
         return lam_u, lam_u
@@ -1365,21 +1379,66 @@ def _smallest_tilt(steps, counts, which: str, e: float, level: float, i_best: in
     return int(coarse[j])
 
 
+def _untilted_allowance(steps, counts, wins, tilted) -> float:
+    """An upper bound on the floating-point allowance :func:`_compose_many` will charge an
+    untilted composition planned as ``wins`` (one curve point).
+
+    The allowance of a law is ``4 eps (T ||p||_2 + log2 n) sqrt(2 S) + 4 eps log2 n``, ``S``
+    the squared norm of the composed spectrum over the ``n/2 + 1`` bins of a real FFT.  By
+    Parseval ``2 S <= n ||a||_2^2 + 2`` for a composed law ``a`` of total mass at most one, and
+    ``||a||_2`` is at most the norm of any one step's law folded modulo ``n`` (a convolution
+    with a law of mass at most one does not increase the norm), which is that law's own norm
+    when its support is shorter than ``n`` (else at most one).  Used only to decide whether a
+    tilt is needed: the allowance charged is always the one computed from the spectrum.
+    """
+    tilted, _, _ = tilted
+    n = sfft.next_fast_len(max(hi - lo + 1 for lo, hi in wins), real=True)
+    c = counts[:, 0]
+    norms = [[float(np.einsum("i,i->", t[k][1], t[k][1])) for k in range(3)] for t in tilted]
+    pn2 = max(max(v) for v in norms)
+    r2 = max(min(norms[i][k] if s.k_max - s.k_min < n else 1.0
+                 for i, s in enumerate(steps) if c[i] > 0) for k in range(3))
+    logn = math.log2(max(n, 2))
+    return (4.0 * _EPS_MACH * (float(c.sum()) * math.sqrt(pn2) + logn)
+            * math.sqrt(n * r2 + 2.0) + 4.0 * _EPS_MACH * logn)
+
+
+_TILT_LEVEL = 1e-5      # a tilt keeps the FFT allowance below this fraction of δ
+#: untilted laws are tried at small δ where their allowance is below this fraction of δ (a pass
+#: whose gap then exceeds rtol is redone tilted, at the same lattice step)
+_UNTILTED_LEVEL = 1e-3
+
+
 def _prepare_dirs(directions, tau: float, h: float, delta=None, epsilon=None,
-                  upper_only: bool = False):
+                  upper_only: bool = False, tilt: bool = False):
     """Discretise, tilt and plan each direction; ``upper_only`` prepares the upper law alone
-    (for :func:`_compose_many` with ``upper_only=True``)."""
-    prepared, nmax = {}, 0
+    (for :func:`_compose_many` with ``upper_only=True``).  Below ``_TILT_BELOW`` the laws stay
+    untilted where their floating-point allowance is small at δ, unless ``tilt``; returns
+    ``(prepared, nmax, untilted)``, ``untilted`` telling whether that shortcut was taken."""
+    prepared, nmax, untilted = {}, 0, False
     for name, comps in directions.items():
         counts = np.stack([np.atleast_1d(np.asarray(c, float)) for _, c in comps], axis=0)
         tot = float(counts.sum(axis=0).max())
         steps = [discretize(p, h, tau / (10.0 * max(tot, 1.0)), labels=not upper_only)
                  for p, _ in comps]
-        lam_u, lam_p = _choose_tilt(steps, counts, delta, epsilon, upper_only)
-        wins, tilted = _plan(steps, counts, tau, lam_u, lam_p)
+        plan = None
+        if not tilt and delta is not None and delta < _TILT_BELOW and counts.shape[1] == 1:
+            # untilted laws where their floating-point allowance is already small at δ (the
+            # common case unless δ is tiny and the steps many): no tilt to search for, and
+            # the add/remove mirror shortcut stays available
+            plan = _plan(steps, counts, tau)
+            lam_u = lam_p = 0.0
+            if _untilted_allowance(steps, counts, *plan) > _UNTILTED_LEVEL * delta:
+                lam_u, lam_p = _choose_tilt(steps, counts, delta, epsilon, upper_only)
+                if lam_u != 0.0 or lam_p != 0.0:
+                    plan = None
+            untilted = untilted or plan is not None
+        else:
+            lam_u, lam_p = _choose_tilt(steps, counts, delta, epsilon, upper_only)
+        wins, tilted = plan if plan is not None else _plan(steps, counts, tau, lam_u, lam_p)
         prepared[name] = (steps, counts, wins, tilted)
         nmax = max(nmax, *(hi - lo + 1 for lo, hi in wins))
-    return prepared, nmax
+    return prepared, nmax, untilted
 
 
 _SOFT_FFT = 1 << 21     # first attempt: at most 2M lattice points per composed law
@@ -1440,6 +1499,7 @@ def compose_pairs(directions: dict[str, list[tuple[DominatingPair, float]]], *,
         # predicts the step
         h = 4.0 * h
     mirror = _mirror_names(directions) if mult.size == 1 else None
+    tilt = False            # set once untilted laws at small δ missed rtol: tilt them instead
     for _ in range(60):
         known: dict[str, float] = {}        # upper bounds already evaluated in this pass
         tok = _CELL_BUDGET.set(_MAX_CELLS // 4 if trial else _MAX_CELLS)
@@ -1447,7 +1507,7 @@ def compose_pairs(directions: dict[str, list[tuple[DominatingPair, float]]], *,
             # with a mirrored pair of directions, the mirrored one is composed only where the
             # first one's composition cannot certify it (_mirror_covered)
             first = curve_dirs if mirror is None else {mirror[0]: curve_dirs[mirror[0]]}
-            prepared, nmax = _prepare_dirs(first, tau, h, delta, epsilon)
+            prepared, nmax, untilted = _prepare_dirs(first, tau, h, delta, epsilon, tilt=tilt)
             lat = ({name: _compose_many(*v[:2], tau, *v[2:]) for name, v in prepared.items()}
                    if nmax <= cap else {})
             if mirror is not None and lat:
@@ -1459,7 +1519,9 @@ def compose_pairs(directions: dict[str, list[tuple[DominatingPair, float]]], *,
                     # unless it is the worse direction (the first one's lower bound is a lower
                     # bound of the worse one)
                     m1 = {mirror[1]: curve_dirs[mirror[1]]}
-                    more, n2 = _prepare_dirs(m1, tau, h, delta, epsilon, upper_only=True)
+                    more, n2, u2 = _prepare_dirs(m1, tau, h, delta, epsilon, upper_only=True,
+                                                 tilt=tilt)
+                    untilted = untilted or u2
                     nmax = max(nmax, n2)
                     if nmax <= cap:
                         v = more[mirror[1]]
@@ -1467,7 +1529,9 @@ def compose_pairs(directions: dict[str, list[tuple[DominatingPair, float]]], *,
                         up1 = (_eps_upper(c1[0], delta) if delta is not None
                                else _delta_upper(c1[0], epsilon))
                         if up1 > up0:      # the worse direction: composed with its labels
-                            more, n2 = _prepare_dirs(m1, tau, h, delta, epsilon)
+                            more, n2, u2 = _prepare_dirs(m1, tau, h, delta, epsilon,
+                                                         tilt=tilt)
+                            untilted = untilted or u2
                             nmax = max(nmax, n2)
                             v = more[mirror[1]]
                             c1 = (_compose_many(*v[:2], tau, *v[2:]) if nmax <= cap
@@ -1501,6 +1565,11 @@ def compose_pairs(directions: dict[str, list[tuple[DominatingPair, float]]], *,
         if max(_gap(r) for r in res) <= rtol:
             break
         worst = max(_gap(r) for r in res)
+        if untilted:
+            # the untilted laws' floating-point allowance may be what widens the gap: the
+            # same lattice step again, tilted (as before this shortcut existed)
+            tilt = True
+            continue
         if trial:
             # the gap shrinks about quadratically with h (checked on random grids): predict
             # the step for 70 % of rtol, never coarser than half the trial step
