@@ -67,6 +67,7 @@ References
 from __future__ import annotations
 
 import contextvars
+import functools
 import math
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
@@ -151,27 +152,30 @@ def _interval_prob(means: np.ndarray, weights: np.ndarray, s: float,
 
 def _interval_probs(mixtures, s: float, edges: np.ndarray) -> list[np.ndarray]:
     """:func:`_interval_prob` of several mixtures ``[(means, weights), ...]`` with the same
-    standard deviation: each distinct component mean is evaluated once."""
-    cache: dict[float, np.ndarray] = {}
+    standard deviation: each distinct component mean is evaluated once (all in one array)."""
+    means: dict[float, int] = {}
+    for ms, ws in mixtures:
+        for m, w in zip(ms, ws):
+            if w != 0:
+                means.setdefault(float(m), len(means))
+    if not means:
+        return [np.zeros(len(edges) - 1) for _ in mixtures]
+    u = (edges[None, :] - np.array(list(means))[:, None]) / s
+    t = ndtr(-np.abs(u))                 # the smaller tail, accurate on both sides
+    neg = u < 0
+    # left of the mean: cdf differences (cdf = t); right of it: survival differences (sf = t)
+    d = np.where(neg[:, :-1], np.where(neg[:, 1:], t[:, 1:], 1.0 - t[:, 1:]) - t[:, :-1],
+                 t[:, :-1] - t[:, 1:])
+    np.maximum(d, 0.0, out=d)
     out = []
-    for means, weights in mixtures:
-        acc = np.zeros(len(edges) - 1)
-        for m, w in zip(means, weights):
+    for ms, ws in mixtures:
+        acc = None
+        for m, w in zip(ms, ws):
             if w == 0:
                 continue
-            m = float(m)
-            d = cache.get(m)
-            if d is None:
-                u = (edges - m) / s
-                t = ndtr(-np.abs(u))                 # the smaller tail, accurate on both sides
-                neg = u < 0
-                cdf = np.where(neg, t, 1.0 - t)
-                sf = np.where(neg, 1.0 - t, t)
-                d = np.where(~neg[:-1], sf[:-1] - sf[1:], cdf[1:] - cdf[:-1])
-                np.maximum(d, 0.0, out=d)
-                cache[m] = d
-            acc += w * d
-        out.append(acc)
+            term = float(w) * d[means[float(m)]]
+            acc = term if acc is None else acc + term
+        out.append(np.zeros(len(edges) - 1) if acc is None else acc)
     return out
 
 
@@ -206,6 +210,12 @@ class GaussianMixturePair(DominatingPair):
         self._mirror: GaussianMixturePair | None = None
         self._lims: tuple[float, float] | None = None
         self._last_cells: tuple[tuple, Cells] | None = None
+        # components as Python floats (log weight, mean) for scalar evaluations
+        self._p_comp = [(math.log(w), float(m)) for m, w in zip(self.pm, self.pw) if w > 0]
+        self._q_comp = [(math.log(w), float(m)) for m, w in zip(self.qm, self.qw) if w > 0]
+        self._m_lo = float(min(self.pm.min(), self.qm.min()))
+        self._m_hi = float(max(self.pm.max(), self.qm.max()))
+        self._ranges: dict[float, tuple[float, float]] = {}
 
     def mirror(self, name: str, inverse=None) -> "GaussianMixturePair":
         """The pair ``(Q, P)``: its cells are this pair's cells with the masses swapped and the
@@ -246,27 +256,37 @@ class GaussianMixturePair(DominatingPair):
 
     def _compute_limits(self) -> tuple[float, float]:
         def lim(sign):
-            # dominant component: the one with the extreme mean in direction `sign`
-            ip = np.argmax(sign * self.pm)
-            iq = np.argmax(sign * self.qm)
-            mp, mq = self.pm[ip], self.qm[iq]
+            # dominant component: the one with the extreme mean in direction `sign` (components
+            # of zero weight included, as the loss of the mixture's density ratio has them)
+            mp = max(sign * m for m in self.pm.tolist()) * sign
+            mq = max(sign * m for m in self.qm.tolist()) * sign
             if mp == mq:
-                wp = self.pw[self.pm == mp].sum()
-                wq = self.qw[self.qm == mq].sum()
+                wp = sum(w for m, w in zip(self.pm.tolist(), self.pw.tolist()) if m == mp)
+                wq = sum(w for m, w in zip(self.qm.tolist(), self.qw.tolist()) if m == mq)
                 return math.log(wp) - math.log(wq)
             return math.inf if sign * (mp - mq) > 0 else -math.inf
         return lim(-1.0), lim(1.0)
 
     def _x_range(self, tail: float) -> tuple[float, float]:
-        k = -ndtri(max(tail, 1e-300) / 4.0)
-        lo = min(self.pm.min(), self.qm.min()) - k * self.sigma
-        hi = max(self.pm.max(), self.qm.max()) + k * self.sigma
-        return lo, hi
+        r = self._ranges.get(tail)
+        if r is None:
+            k = -float(ndtri(max(tail, 1e-300) / 4.0))
+            r = self._ranges[tail] = (self._m_lo - k * self.sigma, self._m_hi + k * self.sigma)
+        return r
+
+    def _loss_at(self, x: float) -> float:
+        """The loss at one point (Python floats: cheaper than arrays for a few points)."""
+        c = -0.5 / (self.sigma * self.sigma)
+
+        def logmix(comps):
+            terms = [lw + c * (x - m) ** 2 for lw, m in comps]
+            top = max(terms)
+            return top + math.log(math.fsum(math.exp(v - top) for v in terms))
+        return logmix(self._p_comp) - logmix(self._q_comp)
 
     def loss_span(self, tail: float) -> float | None:
         xl, xr = self._x_range(tail)
-        ls = self.loss(np.array([xl, xr]))
-        return float(abs(ls[1] - ls[0]))
+        return abs(self._loss_at(xr) - self._loss_at(xl))
 
     def loss_moments(self) -> tuple[float, float]:
         if self._moments is None:
@@ -306,7 +326,7 @@ class GaussianMixturePair(DominatingPair):
 
     def _cells(self, h: float, tail: float) -> Cells:
         xl, xr = self._x_range(tail)
-        l_l, l_r = self.loss(np.array([xl, xr])).tolist()
+        l_l, l_r = self._loss_at(xl), self._loss_at(xr)
         lmin, lmax = min(l_l, l_r), max(l_l, l_r)
         budget = _CELL_BUDGET.get()
         if math.floor(lmax / h) - math.ceil(lmin / h) <= budget:
@@ -518,11 +538,11 @@ class StepPmfs:
     lab_p: np.ndarray
     lab_q: np.ndarray
 
-    @property
+    @functools.cached_property
     def k_min(self) -> int:
         return int(min(self.upper_idx.min(initial=0), self.lab_idx.min(initial=0)))
 
-    @property
+    @functools.cached_property
     def k_max(self) -> int:
         return int(max(self.upper_idx.max(initial=0), self.lab_idx.max(initial=0)))
 
@@ -561,41 +581,54 @@ def discretize(pair: DominatingPair, h: float, tail: float, labels: bool = True)
     c = pair.cells(h, tail)
     # every cell keeps its label (dropping Q-mass would make the lower bound optimistic);
     # only cells with P-mass matter for the upper bound
-    keep = (c.p > 0) | (c.q > 0)
-    lab_cells = (c.p[keep], c.q[keep], c.lo[keep], c.hi[keep])
-    keep = c.p > 0
-    p, q, lo, hi = c.p[keep], c.q[keep], c.lo[keep], c.hi[keep]
+    pos_p = c.p > 0
+    every_p = bool(pos_p.all())
+    if every_p:                      # (the common case: no masking needed)
+        lab_cells = p, q, lo, hi = c.p, c.q, c.lo, c.hi
+    else:
+        keep = pos_p | (c.q > 0)
+        lab_cells = (c.p[keep], c.q[keep], c.lo[keep], c.hi[keep])
+        p, q, lo, hi = c.p[pos_p], c.q[pos_p], c.lo[pos_p], c.hi[pos_p]
     p_inf = float(c.p_inf)
 
     # ---- upper: mean-preserving spread of y = exp(-loss) onto grid points a <= lo, b >= hi
-    top = np.isposinf(hi)
-    p_inf += float(p[top].sum())
-    fin = ~top
-    pf, qf, lof, hif = p[fin], q[fin], lo[fin], hi[fin]
-    with np.errstate(invalid="ignore"):
-        b_idx = np.ceil(hif / h - 1e-9)
-        a_idx = np.where(np.isneginf(lof), b_idx, np.floor(lof / h + 1e-9))
-    a_idx = np.minimum(a_idx, b_idx)
+    top = hi == np.inf
+    if top.any():
+        p_inf += float(p[top].sum())
+        fin = ~top
+        pf, qf, lof, hif = p[fin], q[fin], lo[fin], hi[fin]
+    else:
+        pf, qf, lof, hif = p, q, lo, hi
+    b_idx = np.ceil(hif / h - 1e-9)
+    a_idx = np.floor(lof / h + 1e-9)
+    low = lof == -np.inf
+    any_low = bool(low.any())
+    if any_low:
+        a_idx[low] = b_idx[low]
+    np.minimum(a_idx, b_idx, out=a_idx)
     a_i = a_idx.astype(np.int64)
     b_i = b_idx.astype(np.int64)
-    spread = (b_i > a_i) & np.isfinite(lof)
-    wa = np.zeros_like(pf)
+    spread = b_i > a_i
+    if any_low:
+        spread &= ~low
     wb = pf.copy()
-    if np.any(spread):
+    if spread.any():
         ps, qs = pf[spread], qf[spread]
-        ah, bh = a_i[spread] * h, b_i[spread] * h
+        ah = a_i[spread] * h
         # t = (q/p - e^{-b}) / (e^{-a} - e^{-b}) computed relative to e^{-a}
         with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
             rho = np.exp(np.log(qs) - np.log(ps) + ah)       # (q/p) e^{a}  in [e^{-(b-a)}, 1]
-            g = np.exp(-(bh - ah))
+            g = np.exp(ah - b_i[spread] * h)
             t = (rho - g) / (1.0 - g)
         t = np.where(t > 0, np.minimum(t, 1.0), 0.0)        # NaN -> 0, clipped to [0, 1]
-        wa[spread] = ps * t
-        wb[spread] = ps - wa[spread]
-    up_idx, up_val = _merge(np.concatenate([b_i, a_i[spread]]),
-                            np.concatenate([wb, wa[spread]]))
+        wa_s = ps * t
+        wb[spread] = ps - wa_s
+        up_idx, up_val = _merge(np.concatenate([b_i, a_i[spread]]), np.concatenate([wb, wa_s]))
+    else:
+        up_idx, up_val = _merge(b_i, wb)
     nzu = up_val > 0
-    up_idx, up_val = up_idx[nzu], up_val[nzu]
+    if not nzu.all():
+        up_idx, up_val = up_idx[nzu], up_val[nzu]
 
     if not labels:
         return StepPmfs(h=h, upper_idx=up_idx, upper=up_val, p_inf=p_inf,
@@ -604,23 +637,39 @@ def discretize(pair: DominatingPair, h: float, tail: float, labels: bool = True)
     # ---- labels: the loss rounded down to the lattice; any choice is a valid test (the label
     #      laws get their own FFT window, so the -h/2 bias per step costs nothing)
     p, q, lo, hi = lab_cells
-    with np.errstate(invalid="ignore"):
-        mid = np.where(np.isfinite(lo) & np.isfinite(hi), 0.5 * (lo + hi),
-                       np.where(np.isfinite(lo), lo, hi))
+    fin_lo, fin_hi = np.isfinite(lo), np.isfinite(hi)
+    if fin_lo.all() and fin_hi.all():
+        mid = 0.5 * (lo + hi)
+    else:
+        with np.errstate(invalid="ignore"):
+            mid = np.where(fin_lo & fin_hi, 0.5 * (lo + hi), np.where(fin_lo, lo, hi))
     lab = np.floor(mid / h + 1e-9)
-    fl = lab[np.isfinite(lab)]
-    ref = np.concatenate([up_idx.astype(float), fl]) if fl.size or up_idx.size else np.zeros(1)
-    kmin, kmax = float(ref.min()), float(ref.max())
-    lab_i = np.where(lab >= kmax, kmax, np.where(lab > kmin, lab, kmin))   # NaN -> kmin
-    lab_i = lab_i.astype(np.int64)
-    extra_i, extra_p, extra_q = [], [], []
-    if c.p_inf > 0:
-        extra_i.append(int(kmax)); extra_p.append(c.p_inf); extra_q.append(0.0)
-    if c.q_only > 0:
-        extra_i.append(int(kmin)); extra_p.append(0.0); extra_q.append(c.q_only)
-    li, lp, lq = _merge(np.concatenate([lab_i, np.asarray(extra_i, np.int64)]),
-                        np.concatenate([p, np.asarray(extra_p, float)]),
-                        np.concatenate([q, np.asarray(extra_q, float)]))
+    finite = np.isfinite(lab)
+    if up_idx.size:
+        kmin, kmax = float(up_idx[0]), float(up_idx[-1])       # (sorted by _merge)
+        if finite.any():
+            fl = lab[finite] if not finite.all() else lab
+            kmin, kmax = min(kmin, float(fl.min())), max(kmax, float(fl.max()))
+    elif finite.any():
+        fl = lab[finite]
+        kmin, kmax = float(fl.min()), float(fl.max())
+    else:
+        kmin = kmax = 0.0
+    if finite.all():
+        lab_i = lab.astype(np.int64)           # within [kmin, kmax] by construction
+    else:
+        lab_i = np.where(lab >= kmax, kmax, np.where(lab > kmin, lab, kmin))   # NaN -> kmin
+        lab_i = lab_i.astype(np.int64)
+    if c.p_inf > 0 or c.q_only > 0:
+        extra_i, extra_p, extra_q = [], [], []
+        if c.p_inf > 0:
+            extra_i.append(int(kmax)); extra_p.append(c.p_inf); extra_q.append(0.0)
+        if c.q_only > 0:
+            extra_i.append(int(kmin)); extra_p.append(0.0); extra_q.append(c.q_only)
+        lab_i = np.concatenate([lab_i, np.asarray(extra_i, np.int64)])
+        p = np.concatenate([p, np.asarray(extra_p, float)])
+        q = np.concatenate([q, np.asarray(extra_q, float)])
+    li, lp, lq = _merge(lab_i, p, q)
     return StepPmfs(h=h, upper_idx=up_idx, upper=up_val, p_inf=p_inf,
                     lab_idx=li, lab_p=lp, lab_q=lq)
 
@@ -778,8 +827,9 @@ def _sparse_var(idx: np.ndarray, val: np.ndarray) -> float:
     if tot <= 0:
         return 1.0
     j = idx.astype(float)
-    m = float(np.sum(val * j) / tot)
-    return float(np.sum(val * (j - m) ** 2) / tot) + 1.0
+    m = float((val * j).sum() / tot)
+    d = j - m
+    return float((val * (d * d)).sum() / tot) + 1.0
 
 
 def _tilt_vals(idx: np.ndarray, val: np.ndarray, lam: float, h: float) -> tuple[np.ndarray, float]:
@@ -790,10 +840,13 @@ def _tilt_vals(idx: np.ndarray, val: np.ndarray, lam: float, h: float) -> tuple[
     if lam == 0.0:
         return val, 0.0
     nz = val > 0
-    if not np.any(nz):
+    if nz.all():
+        lw = np.log(val) + lam * idx * h
+    elif not nz.any():
         return np.zeros_like(val), -np.inf
-    lw = np.full(val.size, -np.inf)
-    lw[nz] = np.log(val[nz]) + lam * idx[nz] * h
+    else:
+        lw = np.full(val.size, -np.inf)
+        lw[nz] = np.log(val[nz]) + lam * idx[nz] * h
     mx = lw.max()
     w = np.exp(lw - mx)
     zsum = w.sum()
@@ -881,20 +934,24 @@ def _single_step_windows(lo_u: np.ndarray, hi_u: np.ndarray, v: np.ndarray, c: f
     """:func:`_windows` of one step composed ``c`` times, for each column of ``v``: the same
     Chernoff bounds from :func:`_log_mgf`'s upper bounds (exponents raised to -700 at least;
     a law without mass counts as ``log M = 0``, as in :func:`_windows`), on the laws clipped
-    from above (``hi_u``, for ``lam > 0``) and from below (``lo_u``, for ``lam < 0``)."""
+    from above (``hi_u``, for ``lam > 0``) and from below (``lo_u``, for ``lam < 0``).  The
+    supports are sorted."""
+    empty = v.max(axis=0) <= 0
     ends = []
     for idx, ls in ((hi_u, lam[lam > 0]), (lo_u, lam[lam < 0])):
         j = idx.astype(float)
-        ref = float(j.max()) if ls[0] > 0 else float(j.min())
+        ref = float(j[-1]) if ls[0] > 0 else float(j[0])
         e = np.multiply.outer(ls, j - ref)
         np.maximum(e, -700.0, out=e)
         np.exp(e, out=e)
-        with np.errstate(divide="ignore"):
-            lm = np.log(e @ v + (j.size + 1) * 1e-300) + (ls * ref)[:, None]   # (n_lam, k)
-        lm[:, v.max(axis=0) <= 0] = 0.0
+        lm = np.log(e @ v + (j.size + 1) * 1e-300) + (ls * ref)[:, None]   # (n_lam, k)
+        if empty.any():
+            lm[:, empty] = 0.0
         ends.append((c * lm - log_tau) / ls[:, None])
-    j_hi = np.where(np.isfinite(ends[0]), ends[0], np.inf).min(axis=0)
-    j_lo = np.where(np.isfinite(ends[1]), ends[1], -np.inf).max(axis=0)
+    j_hi, j_lo = ends[0].min(axis=0), ends[1].max(axis=0)
+    if not (np.isfinite(j_hi).all() and np.isfinite(j_lo).all()):
+        j_hi = np.where(np.isfinite(ends[0]), ends[0], np.inf).min(axis=0)
+        j_lo = np.where(np.isfinite(ends[1]), ends[1], -np.inf).max(axis=0)
     return np.floor(j_lo), np.ceil(j_hi)
 
 
@@ -926,10 +983,11 @@ def _plan(steps: Sequence[StepPmfs], counts: np.ndarray, tau: float,
     # (a support of a few thousand points has no far tail worth cutting: left whole)
     cuts = [_tail_cuts(u, v, 0.5 * tau / (m * c)) if c > 0 and u[-1] - u[0] > 4096
             else (int(u[0]), int(u[-1])) for (u, v), c in zip(laws, c_max)]
-    clipped = [(np.maximum(u, j0), np.minimum(u, j1), v) for (u, v), (j0, j1) in zip(laws, cuts)]
+    clipped = [(u, u, v) if j0 <= u[0] and j1 >= u[-1] else
+               (np.maximum(u, j0), np.minimum(u, j1), v) for (u, v), (j0, j1) in zip(laws, cuts)]
     var = 0.0
     for (lo_u, hi_u, v), c in zip(clipped, c_max):
-        j = np.minimum(lo_u, hi_u[-1]).astype(float)        # the P-label law, clipped both ways
+        j = np.minimum(lo_u, hi_u[-1]) if lo_u is not hi_u else lo_u   # P-label law, clipped
         var += float(c) * _sparse_var(j, v[:, 1])
     sd = math.sqrt(max(var, 1.0))
     lam = _WIN_LAM / sd
