@@ -888,8 +888,8 @@ def _common_support(t) -> tuple[np.ndarray, np.ndarray]:
     (iu, vu, _), (il, vp, _), (_, vq, _) = t
     if iu.size == il.size and np.array_equal(iu, il):
         return iu, np.array([vu, vp, vq]).T
-    lo = min(int(iu.min(initial=0)), int(il.min(initial=0)))
-    hi = max(int(iu.max(initial=0)), int(il.max(initial=0)))
+    lo = min(int(iu[0]) if iu.size else 0, int(il[0]) if il.size else 0, 0)   # (sorted)
+    hi = max(int(iu[-1]) if iu.size else 0, int(il[-1]) if il.size else 0, 0)
     if hi - lo + 1 <= 2 * (iu.size + il.size) + 64:
         u = np.arange(lo, hi + 1)
         pu, pl = iu - lo, il - lo
@@ -1001,8 +1001,10 @@ def _plan(steps: Sequence[StepPmfs], counts: np.ndarray, tau: float,
     log_tau = math.log(0.5 * tau)
     tot = max(float(counts.sum(axis=0).max()), 1.0)
     if len(steps) == 1:
-        c_lo = int(min(counts[0].min() * steps[0].k_min, counts[0].max() * steps[0].k_min))
-        c_hi = int(max(counts[0].min() * steps[0].k_max, counts[0].max() * steps[0].k_max))
+        c0 = counts[0]
+        cmin, cmax = (float(c0[0]),) * 2 if c0.size == 1 else (float(c0.min()), float(c0.max()))
+        c_lo = int(min(cmin * steps[0].k_min, cmax * steps[0].k_min))
+        c_hi = int(max(cmin * steps[0].k_max, cmax * steps[0].k_max))
     else:
         kmins = np.array([s.k_min for s in steps], float)
         kmaxs = np.array([s.k_max for s in steps], float)
@@ -1067,14 +1069,17 @@ def _plan(steps: Sequence[StepPmfs], counts: np.ndarray, tau: float,
 def _int_power(x: np.ndarray, k: int) -> np.ndarray:
     """``x ** k`` for a non-negative integer ``k`` by repeated squaring (complex arrays)."""
     out = None
-    base = x.copy()
+    base = x
     while True:
         if k & 1:
-            out = base.copy() if out is None else out * base
+            if out is None:
+                out = base.copy()
+            else:
+                np.multiply(out, base, out=out)
         k >>= 1
         if not k:
             break
-        base *= base
+        base = base * base if base is x else np.multiply(base, base, out=base)
     return np.ones_like(x) if out is None else out
 
 
@@ -1482,7 +1487,8 @@ def _prepare_dirs(directions, tau: float, h: float, delta=None, epsilon=None,
     ``(prepared, nmax, untilted)``, ``untilted`` telling whether that shortcut was taken."""
     prepared, nmax, untilted = {}, 0, False
     for name, comps in directions.items():
-        counts = np.stack([np.atleast_1d(np.asarray(c, float)) for _, c in comps], axis=0)
+        counts = (np.asarray(comps[0][1], float).reshape(1, -1) if len(comps) == 1 else
+                  np.stack([np.atleast_1d(np.asarray(c, float)) for _, c in comps], axis=0))
         tot = float(counts.sum(axis=0).max())
         steps = [discretize(p, h, tau / (10.0 * max(tot, 1.0)), labels=not upper_only)
                  for p, _ in comps]
