@@ -1202,6 +1202,17 @@ def _log_pos(x: np.ndarray) -> np.ndarray:
         return np.where(x > 0, np.log(np.where(x > 0, x, 1.0)), -np.inf)
 
 
+#: tests and thresholds are evaluated where the suffix mass is at most this multiple of δ
+_SUFFIX_FROM = 1e4
+
+
+def _suffix_start(S: np.ndarray, level: float) -> int:
+    """One index before the first where the suffix sums ``S`` are at most ``level`` (0 if
+    there is none or it is the first): where a δ-sized tail begins."""
+    below = np.flatnonzero(S <= level)
+    return max(int(below[0]) - 1, 0) if below.size else 0
+
+
 def _eps_upper(c: ComposedLattice, delta: float) -> float:
     p = c.upper
     extra = c.upper_extra
@@ -1209,10 +1220,20 @@ def _eps_upper(c: ComposedLattice, delta: float) -> float:
         return math.inf
     h, lam = c.h, c.lam_u
     A = _suffix_decay(p, lam * h)               # stored mass above L_k, weighted e^{-lam (L_j - L_k)}
-    E = _suffix_decay(p, (lam + 1.0) * h)
+    k0 = 0
     if lam == 0.0 and c.log_zu == 0.0:          # untilted: the stored law is the law itself
-        D = (A - E + c.slack_u) + extra
+        # the answer lies where little mass is left above: the decayed sums of that suffix
+        # only (each sum involves the entries above its index alone, so they are the same
+        # numbers), unless the answer turns out to lie below it
+        k0 = _suffix_start(A, _SUFFIX_FROM * delta)
+        E = _suffix_decay(p[k0:], h)
+        D = (A[k0:] - E + c.slack_u) + extra
+        if k0 and D[0] <= delta:
+            k0 = 0
+            E = _suffix_decay(p, h)
+            D = (A - E + c.slack_u) + extra
     else:
+        E = _suffix_decay(p, (lam + 1.0) * h)
         L = (c.j_lo + np.arange(p.size)) * h
         logs = c.log_zu - lam * L               # log of the tilt factor at L_k
         with np.errstate(over="ignore", invalid="ignore"):
@@ -1220,7 +1241,7 @@ def _eps_upper(c: ComposedLattice, delta: float) -> float:
     ok = np.flatnonzero(D <= delta)
     if ok.size == 0:
         return math.inf
-    k = int(ok[0])
+    k = k0 + int(ok[0])
     L0 = c.j_lo * h
     if k == 0:
         if lam != 0.0:
@@ -1235,7 +1256,7 @@ def _eps_upper(c: ComposedLattice, delta: float) -> float:
     L_prev, L_k = (c.j_lo + k - 1) * h, (c.j_lo + k) * h
     s_log = c.log_zu - lam * L_prev
     num = A[k - 1] + c.slack_u + (extra - delta) * math.exp(min(-s_log, 700.0))
-    den = E[k - 1]
+    den = E[k - 1 - k0]
     if num <= 0 or den <= 0:
         return max(0.0, float(L_prev))
     eps = float(L_prev + math.log(num / den))
@@ -1261,12 +1282,22 @@ def _eps_lower(c: ComposedLattice, delta: float) -> float:
         good = np.flatnonzero(P > delta)
         if good.size == 0:
             return 0.0
-        R = _suffix_decay(c.lab_qt, h)[good] + c.slack_qt
-        L = (c.j_lo_lab + good) * h
-        with np.errstate(divide="ignore"):
-            # log(P - delta) - log Q(S_t), with log Q(S_t) <= log_z - L + log R
-            val = np.log(P[good] - delta) - np.log(R) + (L - c.log_z)
-        return max(0.0, float(np.max(val)))
+        # the best test leaves a δ-sized tail: first only the tests with P(S_t) <= 1e4 δ (any
+        # test is a valid lower bound; all of them where the best one is at that edge)
+        k0 = _suffix_start(P, _SUFFIX_FROM * delta)
+        sel = good[good >= k0] if k0 else good
+        if sel.size == 0:
+            sel, k0 = good, 0
+        while True:
+            R = _suffix_decay(c.lab_qt[k0:], h)[sel - k0] + c.slack_qt
+            L = (c.j_lo_lab + sel) * h
+            with np.errstate(divide="ignore"):
+                # log(P - delta) - log Q(S_t), with log Q(S_t) <= log_z - L + log R
+                val = np.log(P[sel] - delta) - np.log(R) + (L - c.log_z)
+            i = int(np.argmax(val))
+            if k0 == 0 or i > 0:
+                return max(0.0, float(val[i]))
+            sel, k0 = good, 0
     _, log_p, log_q = _label_tests(c)
     with np.errstate(over="ignore", invalid="ignore"):
         # P(S) - delta > 0 in log space: log(P - delta) = log P + log1p(-delta / P)
