@@ -92,3 +92,43 @@ def test_a_missed_gap_is_redone_tilted(monkeypatch):
     monkeypatch.setattr(_pld, "_UNTILTED_LEVEL", 0.0)
     ref = _pld.compose_pairs(_pair_dirs(0.01, 1.0, 10_000), delta=1e-13)[0]
     assert r.lower <= ref.upper and ref.lower <= r.upper
+
+
+def _lattice(q, z, t, delta, relation):
+    """The first composed lattice of ``compose_pairs`` for one subsampled-Gaussian pair."""
+    got = []
+    orig = _pld._compose_many
+
+    def keep(*a, **k):
+        out = orig(*a, **k)
+        got.append(out[0])
+        return out
+
+    _pld._compose_many = keep
+    try:
+        _pld.compose_pairs(_pair_dirs(q, z, t, relation), delta=delta)
+    finally:
+        _pld._compose_many = orig
+    return got[0]
+
+
+@settings(max_examples=25, deadline=None)
+@given(st.floats(1e-3, 0.5), st.floats(0.6, 20.0), st.integers(2, 3000),
+       st.floats(1e-7, 1e-3), st.sampled_from(["add_remove", "replace_one"]),
+       st.sampled_from([1e4, 1.0, 1e-3]))
+def test_tail_restricted_bounds_equal_the_full_evaluation(q, z, t, delta, relation, level):
+    """The ε bounds evaluate their tail sums from where at most ``_SUFFIX_FROM`` δ of mass is
+    left (falling back to the whole lattice where the answer lies below); the sums are the same
+    numbers, so the bounds equal those of the whole lattice.  Small levels force the fallback."""
+    c = _lattice(q, z, t, delta, relation)
+    if c.lam_u != 0.0 or c.log_zu != 0.0:
+        return                                  # (tilted: evaluated on the whole lattice)
+    old = _pld._SUFFIX_FROM
+    try:
+        _pld._SUFFIX_FROM = math.inf             # every test and threshold: the whole lattice
+        full = (_pld._eps_upper(c, delta), _pld._eps_lower(c, delta))
+        _pld._SUFFIX_FROM = level
+        part = (_pld._eps_upper(c, delta), _pld._eps_lower(c, delta))
+    finally:
+        _pld._SUFFIX_FROM = old
+    assert part == full
