@@ -194,10 +194,15 @@ class GaussianMixturePair(DominatingPair):
         Optional exact inverse of the loss, ``x = inverse(l)``; otherwise a dense monotone table
         is interpolated (the cells use the exact loss at their edges either way, so an
         approximate inverse affects tightness only, never validity).
+    symmetric
+        Whether Q is P reflected about 0 (checked on the components).  The cells are then built
+        for ``x >= 0`` and mirrored: ``Q(cell) = P(-cell)`` and the loss is odd, so half the
+        masses and losses are computed.
     """
 
     def __init__(self, p_means, p_weights, q_means, q_weights, sigma: float, *,
-                 increasing: bool, inverse=None, name: str = "Gaussian mixture pair"):
+                 increasing: bool, inverse=None, name: str = "Gaussian mixture pair",
+                 symmetric: bool = False):
         self.pm = np.asarray(p_means, float)
         self.pw = np.asarray(p_weights, float)
         self.qm = np.asarray(q_means, float)
@@ -217,6 +222,9 @@ class GaussianMixturePair(DominatingPair):
         self._m_lo = min(pm + qm)
         self._m_hi = max(pm + qm)
         self._ranges: dict[float, tuple[float, float]] = {}
+        # Q is P reflected about 0 (x -> -x): the loss is odd, and the cells can be mirrored
+        self.symmetric = bool(symmetric) and increasing and sorted(
+            zip((-m for m in qm), self.qw.tolist())) == sorted(zip(pm, self.pw.tolist()))
 
     def mirror(self, name: str, inverse=None) -> "GaussianMixturePair":
         """The pair ``(Q, P)``: its cells are this pair's cells with the masses swapped and the
@@ -336,6 +344,8 @@ class GaussianMixturePair(DominatingPair):
         l_l, l_r = self._loss_at(xl), self._loss_at(xr)
         lmin, lmax = min(l_l, l_r), max(l_l, l_r)
         budget = _CELL_BUDGET.get()
+        if self.symmetric and xl == -xr and 2 * math.floor(l_r / h) <= budget:
+            return self._mirrored_cells(h, xr, l_r)
         if math.floor(lmax / h) - math.ceil(lmin / h) <= budget:
             levels = np.arange(math.ceil(lmin / h), math.floor(lmax / h) + 1, dtype=float) * h
         else:
@@ -357,6 +367,27 @@ class GaussianMixturePair(DominatingPair):
         lo = np.minimum(left, right)
         hi = np.maximum(left, right)
         return Cells(p=p, q=q, lo=lo, hi=hi)
+
+    def _mirrored_cells(self, h: float, xr: float, l_r: float) -> Cells:
+        """Cells of a symmetric pair: the edges ``x_k = loss^{-1}(k h)`` for ``k >= 1`` up to
+        ``xr``, mirrored, with 0 between them; P-masses from the mixture, Q-masses the P-masses
+        of the mirrored cells (Q is P reflected), losses at the negative edges the negated ones.
+        The same cells as the general construction, with half the evaluations."""
+        levels = np.arange(1, math.floor(l_r / h) + 1, dtype=float) * h
+        xin = self._inverse_table(levels, -xr, xr) if levels.size else levels
+        xin = xin[np.isfinite(xin) & (xin > 0.0) & (xin < xr)]
+        pos = np.concatenate([xin, [xr]])
+        if not np.all(pos[1:] > pos[:-1]):          # the inverse is monotone: rarely needed
+            pos = np.unique(pos)
+        edges = np.concatenate([-pos[::-1], [0.0], pos])
+        full = np.concatenate([[-np.inf], edges, [np.inf]])
+        p = _interval_probs([(self.pm, self.pw)], self.sigma, full)[0]
+        lp = self.loss(pos)
+        le = np.concatenate([-lp[::-1], [0.0], lp])
+        lim_left, lim_right = self._limits()
+        lo = np.concatenate([[lim_left], le])
+        hi = np.concatenate([le, [lim_right]])
+        return Cells(p=p, q=p[::-1].copy(), lo=lo, hi=hi)
 
 
 _MAX_CELLS = 30_000   # cells per step before widths adapt to the mass
@@ -454,7 +485,8 @@ def subsampled_gaussian_pairs(q: float, z: float, relation: str) -> dict[str, Do
     if relation == "replace_one":
         if q >= 1.0:
             rep = GaussianMixturePair([1.0], [1.0], [-1.0], [1.0], z, increasing=True,
-                                      inverse=lambda l: z2 * l / 2.0, name="Gaussian (replace)")
+                                      inverse=lambda l: z2 * l / 2.0, name="Gaussian (replace)",
+                                      symmetric=True)
         else:
             lqc = math.log(q) - 0.5 / z2                     # log(q c), c = exp(-1 / (2 z^2))
 
@@ -470,7 +502,7 @@ def subsampled_gaussian_pairs(q: float, z: float, relation: str) -> dict[str, Do
 
             rep = GaussianMixturePair([0.0, 1.0], [1 - q, q], [0.0, -1.0], [1 - q, q], z,
                                       increasing=True, inverse=inv_replace,
-                                      name="subsampled Gaussian (replace)")
+                                      name="subsampled Gaussian (replace)", symmetric=True)
         return {"replace": rep}
     raise ValueError(f"relation must be 'add_remove' or 'replace_one', got {relation!r}")
 
