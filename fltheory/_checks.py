@@ -38,6 +38,13 @@ def _nonzero_text(text: str) -> bool:
 
 def check_real(name: str, value: Any, *, finite: bool = True) -> float:
     """Return ``value`` as a float; reject non-numbers, NaN and (if asked) inf."""
+    if type(value) is float or type(value) is int:          # the common case, without ABCs
+        x = float(value)
+        if x != x:
+            raise ValueError(f"{name} must be a real number, got nan")
+        if finite and (x == math.inf or x == -math.inf):
+            raise ValueError(f"{name} must be finite, got {x}")
+        return x
     raw = value
     if isinstance(value, bool) or not isinstance(value, (numbers.Real, np.floating, np.integer)):
         try:

@@ -179,6 +179,22 @@ _HANDLERS: list[tuple[type, Callable]] = []
 def register_event(cls: type, handler: Callable) -> None:
     """Register ``handler(event) -> list[(Step, count)]`` for a ``DpEvent`` subclass."""
     _HANDLERS.insert(0, (cls, handler))
+    _HANDLER_OF.clear()
+
+
+#: event type -> its registered handler (or None): the first match of ``_HANDLERS``
+_HANDLER_OF: dict[type, Callable | None] = {}
+
+
+def _handler_of(event):
+    t = type(event)
+    try:
+        return _HANDLER_OF[t]
+    except KeyError:
+        pass
+    found = next((handler for cls, handler in _HANDLERS if isinstance(event, cls)), None)
+    _HANDLER_OF[t] = found
+    return found
 
 
 def _check_gauss(z, where: str) -> float:
@@ -204,8 +220,6 @@ def _effective_z(ev) -> float | None:
 
 def flatten(event, count: int = 1, out: list | None = None) -> list[tuple[Step, int]]:
     """Flatten a dp-accounting event into ``[(Step, count), ...]`` (same steps merged)."""
-    from fltheory._checks import check_int, check_probability
-
     if out is None:
         out = []
         _flatten(event, count, out)
@@ -226,11 +240,11 @@ def _flatten(event, count: int, out: list) -> None:
 
     if not isinstance(event, dp_accounting.DpEvent):
         raise ValueError(f"event must be a dp_accounting.DpEvent, got {type(event).__name__}")
-    for cls, handler in _HANDLERS:
-        if isinstance(event, cls):
-            for st, c in handler(event):
-                out.append((st, c * count))
-            return
+    handler = _handler_of(event)
+    if handler is not None:
+        for st, c in handler(event):
+            out.append((st, c * count))
+        return
     if isinstance(event, dp_accounting.NoOpDpEvent):
         return
     if isinstance(event, dp_accounting.NonPrivateDpEvent):
