@@ -1236,13 +1236,24 @@ def _log_pos(x: np.ndarray) -> np.ndarray:
 
 #: tests and thresholds are evaluated where the suffix mass is at most this multiple of δ
 _SUFFIX_FROM = 1e4
+_BLOCK = 64
 
 
-def _suffix_start(S: np.ndarray, level: float) -> int:
-    """One index before the first where the suffix sums ``S`` are at most ``level`` (0 if
-    there is none or it is the first): where a δ-sized tail begins."""
-    below = np.flatnonzero(S <= level)
-    return max(int(below[0]) - 1, 0) if below.size else 0
+def _tail_start(x: np.ndarray, level: float, log_a: float = 0.0, slope: float = 0.0) -> int:
+    """An index at or before the first ``k`` where ``exp(log_a - slope k)`` times the mass of
+    ``x`` above ``k`` is at most ``level`` (0 where there is none, or the array is short): where
+    a δ-sized tail begins.  From sums over blocks of ``_BLOCK`` entries, one pass over ``x``;
+    only a starting point (the callers fall back to the whole array where it is too late)."""
+    nb = x.size // _BLOCK
+    if nb < 4:
+        return 0
+    s = x[:nb * _BLOCK].reshape(nb, _BLOCK).sum(axis=1)
+    mass = np.cumsum(s[::-1])[::-1] + float(x[nb * _BLOCK:].sum())   # mass from each block on
+    if log_a != 0.0 or slope != 0.0:
+        with np.errstate(over="ignore"):
+            mass = mass * np.exp(np.minimum(log_a - slope * (np.arange(nb) * _BLOCK), 700.0))
+    below = np.flatnonzero(mass <= level)
+    return max((int(below[0]) - 1) * _BLOCK - 1, 0) if below.size else 0
 
 
 def _eps_upper(c: ComposedLattice, delta: float) -> float:
@@ -1251,25 +1262,25 @@ def _eps_upper(c: ComposedLattice, delta: float) -> float:
     if extra >= delta:
         return math.inf
     h, lam = c.h, c.lam_u
-    A = _suffix_decay(p, lam * h)               # stored mass above L_k, weighted e^{-lam (L_j - L_k)}
-    k0 = 0
-    if lam == 0.0 and c.log_zu == 0.0:          # untilted: the stored law is the law itself
-        # the answer lies where little mass is left above: the decayed sums of that suffix
-        # only (each sum involves the entries above its index alone, so they are the same
-        # numbers), unless the answer turns out to lie below it
-        k0 = _suffix_start(A, _SUFFIX_FROM * delta)
-        E = _suffix_decay(p[k0:], h)
-        D = (A[k0:] - E + c.slack_u) + extra
-        if k0 and D[0] <= delta:
-            k0 = 0
-            E = _suffix_decay(p, h)
+    untilted = lam == 0.0 and c.log_zu == 0.0      # the stored law is the law itself
+    # the answer lies where little mass is left above: the suffix sums of that tail only (each
+    # involves the entries above its index alone, so they are the same numbers), unless the
+    # answer turns out to lie below it
+    k0 = _tail_start(p, _SUFFIX_FROM * delta, c.log_zu - lam * c.j_lo * h, lam * h)
+    while True:
+        q = p[k0:] if k0 else p
+        A = _suffix_decay(q, lam * h)           # stored mass above L_k, weighted e^{-lam (L_j - L_k)}
+        E = _suffix_decay(q, (lam + 1.0) * h)
+        if untilted:
             D = (A - E + c.slack_u) + extra
-    else:
-        E = _suffix_decay(p, (lam + 1.0) * h)
-        L = (c.j_lo + np.arange(p.size)) * h
-        logs = c.log_zu - lam * L               # log of the tilt factor at L_k
-        with np.errstate(over="ignore", invalid="ignore"):
-            D = np.exp(np.minimum(logs + _log_pos(A - E + c.slack_u), 700.0)) + extra
+        else:
+            L = (c.j_lo + k0 + np.arange(q.size)) * h
+            logs = c.log_zu - lam * L           # log of the tilt factor at L_k
+            with np.errstate(over="ignore", invalid="ignore"):
+                D = np.exp(np.minimum(logs + _log_pos(A - E + c.slack_u), 700.0)) + extra
+        if k0 == 0 or D[0] > delta:
+            break
+        k0 = 0
     ok = np.flatnonzero(D <= delta)
     if ok.size == 0:
         return math.inf
@@ -1287,7 +1298,7 @@ def _eps_upper(c: ComposedLattice, delta: float) -> float:
     # on [L_{k-1}, L_k]: delta_up(e) = s (A - e^{e - L_{k-1}} E + slack) + extra, s = e^{logs}
     L_prev, L_k = (c.j_lo + k - 1) * h, (c.j_lo + k) * h
     s_log = c.log_zu - lam * L_prev
-    num = A[k - 1] + c.slack_u + (extra - delta) * math.exp(min(-s_log, 700.0))
+    num = A[k - 1 - k0] + c.slack_u + (extra - delta) * math.exp(min(-s_log, 700.0))
     den = E[k - 1 - k0]
     if num <= 0 or den <= 0:
         return max(0.0, float(L_prev))
@@ -1295,50 +1306,58 @@ def _eps_upper(c: ComposedLattice, delta: float) -> float:
     return max(0.0, min(eps, float(L_k)))
 
 
-def _label_tests(c: ComposedLattice):
-    """log P(S_t) lower bound and log Q(S_t) upper bound (up to e^{L_t}) for S_t = {sum L > t}."""
+def _label_tests(c: ComposedLattice, k0: int = 0):
+    """log P(S_t) lower bound and log Q(S_t) upper bound (up to e^{L_t}) for S_t = {sum L > t},
+    for the tests ``t >= j_lo_lab + k0``."""
     h, lam = c.h, c.lam_p
-    L = (c.j_lo_lab + np.arange(c.lab_p.size)) * h
-    sp = _suffix_decay(c.lab_p, lam * h) - c.slack_p
+    lp, lq = (c.lab_p[k0:], c.lab_qt[k0:]) if k0 else (c.lab_p, c.lab_qt)
+    L = (c.j_lo_lab + k0 + np.arange(lp.size)) * h
+    sp = _suffix_decay(lp, lam * h) - c.slack_p
     log_p = c.log_zp - lam * L + _log_pos(sp)                        # log of a lower bound on P(S_t)
-    R = _suffix_decay(c.lab_qt, (1.0 + lam) * h) + c.slack_qt
+    R = _suffix_decay(lq, (1.0 + lam) * h) + c.slack_qt
     log_q = c.log_z - (1.0 + lam) * L + np.log(R)                     # log of an upper bound on Q(S_t)
     return L, log_p, log_q
 
 
 def _eps_lower(c: ComposedLattice, delta: float) -> float:
-    if c.lam_p == 0.0 and c.log_zp == 0.0:
-        # untilted P-label law: only the tests with P(S_t) > delta are evaluated
-        h = c.h
-        P = _suffix(c.lab_p) - c.slack_p                                 # lower bound on P(S_t)
-        good = np.flatnonzero(P > delta)
-        if good.size == 0:
-            return 0.0
-        # the best test leaves a δ-sized tail: first only the tests with P(S_t) <= 1e4 δ (any
-        # test is a valid lower bound; all of them where the best one is at that edge)
-        k0 = _suffix_start(P, _SUFFIX_FROM * delta)
-        sel = good[good >= k0] if k0 else good
-        if sel.size == 0:
-            sel, k0 = good, 0
-        while True:
-            R = _suffix_decay(c.lab_qt[k0:], h)[sel - k0] + c.slack_qt
-            L = (c.j_lo_lab + sel) * h
-            with np.errstate(divide="ignore"):
-                # log(P - delta) - log Q(S_t), with log Q(S_t) <= log_z - L + log R
-                val = np.log(P[sel] - delta) - np.log(R) + (L - c.log_z)
-            i = int(np.argmax(val))
-            if k0 == 0 or i > 0:
-                return max(0.0, float(val[i]))
-            sel, k0 = good, 0
-    _, log_p, log_q = _label_tests(c)
-    with np.errstate(over="ignore", invalid="ignore"):
-        # P(S) - delta > 0 in log space: log(P - delta) = log P + log1p(-delta / P)
-        r = np.exp(np.minimum(math.log(delta) - log_p, 0.0))
-        good = np.isfinite(log_p) & (log_p > math.log(delta)) & (r < 1.0)
-        if not np.any(good):
-            return 0.0
-        val = log_p[good] + np.log1p(-r[good]) - log_q[good]
-    return max(0.0, float(np.max(val)))
+    """The best label test's ε.  The best test leaves a δ-sized tail: the tests from where at
+    most ``_SUFFIX_FROM`` δ of P-mass is left are tried first (any test is a valid lower bound),
+    and all of them where the best one lies at that edge."""
+    h = c.h
+    untilted = c.lam_p == 0.0 and c.log_zp == 0.0
+    k0 = _tail_start(c.lab_p, _SUFFIX_FROM * delta, c.log_zp - c.lam_p * c.j_lo_lab * h,
+                     c.lam_p * h)
+    while True:
+        if untilted:
+            # only the tests with P(S_t) > delta are evaluated
+            lp = c.lab_p[k0:] if k0 else c.lab_p
+            P = _suffix(lp) - c.slack_p                                 # lower bound on P(S_t)
+            good = np.flatnonzero(P > delta)
+            if good.size:
+                R = _suffix_decay(c.lab_qt[k0:] if k0 else c.lab_qt, h)[good] + c.slack_qt
+                L = (c.j_lo_lab + k0 + good) * h
+                with np.errstate(divide="ignore"):
+                    # log(P - delta) - log Q(S_t), with log Q(S_t) <= log_z - L + log R
+                    val = np.log(P[good] - delta) - np.log(R) + (L - c.log_z)
+                i = int(np.argmax(val))
+                first = good[i] == 0
+        else:
+            _, log_p, log_q = _label_tests(c, k0)
+            with np.errstate(over="ignore", invalid="ignore"):
+                # P(S) - delta > 0 in log space: log(P - delta) = log P + log1p(-delta / P)
+                r = np.exp(np.minimum(math.log(delta) - log_p, 0.0))
+                ok = np.isfinite(log_p) & (log_p > math.log(delta)) & (r < 1.0)
+                good = np.flatnonzero(ok)
+                if good.size:
+                    val = log_p[good] + np.log1p(-r[good]) - log_q[good]
+                    i = int(np.argmax(val))
+                    first = good[i] == 0
+        if k0 == 0 or (good.size and not first):
+            break
+        k0 = 0
+    if good.size == 0:
+        return 0.0
+    return max(0.0, float(val[i]))
 
 
 def _delta_upper(c: ComposedLattice, eps: float) -> float:
