@@ -587,7 +587,9 @@ def epsilon_interval(prof: ExactProfile, delta: float) -> tuple[float, float]:
     # supremum of the loss is below the current root has a smaller root (its delta is 0 there)
     r, worst = 0.0, prof.pairs[0]
     for p in sorted(prof.pairs, key=lambda p: -p.sup):
-        if p.sup > r:
+        # a direction whose certified delta at the current root is already at most delta has
+        # its own root at most r (delta is non-increasing): one bound instead of a search
+        if p.sup > r and not (r > 0.0 and _certified_below(p.bounds_log(r)[1], ldel)):
             e = p.solve(ldel)[0]
             if e > r:
                 r, worst = e, p
