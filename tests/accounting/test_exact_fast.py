@@ -161,6 +161,26 @@ def test_interval_contains_the_mpmath_reference_and_is_tight(q, z, d, rel, old_l
     assert max(g.epsilon_lower, old_lo) <= min(g.epsilon, old_up)
 
 
+@pytest.mark.parametrize("q, z, d", [(4e-05, 19.7, 1e-08), (1e-08, 19.7, 1e-15),
+                                     (1e-06, 1, 1e-08)])
+def test_a_direction_certified_below_delta_at_the_root_is_not_searched(monkeypatch, q, z, d):
+    """Tiny sampling rates under add/remove: the remove direction's root r is found first; the
+    add direction's certified δ at r is already below δ, so its root is no larger and it is not
+    searched.  The interval still contains the 50-digit reference (both directions)."""
+    calls = []
+    orig = _exact._HalfLinePair.solve
+
+    def spy(self, log_delta):
+        calls.append(self.kind)
+        return orig(self, log_delta)
+
+    monkeypatch.setattr(_exact._HalfLinePair, "solve", spy)
+    g = epsilon(dp_sgd(q, z, 1), d, neighboring="add_remove")
+    assert calls == ["remove"]
+    ref = _ref_epsilon(q, z, d, "add_remove")
+    assert _MP.mpf(g.epsilon_lower) <= ref <= _MP.mpf(g.epsilon)
+
+
 @pytest.mark.parametrize("q, z, d, rel", [(c[0], c[1], c[2], c[3]) for c in CASES[::3]])
 @pytest.mark.parametrize("factor", [0.5, 2.0])
 def test_delta_interval_contains_the_mpmath_reference(q, z, d, rel, factor):
