@@ -71,3 +71,85 @@ def test_mirrored_and_general_cells_give_overlapping_intervals(q, z, t, delta):
     b = _pld.compose_pairs({"replace": [(pair, t)]}, delta=delta)[0]
     assert a.lower <= b.upper and b.lower <= a.upper
     assert a.upper == pytest.approx(b.upper, rel=1e-6)
+
+
+# ---------------------------------------------------------------------------------------------
+# the Q-label law as the reflection of the P-label law (one composition for both)
+# ---------------------------------------------------------------------------------------------
+@pytest.mark.parametrize("q,z", [(0.083, 23.3), (0.0115, 3.79), (1.0, 2.0), (0.05, 1.5)])
+def test_mirrored_labels_are_the_direct_q_label_law(q, z):
+    pair = _replace(q, z)
+    _, v = pair.loss_moments()
+    h = 0.01 * float(np.sqrt(v))
+    s = _pld.discretize(pair, h, 1e-14)
+    assert pair.cells(h, 1e-14).mirrored and s.mirror_labels
+    assert np.array_equal(s.lab_idx, -1 - s.lab_idx[::-1])
+    # the Q-label law summed directly from the cells' Q-masses and labels
+    c = pair.cells(h, 1e-14)
+    mid = np.where(np.isfinite(c.lo) & np.isfinite(c.hi), 0.5 * (c.lo + c.hi),
+                   np.where(np.isfinite(c.lo), c.lo, c.hi))
+    lab = np.floor(mid / h + 1e-9).astype(np.int64)
+    direct = np.bincount(lab - s.lab_idx[0], weights=c.q, minlength=s.lab_idx.size)
+    np.testing.assert_allclose(s.lab_q, direct, rtol=1e-12, atol=1e-300)
+
+
+def _prepared(q, z, t, delta):
+    pair = _replace(q, z)
+    d = {"replace": [(pair, t)]}
+    h = _pld._initial_h([(pair, float(t))], 0.003)
+    tau = 1e-4 * delta
+    prepared, _, _ = _pld._prepare_dirs(d, tau, h, delta=delta)
+    return prepared["replace"], tau
+
+
+@pytest.mark.parametrize("q,z,t,delta", [(0.083, 23.3, 723, 4e-7), (0.0115, 3.79, 500, 2.7e-7),
+                                         (0.3, 5.0, 40, 1e-6)])
+def test_reflected_composition_equals_the_direct_one(q, z, t, delta):
+    """The mirrored Q-label composition (the stored P-label law reflected, J -> -T - J) equals
+    the Q-label law composed directly (tilted by 1/2, the same window), within the two FFT
+    allowances, and has the same normaliser."""
+    (steps, counts, wins, tilted), tau = _prepared(q, z, t, delta)
+    assert tilted[2] == -0.5 and tilted[3] is not None          # the mirrored path was planned
+    mir = _pld._compose_many(steps, counts, tau, wins, tilted)[0]
+    direct = _pld._compose_many(steps, counts, tau, wins, (*tilted[:3], None))[0]
+    tol = (mir.slack_qt - tilted[3]) + (direct.slack_qt - tau)
+    assert np.max(np.abs(mir.lab_qt - direct.lab_qt)) <= tol
+    assert mir.log_z == pytest.approx(direct.log_z, rel=1e-12, abs=1e-12)
+    np.testing.assert_array_equal(mir.lab_p, direct.lab_p)
+
+
+def _gaussian_replace_eps(z, t, delta):
+    from scipy.optimize import brentq
+    from scipy.stats import norm
+
+    mu = 2.0 * np.sqrt(t) / z
+
+    def f(e):
+        return norm.cdf(-e / mu + mu / 2) - np.exp(e) * norm.cdf(-e / mu - mu / 2) - delta
+    return brentq(f, 0.0, 200.0, xtol=1e-14, rtol=1e-14)
+
+
+@pytest.mark.parametrize("z,t,delta", [(8.0, 10, 1e-5), (20.0, 400, 1e-7), (1.0, 3, 1e-3)])
+def test_mirrored_labels_bracket_the_gaussian_profile(monkeypatch, z, t, delta):
+    """Full-batch Gaussian, replace-one (a symmetric pair) composed on the lattice with the
+    mirrored label law: the interval contains the closed-form ε."""
+    used = []
+    orig = _pld._compose_many
+
+    def spy(steps, counts, tau, wins, tilted, upper_only=False):
+        used.append(tilted[2] == -0.5 and tilted[3] is not None)
+        return orig(steps, counts, tau, wins, tilted, upper_only)
+
+    monkeypatch.setattr(_pld, "_compose_many", spy)
+    r = _pld.compose_pairs({"replace": [(_replace(1.0, z), t)]}, delta=delta)[0]
+    assert used and used[0]
+    exact = _gaussian_replace_eps(z, t, delta)
+    assert r.lower <= exact <= r.upper
+    assert (r.upper - r.lower) / r.upper <= 0.002
+
+
+def test_no_mirrored_labels_where_their_tilt_factor_is_large(monkeypatch):
+    """At large ε the reflected law's charges would be multiplied by about e^{ε/2}: the three
+    laws are composed as before."""
+    (steps, counts, wins, tilted), _ = _prepared(0.3, 0.5, 2000, 1e-6)
+    assert tilted[3] is None and tilted[2] != -0.5
