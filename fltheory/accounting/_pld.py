@@ -1187,9 +1187,7 @@ def _compose_many(steps: Sequence[StepPmfs], counts: np.ndarray, tau: float,
     """Compose lattice steps by FFT; ``counts`` has shape (n_pairs, n_points).
 
     The three laws (upper, P-label, Q-label) share one FFT length, long enough for both
-    windows, and are transformed and raised to their powers together.  With mirrored labels
-    planned at ``lam_p = -1/2`` (``tilted`` carries their out-of-window mass) the Q-label law is
-    the composed P-label law reflected, and only two laws are composed.  ``upper_only`` composes
+    windows, and are transformed and raised to their powers together.  ``upper_only`` composes
     the upper law alone (the label laws are left empty: such a lattice gives an upper bound and
     no lower bound)."""
     tilted, lam_u, lam_p, tau_lab = tilted
