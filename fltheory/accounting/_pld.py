@@ -44,9 +44,7 @@ what ruins optimistic PLD estimates after many compositions.
 H_{1/\\gamma}(P\\|Q)` for any two probability laws (and their products), so the remove
 direction's certified upper bound at :math:`-\\varepsilon` bounds the add direction at
 :math:`\\varepsilon`.  The add direction is composed only where that bound does not already
-certify it (:func:`_mirror_covered`).  Under replace-one the pair is symmetric, the cells are
-mirrored, and the Q-label law is the P-label law reflected; stored tilted by :math:`\mp 1/2`
-the two are reflections of each other, so one composition serves both (:func:`_mirror_tau`).
+certify it (:func:`_mirror_covered`).
 
 *Composition* is by FFT on a window of the lattice chosen with Chernoff bounds computed from the
 discrete pmfs themselves; the mass that can fall outside the window (at most ``tail``) and a
