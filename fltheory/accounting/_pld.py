@@ -111,9 +111,6 @@ class Cells:
     hi: np.ndarray
     p_inf: float = 0.0
     q_only: float = 0.0
-    #: the cells are symmetric about loss 0: cell ``i`` mirrors cell ``n - 1 - i`` (loss
-    #: interval negated, P- and Q-masses exchanged)
-    mirrored: bool = False
 
 
 class DominatingPair(ABC):
@@ -390,7 +387,7 @@ class GaussianMixturePair(DominatingPair):
         lim_left, lim_right = self._limits()
         lo = np.concatenate([[lim_left], le])
         hi = np.concatenate([le, [lim_right]])
-        return Cells(p=p, q=p[::-1].copy(), lo=lo, hi=hi, mirrored=True)
+        return Cells(p=p, q=p[::-1].copy(), lo=lo, hi=hi)
 
 
 _MAX_CELLS = 30_000   # cells per step before widths adapt to the mass
@@ -579,9 +576,6 @@ class StepPmfs:
     lab_idx: np.ndarray
     lab_p: np.ndarray
     lab_q: np.ndarray
-    #: labels of mirrored cells: ``lab_idx`` is symmetric about -1/2 and ``lab_q`` is
-    #: ``lab_p`` reversed (the Q-label law is the P-label law reflected, ``k -> -1 - k``)
-    mirror_labels: bool = False
 
     @functools.cached_property
     def k_min(self) -> int:
@@ -714,14 +708,6 @@ def discretize(pair: DominatingPair, h: float, tail: float, labels: bool = True)
         lab_i = np.concatenate([lab_i, np.asarray(extra_i, np.int64)])
         p = np.concatenate([p, np.asarray(extra_p, float)])
         q = np.concatenate([q, np.asarray(extra_q, float)])
-    if c.mirrored and c.p_inf == 0 and c.q_only == 0:
-        # mirrored cells: a cell's loss interval is the negated one of its mirror, so its label
-        # floor(mid / h) is -1 - the mirror's wherever mid / h is not an integer (checked), and
-        # the Q-label law is the P-label law reflected about -1/2
-        li, lp = _merge(lab_i, p)
-        if li.size and np.array_equal(lab_i, -1 - lab_i[::-1]):
-            return StepPmfs(h=h, upper_idx=up_idx, upper=up_val, p_inf=p_inf, lab_idx=li,
-                            lab_p=lp, lab_q=lp[::-1].copy(), mirror_labels=True)
     li, lp, lq = _merge(lab_i, p, q)
     return StepPmfs(h=h, upper_idx=up_idx, upper=up_val, p_inf=p_inf,
                     lab_idx=li, lab_p=lp, lab_q=lq)
@@ -1009,7 +995,7 @@ def _single_step_windows(lo_u: np.ndarray, hi_u: np.ndarray, v: np.ndarray, c: f
 
 
 def _plan(steps: Sequence[StepPmfs], counts: np.ndarray, tau: float,
-          lam_u: float = 0.0, lam_p: float = 0.0, tau_lab: float | None = None):
+          lam_u: float = 0.0, lam_p: float = 0.0):
     """Window of the composition (lattice indices) of the stored (tilted) laws.
 
     The mass outside the window is at most ``tau`` on each side, split in two halves.
@@ -1028,10 +1014,6 @@ def _plan(steps: Sequence[StepPmfs], counts: np.ndarray, tau: float,
     than ``w`` points, so the window can only widen, by at most ``T w`` points per side.  The
     block width is then shrunk until ``T w`` is at most 0.5 % of the window, and every window
     found (each a valid one) is intersected.
-
-    ``tau_lab`` (one step with mirrored labels, one curve point): the label laws' windows at
-    that level instead, and one window for both label laws, symmetric under their reflection
-    ``J -> -T - J``.
     """
     tilted = _tilted_laws(steps, lam_u, lam_p)
     laws = [_common_support(t) for t in tilted]       # the three stored laws on one support
@@ -1079,17 +1061,6 @@ def _plan(steps: Sequence[StepPmfs], counts: np.ndarray, tau: float,
     one = len(clipped) == 1 and counts.shape[1] == 1
     # (one step: two exponential matrices, cheaper than the block passes up to ~2M entries)
     w0 = _coarse_block(steps, 256) if n_max * lam.size > (2_000_000 if one else 100_000) else 1
-    if tau_lab is not None:
-        if not one or w0 != 1:
-            raise ValueError("internal: mirrored labels need one step and one curve point")
-        log_taus = np.array([log_tau, math.log(0.5 * tau_lab), math.log(0.5 * tau_lab)])
-        a, b = _single_step_windows(*clipped[0], float(counts[0, 0]), lam, log_taus)
-        t = int(counts[0, 0])
-        lo = max(c_lo, int(min(a[1], a[2])))
-        hi = min(c_hi, int(max(b[1], b[2])))
-        lab = (min(lo, -t - hi), max(hi, -t - lo))
-        up = (max(c_lo, int(a[0])), min(c_hi, int(b[0])))
-        return [(up[0], max(up)), lab], (tilted, lam_u, lam_p, tau_lab)
     if w0 == 1 and one:
         a, b = _single_step_windows(*clipped[0], float(counts[0, 0]), lam, log_tau)
     elif w0 == 1:                  # one exact pass: every law's bound from two matrix products
@@ -1100,7 +1071,7 @@ def _plan(steps: Sequence[StepPmfs], counts: np.ndarray, tau: float,
             lo = max(c_lo, int(min(a[k] for k in ks)))
             hi = min(c_hi, int(max(b[k] for k in ks)))
             wins.append((lo, max(hi, lo)))
-        return wins, (tilted, lam_u, lam_p, None)
+        return wins, (tilted, lam_u, lam_p)
     wins = []
     for ks in ((0,), (1, 2)):          # the upper law; the two label laws (one shared window)
         lo, hi = c_lo, c_hi
@@ -1124,7 +1095,7 @@ def _plan(steps: Sequence[StepPmfs], counts: np.ndarray, tau: float,
             near = {j + d for i in best for j in (int(sel[i]),) for d in (-1, 0, 1)}
             sel = np.array(sorted(j for j in near if 0 <= j < lam.size))
         wins.append((lo, max(hi, lo)))
-    return wins, (tilted, lam_u, lam_p, None)
+    return wins, (tilted, lam_u, lam_p)
 
 
 def _int_power(x: np.ndarray, k: int) -> np.ndarray:
@@ -1188,13 +1159,9 @@ def _compose_many(steps: Sequence[StepPmfs], counts: np.ndarray, tau: float,
     windows, and are transformed and raised to their powers together.  ``upper_only`` composes
     the upper law alone (the label laws are left empty: such a lattice gives an upper bound and
     no lower bound)."""
-    tilted, lam_u, lam_p, tau_lab = tilted
+    tilted, lam_u, lam_p = tilted
     h = steps[0].h
-    # mirrored labels stored at lam_p = -1/2: the Q-label law is the P-label law reflected
-    mirror = (not upper_only and lam_p == -0.5 and len(steps) == 1 and counts.shape[1] == 1
-              and steps[0].mirror_labels and tau_lab is not None)
-    t_lab = tau if tau_lab is None else tau_lab
-    laws = [0] if upper_only else [0, 1] if mirror else [0, 1, 2]
+    laws = [0] if upper_only else [0, 1, 2]
     los = [wins[0 if k == 0 else 1][0] for k in laws]
     n = sfft.next_fast_len(max(hi - lo + 1 for lo, hi in (wins[:1] if upper_only else wins)),
                            real=True)
@@ -1233,20 +1200,12 @@ def _compose_many(steps: Sequence[StepPmfs], counts: np.ndarray, tau: float,
                 res[k] = (a, fp, lz)
         if upper_only:
             res[1] = res[2] = (np.zeros(0), math.inf, 0.0)
-        elif mirror:
-            # stored Q(J) = stored P(-T - J) (cyclically on the window: the composed laws are
-            # circular compositions, and the reflection maps one onto the other), with the
-            # normaliser log Z_q = log Z_p - T h / 2
-            lp_arr, fp_l, lz_l = res[1]
-            j0 = wins[1][0]
-            res[2] = (lp_arr[(-int(ttot) - 2 * j0 - np.arange(n)) % n], fp_l,
-                      lz_l - ttot * h / 2.0)
         (up, fp_u, lz_u), (lp, fp_p, lz_p), (lq, fp_q, lz_q) = res[0], res[1], res[2]
         pinf_tot = -math.expm1(sum(ci * math.log1p(-min(s.p_inf, 1.0 - 1e-300))
                                    for s, ci in zip(steps, c)))
         out.append(ComposedLattice(
             h=h, j_lo=wins[0][0], j_lo_lab=wins[1][0], upper=up, upper_extra=pinf_tot,
-            lab_p=lp, slack_p=2 * t_lab + fp_p, lab_qt=lq, log_z=lz_q, slack_qt=t_lab + fp_q,
+            lab_p=lp, slack_p=2 * tau + fp_p, lab_qt=lq, log_z=lz_q, slack_qt=tau + fp_q,
             slack_u=tau + fp_u, lam_u=lam_u, log_zu=lz_u, lam_p=lam_p, log_zp=lz_p))
     return out
 
@@ -1584,7 +1543,7 @@ def _untilted_allowance(steps, counts, wins, tilted) -> float:
     when its support is shorter than ``n`` (else at most one).  Used only to decide whether a
     tilt is needed: the allowance charged is always the one computed from the spectrum.
     """
-    tilted = tilted[0]
+    tilted, _, _ = tilted
     n = sfft.next_fast_len(max(hi - lo + 1 for lo, hi in wins), real=True)
     c = counts[:, 0]
     norms = [[float(np.einsum("i,i->", t[k][1], t[k][1])) for k in range(3)] for t in tilted]
@@ -1629,49 +1588,10 @@ def _prepare_dirs(directions, tau: float, h: float, delta=None, epsilon=None,
             untilted = untilted or plan is not None
         else:
             lam_u, lam_p = _choose_tilt(steps, counts, delta, epsilon, upper_only)
-        tau_lab = None
-        if (plan is None and not tilt and not upper_only and lam_u == 0.0 and lam_p == 0.0
-                and len(comps) == 1 and counts.shape[1] == 1 and steps[0].mirror_labels):
-            tau_lab = _mirror_tau(comps[0][0], steps[0], float(counts[0, 0]), tau, delta,
-                                  epsilon)
-            if tau_lab is not None:
-                lam_p = -0.5
-                untilted = True
-        wins, tilted = plan if plan is not None else _plan(steps, counts, tau, lam_u, lam_p,
-                                                            tau_lab=tau_lab)
+        wins, tilted = plan if plan is not None else _plan(steps, counts, tau, lam_u, lam_p)
         prepared[name] = (steps, counts, wins, tilted)
         nmax = max(nmax, *(hi - lo + 1 for lo, hi in wins))
     return prepared, nmax, untilted
-
-
-#: the mirrored label law is used where its tilt factor at the answer is at most this
-_MIRROR_MAX_FACTOR = 1e6
-
-
-def _mirror_tau(pair, step: StepPmfs, t: float, tau: float, delta, epsilon) -> float | None:
-    """The out-of-window mass of the label laws of a mirrored step stored tilted by
-    ``lam_p = -1/2`` (``None``: do not use them).
-
-    With ``lam_p = -1/2`` the stored Q-label law (tilted by ``1 + lam_p = 1/2``) is the stored
-    P-label law reflected, so one composition serves both.  Their charges are multiplied by
-    ``Z^T e^{L/2}`` at the test's loss ``L`` (``Z = sum_k lab_p(k) e^{-k h/2}``), about
-    ``Z^T e^{eps/2}`` at the answer; ε is estimated from the loss moments (a normal
-    approximation: only the window's length depends on it, the charges are exact), and the
-    out-of-window mass is divided by that factor so that its charge stays about ``tau``.
-    """
-    if delta is not None:
-        m, v = pair.loss_moments()
-        eps_est = max(t * m + math.sqrt(2.0 * t * v * math.log(1.0 / delta)), 0.0)
-    else:
-        eps_est = float(epsilon)
-    pos = step.lab_p > 0
-    lw = np.log(step.lab_p[pos]) - 0.5 * step.h * step.lab_idx[pos]
-    mx = float(lw.max())
-    log_z = mx + math.log(float(np.exp(lw - mx).sum()))
-    log_f = t * log_z + 0.5 * eps_est
-    if log_f > math.log(_MIRROR_MAX_FACTOR):
-        return None
-    return tau * math.exp(-max(log_f, 0.0))
 
 
 _SOFT_FFT = 1 << 21     # first attempt: at most 2M lattice points per composed law
