@@ -240,11 +240,9 @@ class GaussianMixturePair(DominatingPair):
                 self.sigma, self.increasing)
 
     # log densities up to the common Gaussian constant
-    def _logmix(self, x: np.ndarray, means, weights) -> np.ndarray:
+    def _logmix(self, x: np.ndarray, comps) -> np.ndarray:
+        """Log density of the mixture ``comps`` (``(log weight, mean)`` pairs) at ``x``."""
         c = -0.5 / (self.sigma * self.sigma)
-        comps = (self._p_comp if means is self.pm and weights is self.pw else
-                 self._q_comp if means is self.qm and weights is self.qw else
-                 [(math.log(w), float(m)) for m, w in zip(means, weights) if w > 0])
         terms = [lw + c * (x - m) ** 2 for lw, m in comps]
         if len(terms) == 1:
             return terms[0]
@@ -254,7 +252,7 @@ class GaussianMixturePair(DominatingPair):
 
     def _log_p_q(self, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Log densities of P and Q at ``x`` (up to the common Gaussian constant)."""
-        return self._logmix(x, self.pm, self.pw), self._logmix(x, self.qm, self.qw)
+        return self._logmix(x, self._p_comp), self._logmix(x, self._q_comp)
 
     def loss(self, x: np.ndarray) -> np.ndarray:
         lp, lq = self._log_p_q(np.asarray(x, float))
